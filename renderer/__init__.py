@@ -1,0 +1,1 @@
+"""renderer: one isolated Render stack per tenant, planned and applied from Git."""

@@ -1,0 +1,73 @@
+"""The `renderer` entry point: the command group and the one place errors become exit codes.
+
+Exit codes: 0 success; 1 any error (a user mistake, a usage error, a refused or failed API call, a
+cancelled apply); `plan --detailed-exitcode` adds 2 (changes) and 3 (changes that delete or replace).
+A `RendererError` prints its message and hint, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from renderer.cli import apply as apply_cmd
+from renderer.cli import plan as plan_cmd
+from renderer.cli import render as render_cmd
+from renderer.cli import schema as schema_cmd
+from renderer.cli import sim as sim_cmd
+from renderer.cli import validate as validate_cmd
+from renderer.errors import RendererError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """Provision one isolated Render stack per tenant from tenant files and blueprint templates.
+
+    \b
+    Typical flow:
+      renderer validate            check every tenant file and its rendered blueprint
+      renderer plan                show what would change on Render
+      renderer apply               make those changes and update render.lock.json
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="renderer: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    # httpx logs request URLs at INFO; ours already log method, path and status at DEBUG.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+cli.add_command(validate_cmd.validate)
+cli.add_command(plan_cmd.plan)
+cli.add_command(apply_cmd.apply)
+cli.add_command(render_cmd.render)
+cli.add_command(schema_cmd.schema)
+cli.add_command(sim_cmd.sim)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit with its code. Every error, a usage error included, exits 1."""
+    try:
+        result = cli.main(args=argv, prog_name="renderer", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except RendererError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The lockfile, `render.lock.json`: which Render resource IDs belong to which tenant.
+
+Like copier's answers file it records where each tenant's resources came from (blueprint, a digest of
+the rendered blueprint). It is the only link between a tenant and its Render IDs: deletes go by these
+IDs, never by name. Written deterministically (sorted keys, 2-space indent, trailing newline) and
+atomically (temporary file in the same directory, fsync, rename), after every create and delete, so a
+crash never loses an ID or leaves a torn file.
+
+Shape (format version 1):
+
+    {"version": 1,
+     "tenants": {"acme-corp": {
+         "blueprint": "base_crm", "blueprint_digest": "sha256:...", "tenant_file": "tenants/acme-corp.yaml",
+         "resources": {"web_service.backboneos-backend": {
+             "kind": "web_service", "name": "backboneos-backend-acme-corp", "id": "srv-...",
+             "env_vars": ["DATABASE_URL", "TENANT_NAME", ...]}}}}}
+
+`env_vars` lists the keys renderer manages on that service, so a key removed from the blueprint is
+deleted while keys set by hand in the dashboard are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from renderer.errors import RendererError
+from renderer.resources import Kind
+
+FORMAT_VERSION: Literal[1] = 1
+
+
+class LockedResource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Kind
+    name: str
+    id: str
+    env_vars: list[str] = Field(default_factory=list)
+
+
+class LockedTenant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    blueprint: str
+    blueprint_digest: str | None = None
+    tenant_file: str | None = None
+    resources: dict[str, LockedResource] = Field(default_factory=dict)
+
+
+class Lockfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = FORMAT_VERSION
+    tenants: dict[str, LockedTenant] = Field(default_factory=dict)
+
+    def ids(self) -> set[str]:
+        return {r.id for t in self.tenants.values() for r in t.resources.values()}
+
+    def dumps(self) -> str:
+        data = self.model_dump(mode="json")
+        for tenant in data["tenants"].values():
+            for resource in tenant["resources"].values():
+                resource["env_vars"] = sorted(resource["env_vars"])
+        return json.dumps(data, sort_keys=True, indent=2) + "\n"
+
+
+def load(path: Path) -> Lockfile:
+    """Read the lockfile; a missing file is an empty lockfile. Raises `RendererError` when it is broken."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lockfile()
+    except OSError as exc:
+        raise RendererError(f"cannot read lockfile {path}: {exc}") from None
+    try:
+        return Lockfile.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RendererError(
+            f"lockfile {path} is not a valid renderer lockfile: {first['msg']} at {where or 'top level'}",
+            hint="restore it from Git (`git checkout -- render.lock.json`); never edit IDs by hand",
+        ) from None
+
+
+def write(path: Path, lockfile: Lockfile) -> None:
+    """Write atomically: readers see the old file or the new one, never a part of either."""
+    text = lockfile.dumps()
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""Plans: what apply would change, as data first; text (and later markdown, JSON) render the same model."""

@@ -1,0 +1,75 @@
+"""The plan as text, in Terraform's style: one block per resource, field lines, a closing summary.
+
+Returns a `rich.text.Text`: styled on a terminal, plain (`.plain`) everywhere else. Sensitive values
+print as `(sensitive)`, values that exist only after apply as `(known after apply)`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.text import Text
+
+from renderer.plan.model import Action, Change, FieldChange, Plan
+
+STYLES = {
+    Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
+    Action.DELETE: "red", Action.NO_OP: "dim",
+}
+
+
+def _value(value: Any, *, is_set: bool, sensitive: bool, known: bool = True) -> str:
+    if not known:
+        return "(known after apply)"
+    if sensitive:
+        return "(sensitive)"
+    if not is_set:
+        return "(none)"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _field_line(change: Change, field: FieldChange, width: int) -> tuple[str, str]:
+    name = field.path.ljust(width)
+    if change.action is Action.CREATE or (not field.before_set and field.after_set):
+        after = _value(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
+        return f"      + {name} = {after}", "green"
+    if not field.after_set:
+        before = _value(field.before, is_set=field.before_set, sensitive=field.sensitive)
+        return f"      - {name} = {before}", "red"
+    before = _value(field.before, is_set=field.before_set, sensitive=field.sensitive)
+    after = _value(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
+    note = "  # forces replacement" if field.forces_replace else ""
+    return f"      ~ {name} = {before} -> {after}{note}", "yellow"
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        n = len(plan.tenants)
+        return (f"No changes. Render matches the configuration of {n} tenant{'s' if n != 1 else ''}.")
+    return (f"Plan: {plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
+            f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to delete.")
+
+
+def render_text(plan: Plan) -> Text:
+    """Render `plan`. Unchanged resources are left out; tenants with no changes are not listed."""
+    out = Text()
+    by_tenant: dict[str, list[Change]] = {}
+    for change in plan.actionable():
+        by_tenant.setdefault(change.tenant, []).append(change)
+    for slug, changes in by_tenant.items():
+        source = plan.sources.get(slug)
+        origin = f"blueprint {source.blueprint}, {source.tenant_file}" if source else "tenant file removed"
+        out.append(f"Tenant {slug} ({origin})\n", style="bold")
+        for change in changes:
+            ident = f" {change.id}" if change.id else ""
+            out.append(f"\n  {change.action.value} ", style=STYLES[change.action])
+            out.append(f"{change.address}  {json.dumps(change.name)}{ident}", style="bold")
+            out.append(f"  ({change.reason})\n", style="dim")
+            width = max((len(f.path) for f in change.fields), default=0)
+            for field in change.fields:
+                line, style = _field_line(change, field, width)
+                out.append(line + "\n", style=style)
+        out.append("\n")
+    out.append(summary_line(plan) + "\n", style="bold")
+    return out

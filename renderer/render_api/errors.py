@@ -1,0 +1,103 @@
+"""The Render API exception tree, in one place.
+
+    RenderAPIError                 any failed call; carries status, Render's `message`, the request id
+    ├── BadRequest           400   the body or parameters were refused; `message` says why
+    ├── Unauthorized         401   RENDER_API_KEY missing, wrong or revoked
+    ├── PaymentRequired      402   the workspace needs payment details for this plan or resource
+    ├── Forbidden            403   the key cannot reach this resource or workspace
+    ├── NotFound             404   no such resource (or not visible to this key)
+    ├── Conflict             409   the state conflicts (e.g. a service name already used in the workspace)
+    ├── RateLimited          429   over a rate limit; `retry_after` seconds when Render said
+    ├── ServerError          5xx   Render failed; safe to retry only idempotent requests
+    └── TransportError       -     no HTTP answer at all (connection refused, reset, timeout)
+
+All are `RendererError`s: the CLI prints them without a traceback and exits 1. The request id comes from
+Render's `Rndr-Id` response header, else the error body's `id` field (openapi.json: schemas.error).
+"""
+
+from __future__ import annotations
+
+from renderer.errors import RendererError
+
+
+class RenderAPIError(RendererError):
+    """A Render API call failed. `status` is None for transport failures."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, method: str = "", path: str = "",
+        request_id: str | None = None, hint: str | None = None,
+    ) -> None:
+        where = f"{method} {path}".strip()
+        code = f" {status}" if status is not None else ""
+        rid = f" (request id {request_id})" if request_id else ""
+        super().__init__(f"Render API{code} on {where}: {message}{rid}", hint=hint)
+        self.status = status
+        self.api_message = message
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+
+
+class BadRequest(RenderAPIError):
+    pass
+
+
+class Unauthorized(RenderAPIError):
+    pass
+
+
+class PaymentRequired(RenderAPIError):
+    pass
+
+
+class Forbidden(RenderAPIError):
+    pass
+
+
+class NotFound(RenderAPIError):
+    pass
+
+
+class Conflict(RenderAPIError):
+    pass
+
+
+class RateLimited(RenderAPIError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(RenderAPIError):
+    pass
+
+
+class TransportError(RenderAPIError):
+    pass
+
+
+_BY_STATUS: dict[int, tuple[type[RenderAPIError], str | None]] = {
+    400: (BadRequest, None),
+    401: (Unauthorized, "check RENDER_API_KEY (create a key under Account Settings > API Keys)"),
+    402: (PaymentRequired, "the workspace needs payment details: add a card under Billing, "
+                           "or choose a free plan"),
+    403: (Forbidden, "the API key cannot reach this workspace or resource; check RENDER_OWNER_ID"),
+    404: (NotFound, None),
+    409: (Conflict, None),
+    429: (RateLimited, "Render's rate limit was reached; wait and re-run"),
+}
+
+
+def error_for(
+    status: int, message: str, *, method: str, path: str, request_id: str | None,
+    retry_after: float | None = None,
+) -> RenderAPIError:
+    """The exception for an HTTP error status."""
+    if status >= 500:
+        return ServerError(message, status=status, method=method, path=path, request_id=request_id,
+                           hint="Render had an internal error; re-run later")
+    cls, hint = _BY_STATUS.get(status, (RenderAPIError, None))
+    if cls is RateLimited:
+        return RateLimited(message, retry_after=retry_after, status=status, method=method, path=path,
+                           request_id=request_id, hint=hint)
+    return cls(message, status=status, method=method, path=path, request_id=request_id, hint=hint)

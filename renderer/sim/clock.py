@@ -1,0 +1,23 @@
+"""The simulator's clock: real time plus an offset that tests can advance."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        """Seconds since the epoch, simulated."""
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    def iso(self, at: float | None = None) -> str:
+        """RFC 3339 timestamp (`2026-11-30T19:36:12.123456Z`) of `at` or now."""
+        moment = datetime.fromtimestamp(self.now() if at is None else at, tz=UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

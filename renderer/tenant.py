@@ -1,0 +1,186 @@
+"""The tenant file: one customer's settings, `tenants/<slug>.yaml`.
+
+A tenant names a blueprint and the few things that differ per customer. Loading reports every problem
+at once as `tenant`-layer findings with file, line, column and a hint (see `load_tenant`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ruamel.yaml.comments import CommentedMap
+
+from renderer import yamlio
+from renderer.errors import Finding, RendererError, ValidationFailed
+
+# Render's regions and service instance types, in the Blueprint vocabulary
+# (render.yaml.schema.json: definitions.region, definitions.plan).
+Region = Literal["oregon", "ohio", "virginia", "frankfurt", "singapore"]
+ServicePlan = Literal["free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra"]
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A git URL we are willing to put in a shell command: https://host[:port]/path or git@host:path, and
+# nothing a shell would interpret. Credentials in the URL are refused: they would land in Render's
+# build command and in every plan.
+_GIT_PATH = r"[A-Za-z0-9][A-Za-z0-9._~/-]*"
+HTTPS_GIT_URL = re.compile(rf"^https://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?/{_GIT_PATH}$")
+SSH_GIT_URL = re.compile(rf"^git@[A-Za-z0-9.-]+:{_GIT_PATH}$")
+RESERVED_ENV_KEYS = frozenset({"TENANT_SLUG", "TENANT_NAME", "CUSTOM_PLUGINS_PATH"})
+
+
+class Tenant(BaseModel):
+    """One tenant file. Unknown keys are rejected.
+
+    - `slug`: a DNS label, equal to the file name without `.yaml`; suffixes every Render resource name.
+    - `blueprint`: a directory under `blueprints/` holding `render.yaml.j2`.
+    - `region`: overrides the region of every resource in the blueprint.
+    - `plan`: overrides the instance type of every service (datastores keep the blueprint's plan).
+    - `custom_plugin_repo`: an `https://` or `git@host:path` git URL cloned into `./custom_plugins`.
+    - `env`: extra environment variables, as the blueprint places them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    slug: str
+    blueprint: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    region: Region | None = None
+    plan: ServicePlan | None = None
+    custom_plugin_repo: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("slug")
+    @classmethod
+    def _slug_is_dns_label(cls, value: str) -> str:
+        if not DNS_LABEL.fullmatch(value):
+            raise ValueError(
+                f"slug {value!r} is not a DNS label (lowercase letters, digits and '-', "
+                "starting and ending with a letter or digit, at most 63 characters)"
+            )
+        return value
+
+    @field_validator("custom_plugin_repo")
+    @classmethod
+    def _safe_git_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.startswith("https://") and "@" in value.split("/", 3)[2]:
+            raise ValueError("custom_plugin_repo must not carry credentials in the URL")
+        if not (HTTPS_GIT_URL.fullmatch(value) or SSH_GIT_URL.fullmatch(value)):
+            raise ValueError(
+                f"custom_plugin_repo {value!r} is not an https:// or git@host:path git URL "
+                "without whitespace or shell metacharacters"
+            )
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not ENV_KEY.fullmatch(key):
+                raise ValueError(f"env key {key!r} is not a valid environment variable name")
+            if key in RESERVED_ENV_KEYS:
+                raise ValueError(f"env key {key!r} is set by renderer itself and cannot be overridden")
+        return value
+
+
+_HINTS: dict[str, str] = {
+    "slug": "use lowercase letters, digits and '-', e.g. `slug: acme-corp`, and name the file after it",
+    "custom_plugin_repo": "use a plain URL such as `https://github.com/acme/custom-plugins.git`",
+    "env": "use keys like `FEATURE_FLAGS` with quoted string values",
+    "region": "one of oregon, ohio, virginia, frankfurt, singapore",
+    "plan": "one of free, starter, standard, pro, pro plus, pro max, pro ultra",
+    "blueprint": "the name of a directory under blueprints/, e.g. `blueprint: base_crm`",
+    "name": "a non-empty display name, e.g. `name: Acme Corp`",
+}
+
+
+def _finding_from_error(err: Any, document: Any, filename: str) -> Finding:
+    loc: tuple[str | int, ...] = tuple(err["loc"])
+    kind = err["type"]
+    path = yamlio.format_path(loc)
+    if kind == "extra_forbidden":
+        line, column = yamlio.position(document, loc)
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, list(Tenant.model_fields), n=1)
+        unknown_hint = f"did you mean `{close[0]}`?" if close else (
+            "allowed keys: " + ", ".join(Tenant.model_fields)
+        )
+        return Finding(file=filename, line=line, column=column, path=path, layer="tenant",
+                       rule="unknown-key", message=f"unknown key `{key}`", hint=unknown_hint)
+    if kind == "missing":
+        line, column = yamlio.position(document, loc)
+        field = str(loc[0])
+        return Finding(file=filename, line=line, column=column, path=path, layer="tenant",
+                       rule="missing-key", message=f"required key `{field}` is missing",
+                       hint=_HINTS.get(field))
+    line, column = yamlio.value_position(document, loc)
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "string_type" and loc and loc[0] == "env":
+        hint: str | None = "quote the value so it stays a string, e.g. `FEATURE_X: \"3.10\"`"
+    else:
+        hint = _HINTS.get(str(loc[0])) if loc else None
+    return Finding(file=filename, line=line, column=column, path=path, layer="tenant",
+                   rule=f"invalid-{loc[0]}" if loc else "invalid", message=message, hint=hint)
+
+
+def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[Tenant, Any]:
+    """Parse and check tenant text. Returns the model and the positioned YAML document.
+
+    Raises `ValidationFailed` with every finding (unknown keys, bad values, slug/file-name mismatch).
+    """
+    document = yamlio.load(text, filename)
+    if not isinstance(document, CommentedMap):
+        raise ValidationFailed([
+            Finding(file=filename, line=1, column=1, path="", layer="tenant", rule="not-a-mapping",
+                    message="a tenant file must be a mapping of keys to values",
+                    hint="start from tenants/acme-corp.yaml")
+        ])
+    findings: list[Finding] = []
+    tenant: Tenant | None = None
+    try:
+        tenant = Tenant.model_validate(yamlio.to_plain(document))
+    except ValidationError as exc:
+        findings.extend(_finding_from_error(err, document, filename) for err in exc.errors())
+    slug = document.get("slug")
+    if expected_slug is not None and isinstance(slug, str) and slug != expected_slug:
+        line, column = yamlio.value_position(document, ["slug"])
+        findings.append(Finding(
+            file=filename, line=line, column=column, path="slug", layer="tenant", rule="slug-file-name",
+            message=f"slug {slug!r} does not match the file name {expected_slug!r}",
+            hint=f"rename the file to {slug}.yaml or set `slug: {expected_slug}`"))
+    if findings or tenant is None:
+        raise ValidationFailed(findings)
+    return tenant, document
+
+
+@dataclass(frozen=True)
+class TenantFile:
+    """A loaded tenant file: the model, its path and the positioned YAML document (for findings)."""
+
+    path: Path
+    tenant: Tenant
+    document: Any
+
+
+def load_tenant(path: Path) -> TenantFile:
+    """Load `tenants/<slug>.yaml`. Raises `ValidationFailed` (tenant layer) or `RendererError` (I/O)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RendererError(f"cannot read tenant file {path}: {exc}") from None
+    tenant, document = parse_tenant(text, str(path), expected_slug=path.stem)
+    return TenantFile(path=path, tenant=tenant, document=document)
+
+
+def discover(tenants_dir: Path) -> list[Path]:
+    """The tenant files in `tenants_dir` (`*.yaml`), sorted by name. A missing directory has none."""
+    if not tenants_dir.is_dir():
+        return []
+    return sorted(p for p in tenants_dir.glob("*.yaml") if p.is_file())

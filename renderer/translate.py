@@ -1,0 +1,155 @@
+"""Translate a tenant's rendered blueprint into `DesiredResource`s in Render API vocabulary.
+
+Render has no endpoint that applies a render.yaml, so each Blueprint entry becomes one API resource:
+the name gets the tenant suffix, Blueprint values become API values (`type: web` -> `web_service`,
+`plan: basic-256mb` -> `basic_256mb`) and unset fields get the defaults Render applies on create, so
+that a freshly created resource compares equal to its desired state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from renderer import yamlio
+from renderer.blueprint.model import KEY_VALUE_TYPES, Blueprint, resource_lists
+from renderer.errors import RendererError
+from renderer.resources import DesiredResource, EnvSource, EnvVar, Kind
+from renderer.tenant import Tenant
+from renderer.yamlio import PathPart
+
+# Blueprint service `type` -> API `serviceType` (render.yaml.schema.json: definitions.serverService.type;
+# openapi.json: components.schemas.serviceType).
+SERVICE_KINDS: dict[str, Kind] = {
+    "web": Kind.WEB_SERVICE,
+    "pserv": Kind.PRIVATE_SERVICE,
+    "worker": Kind.BACKGROUND_WORKER,
+}
+NATIVE_RUNTIMES = frozenset({"elixir", "go", "node", "python", "ruby", "rust"})
+
+# Defaults Render applies when a Blueprint omits a field (render.com/docs/blueprint-spec).
+DEFAULT_REGION = "oregon"
+DEFAULT_SERVICE_PLAN = "starter"
+DEFAULT_POSTGRES_PLAN = "basic_256mb"
+# POST /postgres requires `version`; a blueprint without postgresMajorVersion gets this one and the
+# plan does not compare the version afterwards (Render may have chosen another default).
+DEFAULT_POSTGRES_VERSION = "16"
+
+
+def api_plan(plan: str) -> str:
+    """Blueprint plan -> API plan: `pro plus` -> `pro_plus`, `basic-256mb` -> `basic_256mb`."""
+    return plan.replace(" ", "_").replace("-", "_")
+
+
+def suffixed(name: str, slug: str) -> str:
+    """The Render name of a tenant's resource: `backboneos-backend` -> `backboneos-backend-acme-corp`."""
+    return f"{name}-{slug}"
+
+
+def _unsupported(blueprint: Blueprint, path: tuple[PathPart, ...], what: str) -> RendererError:
+    line, _ = yamlio.position(blueprint.document, path)
+    where = f"{blueprint.source}:{line}" if line else blueprint.source
+    return RendererError(
+        f"{where}: {what} at {yamlio.format_path(path)} is not supported by renderer yet",
+        hint="renderer manages web, private and background worker services and Postgres databases",
+    )
+
+
+def _env_vars(blueprint: Blueprint, path: tuple[PathPart, ...], items: Any) -> tuple[EnvVar, ...]:
+    result: list[EnvVar] = []
+    for j, item in enumerate(items or []):
+        item_path = (*path, "envVars", j)
+        if not isinstance(item, dict):
+            raise _unsupported(blueprint, item_path, "an env var that is not a mapping")
+        key = str(item.get("key"))
+        if "fromDatabase" in item:
+            ref = item["fromDatabase"]
+            result.append(EnvVar(key=key, source=EnvSource.FROM_DATABASE, ref_name=str(ref["name"]),
+                                 ref_property=str(ref["property"])))
+        elif item.get("generateValue") is True:
+            result.append(EnvVar(key=key, source=EnvSource.GENERATE_VALUE))
+        elif item.get("sync") is False:
+            result.append(EnvVar(key=key, source=EnvSource.SYNC_FALSE))
+        elif "value" in item:
+            result.append(EnvVar(key=key, source=EnvSource.VALUE, value=str(item["value"])))
+        elif "fromService" in item:
+            raise _unsupported(blueprint, item_path, "`fromService`")
+        elif "fromGroup" in item:
+            raise _unsupported(blueprint, item_path, "`fromGroup` (env groups)")
+        else:
+            raise _unsupported(blueprint, item_path, "an env var without a value source")
+    return tuple(result)
+
+
+def _service(tenant: Tenant, blueprint: Blueprint, path: tuple[PathPart, ...], item: Any) -> DesiredResource:
+    kind_name = item.get("type")
+    runtime = str(item.get("runtime", item.get("env", "")))
+    if kind_name in KEY_VALUE_TYPES:
+        raise _unsupported(blueprint, path, "a Key Value instance")
+    if kind_name not in SERVICE_KINDS or runtime == "static":
+        raise _unsupported(blueprint, path, f"a service of type {kind_name!r} (runtime {runtime!r})")
+    kind = SERVICE_KINDS[kind_name]
+    fields: dict[str, Any] = {
+        "runtime": runtime,
+        "region": str(item.get("region", DEFAULT_REGION)),
+        "plan": api_plan(str(item.get("plan", DEFAULT_SERVICE_PLAN))),
+        "numInstances": int(item.get("numInstances", 1)),
+        "rootDir": str(item.get("rootDir", "")),
+    }
+    for key in ("repo", "branch"):
+        if key in item:
+            fields[key] = str(item[key])
+    if runtime in NATIVE_RUNTIMES:
+        fields["buildCommand"] = str(item.get("buildCommand", ""))
+        fields["startCommand"] = str(item.get("startCommand", ""))
+        if "preDeployCommand" in item:
+            fields["preDeployCommand"] = str(item["preDeployCommand"])
+    elif runtime == "docker":
+        fields["dockerCommand"] = str(item.get("dockerCommand", ""))
+        fields["dockerfilePath"] = str(item.get("dockerfilePath", "./Dockerfile"))
+        fields["dockerContext"] = str(item.get("dockerContext", "."))
+    else:
+        raise _unsupported(blueprint, path, f"runtime {runtime!r}")
+    if kind is Kind.WEB_SERVICE:
+        fields["healthCheckPath"] = str(item.get("healthCheckPath", ""))
+    name = str(item["name"])
+    return DesiredResource(
+        tenant=tenant.slug, kind=kind, blueprint_name=name, name=suffixed(name, tenant.slug),
+        fields=fields, env_vars=_env_vars(blueprint, path, item.get("envVars")),
+    )
+
+
+def _postgres(tenant: Tenant, item: Any) -> DesiredResource:
+    fields: dict[str, Any] = {
+        "plan": api_plan(str(item.get("plan", DEFAULT_POSTGRES_PLAN).lower())),
+        "region": str(item.get("region", DEFAULT_REGION)),
+    }
+    if "postgresMajorVersion" in item:
+        fields["version"] = str(item["postgresMajorVersion"])
+    if "databaseName" in item:
+        fields["databaseName"] = str(item["databaseName"])
+    if "user" in item:
+        fields["databaseUser"] = str(item["user"])
+    if "diskSizeGB" in item:
+        fields["diskSizeGB"] = int(item["diskSizeGB"])
+    name = str(item["name"])
+    return DesiredResource(tenant=tenant.slug, kind=Kind.POSTGRES, blueprint_name=name,
+                           name=suffixed(name, tenant.slug), fields=fields)
+
+
+def translate(tenant: Tenant, blueprint: Blueprint) -> list[DesiredResource]:
+    """The desired resources of one tenant, in blueprint order (databases first).
+
+    Expects a blueprint that passed validation. Raises `RendererError` for Blueprint features renderer
+    does not manage yet, naming the line.
+    """
+    resources: list[DesiredResource] = []
+    for scope, key, items in sorted(resource_lists(blueprint.document), key=lambda t: t[1] != "databases"):
+        for i, item in enumerate(items):
+            path = (*scope, key, i)
+            if key == "databases":
+                resources.append(_postgres(tenant, item))
+            elif key == "services":
+                resources.append(_service(tenant, blueprint, path, item))
+            else:
+                raise _unsupported(blueprint, path, "an env group")
+    return resources
