@@ -31,11 +31,11 @@ demo: env
 	@scripts/demo.sh
 
 lint: env
-	.venv/bin/ruff check renderer tests benchmarks scripts
+	.venv/bin/ruff check .
 	.venv/bin/mypy
 
 test: lint
-	.venv/bin/pytest
+	RENDERER_SHARED=$(abspath $(SHARED)) .venv/bin/pytest
 
 clean:
 	rm -rf .venv .cache .pytest_cache .mypy_cache .ruff_cache
