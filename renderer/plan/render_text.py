@@ -29,7 +29,8 @@ def _value(value: Any, *, is_set: bool, sensitive: bool, known: bool = True) -> 
     return json.dumps(value, ensure_ascii=False)
 
 
-def _field_line(change: Change, field: FieldChange, width: int) -> tuple[str, str]:
+def field_line(change: Change, field: FieldChange, width: int) -> tuple[str, str]:
+    """One field line (`      ~ plan = "starter" -> "standard"`) and its style."""
     name = field.path.ljust(width)
     if change.action is Action.CREATE or (not field.before_set and field.after_set):
         after = _value(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
@@ -68,7 +69,7 @@ def render_text(plan: Plan) -> Text:
             out.append(f"  ({change.reason})\n", style="dim")
             width = max((len(f.path) for f in change.fields), default=0)
             for field in change.fields:
-                line, style = _field_line(change, field, width)
+                line, style = field_line(change, field, width)
                 out.append(line + "\n", style=style)
         out.append("\n")
     out.append(summary_line(plan) + "\n", style="bold")
