@@ -30,14 +30,14 @@ from renderer.workflow import Inputs, SavedPlan, make_plan, read_saved_plan, sav
 
 def _confirmed() -> bool:
     """Ask once; one line from stdin even when it is not a terminal. Only `yes` confirms."""
-    stdout.print("\nDo you want to perform these actions? Only 'yes' will be accepted.")
+    stdout.print("\nDo you want to perform these actions? Only 'yes' will be accepted.", markup=False)
     stdout.print("  Enter a value: ", end="")
     line = sys.stdin.readline()
     return line.strip() == "yes"
 
 
 def _emit(line: str) -> None:
-    stdout.print(line)
+    stdout.print(line, markup=False)
 
 
 async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: bool, allow_destroy: bool,
@@ -62,7 +62,7 @@ async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: 
                 check_secrets(plan, planned.environ)
                 if saved is None and not auto_approve and not _confirmed():
                     report = ApplyReport(cancelled=True)
-                    stdout.print(report.summary())
+                    stdout.print(report.summary(), markup=False)
                     return report.exit_code
             report = await apply_plan(
                 plan, client, planned.lockfile, plan_inputs.lockfile, planned.live, emit=_emit,
@@ -70,11 +70,12 @@ async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: 
                 allow_mass_destroy=allow_mass_destroy, environ=planned.environ, fingerprints=planned.fingerprints,
                 wait=wait, console=stdout, wait_timeout=wait_timeout, poll=poll)
             if plan.manual_actions:
-                stdout.print("\nManual action required:", style="bold yellow")
+                stdout.print("\nManual action required:", style="bold yellow", markup=False)
                 for line in manual_lines(plan):
-                    stdout.print(f"  {line}", style="yellow")
+                    stdout.print(f"  {line}", style="yellow", markup=False)
             if plan.has_changes or report.failed:
-                stdout.print(f"\n{report.summary()}", style="bold red" if report.exit_code else "bold green")
+                style = "bold red" if report.exit_code else "bold green"
+                stdout.print(f"\n{report.summary()}", style=style, markup=False)
             return report.exit_code
 
 

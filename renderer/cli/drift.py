@@ -56,14 +56,14 @@ def drift(tenants_dir: Path, lockfile: Path, only: tuple[str, ...], detailed_exi
         for item in report.items:
             if item.tenant != current:
                 current = item.tenant
-                stdout.print(f"Tenant {item.tenant}", style="bold")
-            stdout.print(f"  {item.describe()}", style="yellow")
+                stdout.print(f"Tenant {item.tenant}", style="bold", markup=False)
+            stdout.print(f"  {item.describe()}", style="yellow", markup=False)
         n = len(report.tenants)
         if report.has_drift:
             stdout.print(f"Drift: {len(report.items)} finding{'s' if len(report.items) != 1 else ''} in "
                          f"{len({i.tenant for i in report.items})} of {n} tenant{'s' if n != 1 else ''}; "
-                         "`renderer plan` shows how apply would restore them.", style="bold")
+                         "`renderer plan` shows how apply would restore them.", style="bold", markup=False)
         else:
             stdout.print(f"No drift: Render matches what renderer last applied for {n} tenant{'s' if n != 1 else ''}.",
-                         style="bold")
+                         style="bold", markup=False)
     return report.exit_code(detailed_exitcode)

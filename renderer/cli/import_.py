@@ -37,12 +37,12 @@ def import_(slug: str, tenants_dir: Path, blueprints_dir: Path, schema: Path | N
     plan_inputs = inputs(tenants_dir, blueprints_dir, schema, lockfile, (slug,))
     result, planned = asyncio.run(_import(plan_inputs, slug, lock_timeout))
     for line in result.adopted:
-        stdout.print(f"{slug}: imported {line}", style="green")
+        stdout.print(f"{slug}: imported {line}", style="green", markup=False)
     for address in result.already:
-        stdout.print(f"{slug}: {address} is already in {lockfile}")
+        stdout.print(f"{slug}: {address} is already in {lockfile}", markup=False)
     for address in result.not_found:
-        stdout.print(f"{slug}: {address}: no resource with its name on Render; the next apply creates it")
+        stdout.print(f"{slug}: {address}: no resource with its name on Render; the next apply creates it", markup=False)
     stdout.print(f"Imported {len(result.adopted)} resource{'s' if len(result.adopted) != 1 else ''} into "
-                 f"{lockfile}. The next plan for {slug}:\n")
+                 f"{lockfile}. The next plan for {slug}:\n", markup=False)
     stdout.print(render_text(planned.plan), end="")
     return 0

@@ -47,5 +47,5 @@ def plan(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile:
     if out is not None:
         out.write_text(saved_plan(planned, plan_inputs), encoding="utf-8")
         if output_format == "text":
-            stdout.print(f"\nSaved the plan to {out}; apply exactly it with `renderer apply {out}`.")
+            stdout.print(f"\nSaved the plan to {out}; apply exactly it with `renderer apply {out}`.", markup=False)
     return planned.plan.detailed_exit_code() if detailed_exitcode else 0

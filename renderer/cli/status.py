@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.table import Table
 
 from renderer import lockfile as lockfile_io
@@ -41,9 +42,13 @@ def status(slug: str | None, lockfile: Path) -> int:
     if not rows:
         stdout.print(f"No resources in {lockfile}.")
         return 0
-    table = Table("tenant", "tenant status", "resource", "name", "id", "live state", "suspended", "url",
-                  box=None, pad_edge=False)
-    for row in rows:
-        table.add_row(row.tenant, row.tenant_status, row.address, row.name, row.id, row.state, row.suspended, row.url)
-    stdout.print(table, soft_wrap=True)
+    headers = ("tenant", "tenant status", "resource", "name", "id", "live state", "suspended", "url")
+    table = Table(*headers, box=None, pad_edge=False)
+    cells = [(row.tenant, row.tenant_status, row.address, row.name, row.id, row.state, row.suspended, row.url)
+             for row in rows]
+    for cell in cells:
+        table.add_row(*cell)
+    # Never truncate IDs or URLs, also when stdout is not a terminal (rich assumes 80 columns then).
+    needed = sum(max(len(h), *(len(c[i]) for c in cells)) + 2 for i, h in enumerate(headers))
+    Console(file=stdout.file, width=max(stdout.width, needed), highlight=False).print(table)
     return 0

@@ -317,7 +317,9 @@ def build_plan(
                                       "name": resource.name, "desired": resource}
             if entry is None:
                 taken = live.names.get(name_key(resource.kind, resource.name))
-                if taken is not None:
+                # A name held by this tenant's own recorded resource (a service whose type changed) is not
+                # a conflict: that resource is replaced.
+                if taken is not None and taken not in {e.id for e in locked.values()}:
                     conflicts.append(
                         f"{resource.kind.value} {resource.name!r} ({taken}) already exists in the workspace "
                         f"but {lockfile_name} does not record it for tenant {slug!r}")
