@@ -556,7 +556,10 @@ class Applier:
         tenant.blueprint_digest = source.blueprint_digest
         tenant.tenant_file = source.tenant_file
         tenant.deletion_protection = source.deletion_protection
-        if tenant.status is None or any(c.tenant == slug and c.action is not Action.NO_OP for c in self.plan.changes):
+        # Nothing left to do makes a tenant active, except one whose deploy failed: that stays `failed`
+        # until a change is applied to it.
+        if tenant.status != "failed" or any(c.tenant == slug and c.action is not Action.NO_OP
+                                            for c in self.plan.changes):
             tenant.status = "active"
         self._save()
 
