@@ -124,3 +124,7 @@ def write(path: Path, lockfile: Lockfile) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    # A process killed between creating its temporary file and the rename leaves that file behind;
+    # writers hold the apply lock, so any other one is such a leftover.
+    for stale in directory.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)

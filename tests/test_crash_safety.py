@@ -84,6 +84,7 @@ def _assert_converged(sim: Sim, project: Path) -> None:
     assert set(lock(project)["tenants"]) == slugs
     assert all(t["status"] == "active" for t in lock(project)["tenants"].values())
     assert not (project / (LOCK + ".journal")).exists()
+    assert not list(project.glob(f".{LOCK}.*.tmp")), "a temporary lockfile was left behind"
     after = plan()
     assert after.code == 0, after.output
 
@@ -92,7 +93,6 @@ def _lockfile_is_valid(project: Path) -> None:
     path = project / LOCK
     if path.exists():
         json.loads(path.read_text())
-    assert not list(project.glob(f".{LOCK}.*.tmp")), "a temporary lockfile was left behind"
 
 
 SEEDS = list(range(50))
