@@ -145,3 +145,51 @@ def test_crash_steps_cover_each_scenario(scenario: str, sim: Sim, project: Path)
     assert process.returncode == 0, err
     assert not (project / (LOCK + ".journal")).exists()
 
+
+
+def test_update_interrupted_before_its_deploy_is_deployed_by_the_next_apply(sim: Sim, project: Path) -> None:
+    only = project / "tenants"
+    for name in ("acme-corp", "initech"):
+        (only / f"{name}.yaml").unlink()
+    assert apply().code == 0
+    globex = only / "globex.yaml"
+    globex.write_text(globex.read_text().replace('"USD"', '"EUR"'))
+    web = lock(project)["tenants"]["globex"]["resources"]["web_service.backboneos-backend"]["id"]
+    # Journal lines: update intent, env_put intent, env_put done (crash here), deploy intent, ...
+    process = _apply_process(project, {CRASH_ENV: "3"})
+    process.communicate(timeout=120)
+    assert process.returncode == CRASH_EXIT_CODE
+    assert sim.get(f"/services/{web}/env-vars/CRM_DEFAULT_CURRENCY").json()["value"] == "EUR"
+    assert len(sim.get(f"/services/{web}/deploys").json()) == 1  # only the create's deploy
+    rerun = apply()
+    assert rerun.code == 0, rerun.output
+    assert (f"globex: web_service.backboneos-backend: deployed {web} again (an interrupted apply changed it "
+            "without deploying)") in rerun.out
+    assert len(sim.get(f"/services/{web}/deploys").json()) == 2
+    assert plan().code == 0
+
+
+def test_create_with_a_lost_answer_is_found_by_owner_type_and_name(sim: Sim, project: Path) -> None:
+    """A create sent but never answered (the journal has its intent only) is adopted, not duplicated."""
+    for name in ("acme-corp", "initech"):
+        (project / "tenants" / f"{name}.yaml").unlink()
+    body = {"type": "background_worker", "name": "backboneos-worker-globex", "ownerId": sim.owner_id,
+            "repo": "https://github.com/backboneos/backboneos", "branch": "main",
+            "serviceDetails": {"runtime": "python", "plan": "starter", "envSpecificDetails": {
+                "buildCommand": "pip install -r requirements.txt",
+                "startCommand": "celery -A backboneos worker --loglevel=info"}}}
+    with sim.http() as http:
+        worker = http.post("/services", json=body).json()["service"]["id"]
+    intent = {"seq": 1, "phase": "intent", "op": "create", "tenant": "globex", "blueprint": "base_crm",
+              "address": "background_worker.backboneos-worker", "kind": "background_worker",
+              "name": "backboneos-worker-globex", "env_vars": ["DATABASE_URL", "TENANT_NAME", "TENANT_SLUG"]}
+    (project / (LOCK + ".journal")).write_text(json.dumps(intent) + "\n")
+    result = apply()
+    assert result.code == 0, result.output
+    assert (f"globex: background_worker.backboneos-worker: recorded {worker} (backboneos-worker-globex) from an "
+            "interrupted apply") in result.out
+    resources = lock(project)["tenants"]["globex"]["resources"]
+    assert resources["background_worker.backboneos-worker"]["id"] == worker
+    assert sorted(name for _, name in _live(sim)) == [
+        "backboneos-backend-globex", "backboneos-db-globex", "backboneos-worker-globex"]
+    assert plan().code == 0

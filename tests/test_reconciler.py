@@ -461,3 +461,26 @@ def test_lockfile_without_new_fields_still_reads(sim: Sim, globex: Path) -> None
     assert apply().code == 0
     assert lock(globex)["tenants"]["globex"]["status"] == "active"
     assert lock(globex)["tenants"]["globex"]["resources"][WEB]["applied"]
+
+
+def test_dashboard_plan_change_is_field_drift(sim: Sim, globex: Path) -> None:
+    worker = lock_id(globex, "globex", WORKER)
+    with sim.http() as http:
+        assert http.patch(f"/services/{worker}", json={"serviceDetails": {"plan": "standard"}}).status_code == 200
+    result = plan()
+    assert change_lines(result.out) == [
+        f'~ {WORKER}  "backboneos-worker-globex" {worker}  (drift: changed outside renderer)']
+    assert '~ plan = "standard" -> "starter" # changed outside renderer' in squeeze(result.out)
+    doc = json.loads(plan("--format", "json").out)
+    change = next(c for c in doc["changes"] if c["address"] == WORKER)
+    assert change["reason"] == "drift: changed outside renderer"
+    assert change["fields"] == [{"path": "plan", "before": "standard", "after": "starter", "before_set": True,
+                                 "after_set": True, "sensitive": False, "after_known": True,
+                                 "forces_replace": False, "drift": True}]
+    markdown = plan("--format", "markdown").out
+    assert "**1 tenant: 0 create, 1 update, 0 delete, 0 unchanged**" in markdown
+    assert '~ plan = "standard" -> "starter"  # changed outside renderer' in markdown
+    drift = run("drift")
+    assert "plan is now 'standard'" in drift.out
+    assert apply().code == 0
+    assert sim.get(f"/services/{worker}").json()["serviceDetails"]["plan"] == "starter"

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from renderer.apply import DEFAULT_LOCK_TIMEOUT, apply_lock
-from renderer.cli.options import inputs, plan_options
+from renderer.cli.options import configuration_options, inputs
 from renderer.cli.output import stdout
 from renderer.plan.render_text import render_text
 from renderer.render_api.client import RenderClient, Settings
@@ -25,11 +25,13 @@ async def _import(plan_inputs: Inputs, slug: str, lock_timeout: float) -> tuple[
 
 @click.command("import")
 @click.argument("slug")
-@plan_options
+@configuration_options
+@click.option("--lockfile", "lockfile", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("render.lock.json"), show_default=True, help="The lockfile.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
               help="Seconds to wait for an apply on the same lockfile to finish.")
 def import_(slug: str, tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path,
-            only: tuple[str, ...], lock_timeout: float) -> int:
+            lock_timeout: float) -> int:
     """Adopt the services and databases named like tenant SLUG's desired resources into the lockfile.
 
     Writes only the lockfile, never Render; then shows what the next plan for SLUG would change.
