@@ -385,32 +385,39 @@ class Applier:
         assert desired is not None
         owner = self.client.settings.require_owner()
         self.emit(f"{change.tenant}: {change.address}: creating {desired.name}")
-        data = self._journal_data(change)
-        if desired.kind is Kind.POSTGRES:
-            body = postgres_create_body(desired, owner)
-            created = await self._write("create", data, lambda: self.client.create_postgres(body),
-                                        lambda r: {"id": r["id"]})
-            rid = created["id"]
-            self._record(change, rid)
-            info = await self.client.postgres_connection_info(rid)
-            self.connections[(change.tenant, change.address)] = connection_info(info)
-        else:
-            env: list[JSON] = []
-            for var in desired.env_vars:
-                if not var.managed:
-                    continue
-                if var.source is EnvSource.GENERATE_VALUE:
-                    env.append({"key": var.key, "generateValue": True})
-                else:
-                    env.append({"key": var.key, "value": self._env_value(change.tenant, var)})
-            body = service_create_body(desired, owner, env)
-            created = await self._write("create", data, lambda: self.client.create_service(body),
-                                        lambda r: {"id": r["service"]["id"], "deploy": r.get("deployId")})
-            rid = created["service"]["id"]
-            self._record(change, rid)
-            if created.get("deployId"):
-                self.report.deploys.append(DeployRecord(change.tenant, change.address, rid, created["deployId"]))
+        create = self._create_postgres if desired.kind is Kind.POSTGRES else self._create_service
+        rid = await create(change, desired, owner)
         self.emit(f"{change.tenant}: {change.address}: created {rid}")
+
+    async def _create_postgres(self, change: Change, desired: DesiredResource, owner: str) -> str:
+        """POST /postgres, record the ID, then read its connection info for the services that use it."""
+        body = postgres_create_body(desired, owner)
+        created = await self._write("create", self._journal_data(change), lambda: self.client.create_postgres(body),
+                                    lambda r: {"id": r["id"]})
+        rid = str(created["id"])
+        self._record(change, rid)
+        info = await self.client.postgres_connection_info(rid)
+        self.connections[(change.tenant, change.address)] = connection_info(info)
+        return rid
+
+    async def _create_service(self, change: Change, desired: DesiredResource, owner: str) -> str:
+        """POST /services with every managed env var; record the ID and the deploy Render started."""
+        env: list[JSON] = []
+        for var in desired.env_vars:
+            if not var.managed:
+                continue
+            if var.source is EnvSource.GENERATE_VALUE:
+                env.append({"key": var.key, "generateValue": True})
+            else:
+                env.append({"key": var.key, "value": self._env_value(change.tenant, var)})
+        body = service_create_body(desired, owner, env)
+        created = await self._write("create", self._journal_data(change), lambda: self.client.create_service(body),
+                                    lambda r: {"id": r["service"]["id"], "deploy": r.get("deployId")})
+        rid = str(created["service"]["id"])
+        self._record(change, rid)
+        if created.get("deployId"):
+            self.report.deploys.append(DeployRecord(change.tenant, change.address, rid, created["deployId"]))
+        return rid
 
     async def _delete(self, change: Change) -> None:
         assert change.id is not None

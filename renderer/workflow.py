@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
 from renderer.configuration import Configuration, blueprint_schema, load_configuration
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter, plain
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile
 from renderer.plan.diff import TenantInput, build_plan
-from renderer.plan.model import Plan, TenantSource
+from renderer.plan.model import Notice, Plan, TenantSource
 from renderer.plan.render_json import plan_document
 from renderer.refresh import LiveResource, LiveState, name_key, refresh
 from renderer.render_api.client import RenderClient
@@ -99,8 +100,21 @@ async def make_plan(
     configuration, lockfile = load(inputs)
     slugs = scope(configuration, lockfile, inputs.only)
     live = await refresh(client, managed_ids(lockfile, slugs))
-    plan = build_plan(tenant_inputs(configuration), lockfile, live, slugs, lockfile_name=inputs.lockfile.name,
-                      environ=environ, fingerprints=fingerprints, tenant_files=len(configuration.tenants))
+    journal = journal_io.journal_path(inputs.lockfile)
+    interrupted = journal_io.read(journal)
+    try:
+        plan = build_plan(tenant_inputs(configuration), lockfile, live, slugs, lockfile_name=inputs.lockfile.name,
+                          environ=environ, fingerprints=fingerprints, tenant_files=len(configuration.tenants))
+    except RendererError as exc:
+        if interrupted:
+            raise RendererError(exc.message, hint=f"an interrupted apply left {journal}: run `renderer apply`, "
+                                                  "which first records what it created") from None
+        raise
+    if interrupted:
+        plan = plan.model_copy(update={"notices": [*plan.notices, Notice(
+            tenant="", kind="interrupted_apply",
+            message=f"an interrupted apply left {journal}; the next apply first "
+                    "brings the lockfile up to date from it, so its plan may differ from this one")]})
     return Planned(plan, live, lockfile, configuration, lockfile.dumps() if inputs.lockfile.exists() else "",
                    environ, fingerprints)
 

@@ -161,6 +161,7 @@ def test_update_interrupted_before_its_deploy_is_deployed_by_the_next_apply(sim:
     assert process.returncode == CRASH_EXIT_CODE
     assert sim.get(f"/services/{web}/env-vars/CRM_DEFAULT_CURRENCY").json()["value"] == "EUR"
     assert len(sim.get(f"/services/{web}/deploys").json()) == 1  # only the create's deploy
+    assert "- an interrupted apply left render.lock.json.journal; the next apply first" in plan().out
     rerun = apply()
     assert rerun.code == 0, rerun.output
     assert (f"globex: web_service.backboneos-backend: deployed {web} again (an interrupted apply changed it "
@@ -184,6 +185,9 @@ def test_create_with_a_lost_answer_is_found_by_owner_type_and_name(sim: Sim, pro
               "address": "background_worker.backboneos-worker", "kind": "background_worker",
               "name": "backboneos-worker-globex", "env_vars": ["DATABASE_URL", "TENANT_NAME", "TENANT_SLUG"]}
     (project / (LOCK + ".journal")).write_text(json.dumps(intent) + "\n")
+    planned = plan()
+    assert planned.code == 1  # plan never writes: it cannot adopt, but it says how
+    assert "hint: an interrupted apply left render.lock.json.journal: run `renderer apply`" in planned.err
     result = apply()
     assert result.code == 0, result.output
     assert (f"globex: background_worker.backboneos-worker: recorded {worker} (backboneos-worker-globex) from an "

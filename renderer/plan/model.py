@@ -116,7 +116,8 @@ class ManualAction(BaseModel):
     message: str
 
 
-NoticeKind = Literal["possible_rename", "secret_unavailable", "deletion_protection", "mass_destroy"]
+NoticeKind = Literal["possible_rename", "secret_unavailable", "deletion_protection", "mass_destroy",
+                     "interrupted_apply"]
 
 
 class Notice(BaseModel):

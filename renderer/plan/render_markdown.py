@@ -64,8 +64,8 @@ def _section(plan: Plan, slug: str, changes: list[Change]) -> str:
 
 
 def _escape(line: str) -> str:
-    """Keep a text line literal in markdown (no HTML, no accidental emphasis from `*` or `_`)."""
-    return line.replace("<", "&lt;").replace(">", "&gt;").replace("*", "\\*").replace("_", "\\_")
+    """Keep a text line from being read as HTML in a PR comment (GitHub leaves intraword `_` alone)."""
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def markdown_parts(plan: Plan) -> MarkdownPlan:
