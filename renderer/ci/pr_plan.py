@@ -19,6 +19,7 @@ from pathlib import Path
 
 import git
 
+from renderer import lockfile as lockfile_io
 from renderer.ci import affected as affected_mod
 from renderer.ci.allow import ALLOW_LABEL, ALLOW_TRAILER, Allow, first, label_allow, trailer_allow
 from renderer.ci.comments import cap_lines, split_comments, sync_comments
@@ -31,6 +32,7 @@ from renderer.plan.render_json import render_json
 from renderer.plan.render_markdown import MarkdownPlan, markdown_parts
 from renderer.plan.render_text import render_text
 from renderer.render_api.client import RenderClient, Settings
+from renderer.tenant import discover, load_tenant
 from renderer.workflow import Inputs, Planned, load, make_plan
 
 Emit = Callable[[str], None]
@@ -77,12 +79,12 @@ def selection_block(affected: affected_mod.Affected, base_ref: str, base_sha: st
         paths = ", ".join(f"`{p}`" for p in affected.unmatched[:20])
         more = f" and {len(affected.unmatched) - 20} more" if len(affected.unmatched) > 20 else ""
         lines.append(f"- changed, but no tenant depends on it: {paths}{more}")
-    text = "\n".join(lines)
+    text = cap_lines("\n".join(lines), SELECTION_LIMIT,
+                     "- ... and {n} more lines: `affected.json` in the artifact lists every tenant with its rule")
     if len(affected.tenants) > LIST_OPEN_LIMIT:
         text = (f"<details><summary><b>Why these {len(affected.tenants)} tenants</b></summary>\n\n"
                 f"{text}\n\n</details>")
-    return cap_lines(text, SELECTION_LIMIT, "- ... and {n} more lines: `affected.json` in the artifact lists every "
-                     "tenant with its rule")
+    return text
 
 
 def allow_line(plan: Plan, allow: Allow) -> str:
@@ -125,6 +127,18 @@ def skipped_summary(reason: str, affected: affected_mod.Affected, configuration_
     ]) + "\n"
 
 
+def blueprints_of(tenants_dir: Path) -> dict[str, str]:
+    """slug -> blueprint of each tenant file that parses (tenant layer only: no rendering). A broken file
+    is left out here; planning then reports it with file, line and column."""
+    found: dict[str, str] = {}
+    for path in discover(tenants_dir):
+        try:
+            found[path.stem] = load_tenant(path).tenant.blueprint
+        except RendererError:
+            continue
+    return found
+
+
 async def _plan(inputs: Inputs) -> Planned:
     async with RenderClient(Settings.from_env()) as client:
         return await make_plan(inputs, client)
@@ -141,7 +155,8 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
     env = os.environ if environ is None else environ
     pr = gh.pull_request_event().pull_request
     repo = git.Repo(run.repo, search_parent_directories=True)
-    configuration, lockfile = load(run.inputs)
+    lockfile = lockfile_io.load(run.inputs.lockfile)
+    tenant_blueprints = blueprints_of(run.inputs.tenants_dir)
     head = repo.head.commit
     try:
         base_commit = repo.commit(pr.base.sha)
@@ -155,9 +170,9 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
     affected = affected_mod.select(
         changes, tenants_dir=repo_relative(repo, run.inputs.tenants_dir),
         blueprints_dir=repo_relative(repo, run.inputs.blueprints_dir), code_dir=run.code_dir,
-        tenant_blueprints={slug: t.blueprint.name for slug, t in configuration.tenants.items()},
+        tenant_blueprints=tenant_blueprints,
         locked_blueprints={slug: t.blueprint for slug, t in lockfile.tenants.items()})
-    known = set(configuration.tenants) | set(lockfile.tenants)
+    known = set(tenant_blueprints) | set(lockfile.tenants)
     never_applied = [s for s in affected.slugs if s not in known]
     slugs = tuple(s for s in affected.slugs if s in known)
     _write(run.out_dir, "affected.json", json.dumps(affected.to_json(), indent=2, sort_keys=True) + "\n")
@@ -172,6 +187,7 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
             if fork is not None else
             "`RENDER_API_KEY` is not available to this run (GitHub gives no Actions secrets to Dependabot pull "
             "requests, and the repository may not define it), so the plan was skipped; only validation ran.")
+        configuration, _ = load(run.inputs)  # validation only: raises ValidationFailed, no API call
         gh.write_summary(skipped_summary(reason, affected, len(configuration.tenants), pr.base.ref, pr.base.sha,
                                          never_applied))
         emit("plan skipped: " + ("pull request from a fork" if fork else "no RENDER_API_KEY"))
