@@ -302,3 +302,32 @@ def test_scheduled_run_without_unfinished_apply_does_nothing(
     assert sim.exchanges() == before
     assert "nothing to resume" in actions.summary
     assert re.search(r"Renderer-Apply: complete", str(project.origin.commit("main").message))
+
+
+def test_scheduled_run_after_an_incomplete_apply_plans_and_records_when_nothing_is_left(
+        sim: Sim, github: FakeGitHub, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = GitProject(tmp_path, ["globex"])
+    monkeypatch.chdir(project.path)
+    assert deploy(project, actions, "0" * 40, project.sha())[0] == 0
+    project.sync_main()
+    # What an apply stopped by Render's create budget leaves: a lockfile commit marked incomplete.
+    lock = json.loads((project.path / LOCK).read_text())
+    lock["tenants"]["globex"]["pull_request"] = 99
+    project.write(LOCK, json.dumps(lock, sort_keys=True, indent=2) + "\n")
+    project.commit("render.lock.json: partial apply globex [skip ci]\n\nRenderer-Apply: incomplete")
+    project.push("main")
+
+    actions.event("schedule", {"schedule": "17 * * * *"}, sha=project.sha())
+    before = sim.exchanges()
+    result = run("ci", "apply")
+    assert result.code == 0, result.output
+    assert sim.exchanges() > before  # it did plan against Render
+    tip = project.origin.commit("main")
+    assert str(tip.message).startswith("render.lock.json: resumed apply found nothing left to do [skip ci]\n")
+    assert "Renderer-Apply: complete" in str(tip.message)
+
+    project.sync_main()
+    actions.event("schedule", {"schedule": "17 * * * *"}, sha=project.sha())
+    before = sim.exchanges()
+    assert run("ci", "apply").code == 0
+    assert sim.exchanges() == before

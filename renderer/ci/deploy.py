@@ -146,7 +146,8 @@ def commit_message(outcome: Outcome, tenants: list[str], before: Lockfile, after
         names += f" and {len(tenants) - SUBJECT_TENANTS} more"
     verb = {"complete": "apply", "incomplete": "partial apply (Render create budget, resumes)",
             "failed": "partial apply (failed)"}[outcome.status]
-    subject = f"render.lock.json: {verb} {names or 'no tenant'} [skip ci]"
+    subject = f"render.lock.json: {verb} {names} [skip ci]" if names else (
+        "render.lock.json: resumed apply found nothing left to do [skip ci]")
     source = f"{sha[:7]}" + (f" (#{pull})" if pull else "")
     lines = [subject, "", f"renderer ci apply of {source}: " + (
         outcome.report.summary() if outcome.report else "stopped before the end; this records what was done.")]
@@ -196,7 +197,7 @@ class Deploy:
         return self.remote.fetch_branch(BOT_BRANCH)
 
     def _source(self) -> tuple[Lockfile, git.Commit | None]:
-        """The starting lockfile (written to the working tree) and the commit that last wrote it."""
+        """The starting lockfile (written to the working tree) and the last commit of `renderer ci apply`."""
         pending = self._pending_lockfile()
         if pending is not None:
             start = lockfile_at(pending, self.lock_in_repo)
@@ -204,7 +205,8 @@ class Deploy:
             self.outcome.notes.append(f"Started from the lockfile of the open bot pull request (`{BOT_BRANCH}`), "
                                       f"since {self.run.branch} is protected and has not merged it yet.")
             return start, pending
-        last = next(self.repo.iter_commits(self.head, paths=self.lock_in_repo, max_count=1), None)
+        # Our lockfile commits carry the status trailer (a resume that changed nothing has no lockfile diff).
+        last = next(self.repo.iter_commits(self.head, grep=f"^{STATUS_TRAILER}: ", max_count=1), None)
         return lockfile_io.load(self.lock_path), last
 
     def _event(self) -> tuple[Allow, int | None, bool]:
@@ -281,14 +283,15 @@ class Deploy:
         created = self.client.create_pull(head=BOT_BRANCH, base=self.run.branch, title=title, body=body)
         return created.number, created.html_url
 
-    def _publish(self, start: Lockfile, pull: int | None) -> None:
+    def _publish(self, start: Lockfile, pull: int | None, *, allow_empty: bool = False) -> None:
         before = self.outcome.before or start
         after, tenants = self._stamp(before, pull)
         message = scrub(commit_message(self.outcome, tenants, before, after, self.sha, pull, self.gh.run_url),
                         self.env, self.secret_names)
         self.outcome.published = publish(
             self.remote, path=self.lock_in_repo, start=start, ours=after, parent=self.head, message=message,
-            mode=self.run.push_mode, open_pull=self._open_pull if self.client is not None else None)
+            mode=self.run.push_mode, open_pull=self._open_pull if self.client is not None else None,
+            allow_empty=allow_empty)
         if self.outcome.published.content is not None:
             self.lock_path.write_text(self.outcome.published.content, encoding="utf-8")
         if self.outcome.published.conflicts:
@@ -309,9 +312,12 @@ class Deploy:
         except BaseException as exc:  # recorded; the lockfile is committed, then this is raised again
             self.outcome.error = exc
         publish_error: RendererError | None = None
-        if self.outcome.started:
+        plan = self.outcome.plan
+        # A resume that finds nothing left records that, so later scheduled runs stop planning.
+        resumed_clean = resume_only and self.outcome.error is None and plan is not None and not plan.has_changes
+        if self.outcome.started or resumed_clean:
             try:
-                self._publish(start, pull)
+                self._publish(start, pull, allow_empty=resumed_clean)
             except RendererError as exc:
                 if self.outcome.error is None:
                     raise

@@ -192,11 +192,13 @@ OpenPull = Callable[[str, str, str], tuple[int, str]]  # (commit sha, title, bod
 def publish(
     remote: Remote, *, path: str, start: Lockfile, ours: Lockfile, parent: git.Commit, message: str,
     mode: PushMode, open_pull: OpenPull | None, sleep: Callable[[float], None] = time.sleep,
+    allow_empty: bool = False,
 ) -> Published:
     """Commit `ours` as `path` and get it onto the branch (module docstring).
 
     `start` is the lockfile the run began from (the merge base for rebasing), `parent` the commit it
     checked out. `open_pull` opens or updates the bot PR (None: no GitHub API, so no bot PR).
+    `allow_empty` commits to the branch even when the lockfile is unchanged (a status marker).
     Raises `RendererError` when every attempt failed.
     """
     if mode is PushMode.PULL_REQUEST:
@@ -206,7 +208,7 @@ def publish(
         theirs = lockfile_at(theirs_commit, path)
         merged, conflicts = merge_lockfiles(start, ours, theirs)
         content = merged.dumps()
-        if content == theirs.dumps():
+        if content == theirs.dumps() and not allow_empty:
             return Published("unchanged", content=content)
         commit = commit_file(remote.repo, theirs_commit, path, content, message)
         result = remote.push(commit.hexsha, remote.branch)
