@@ -202,6 +202,7 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
     selection = selection_block(affected, pr.base.ref, pr.base.sha, never_applied)
 
     parts: MarkdownPlan | None = None
+    plan: Plan | None = None
     failure: RendererError | None = None
     if slugs:
         try:
@@ -209,14 +210,15 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
         except RendererError as exc:
             failure = exc
         else:
-            parts = markdown_parts(planned.plan)
-            _write(run.out_dir, "plan.json", render_json(planned.plan))
-            emit(render_text(planned.plan).plain.rstrip("\n"))
+            plan = planned.plan
+            parts = markdown_parts(plan)
+            _write(run.out_dir, "plan.json", render_json(plan))
+            emit(render_text(plan).plain.rstrip("\n"))
     if failure is not None:
         head_text = "\n\n".join([context, f"**The plan failed.**\n\n```\n{failure}\n```", selection])
         sections: list[tuple[str, str]] = []
     else:
-        head_text = comment_head(context, parts, [allow_line(planned.plan, allow) if parts else "", selection])
+        head_text = comment_head(context, parts, [allow_line(plan, allow) if plan else "", selection])
         sections = parts.sections if parts else []
     bodies = [scrub(b, env, secret_names) for b in split_comments(TITLE, head_text, sections)]
     with GitHubClient(gh.api_url, repository, token) as client:
