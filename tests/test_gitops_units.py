@@ -246,3 +246,45 @@ def test_push_authenticates_only_to_the_github_server() -> None:
     assert env["GIT_CONFIG_VALUE_0"] == "AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX3Rva2Vu"
     assert auth_environment("https://evil.test/acme/crm", "https://github.com", "ghs_token") == {}
     assert auth_environment("/tmp/origin.git", "https://github.com", "ghs_token") == {}
+
+
+def test_pr_affecting_no_tenant_says_so_without_calling_render(
+        sim: Sim, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = GitProject(tmp_path, ["globex"])
+    monkeypatch.chdir(project.path)
+    actions = Actions(tmp_path, monkeypatch, github)
+    project.branch("draft-blueprint")
+    shutil.copytree(project.path / "blueprints/base_crm", project.path / "blueprints/draft")
+    project.commit("Draft a blueprint nobody uses yet")
+    actions.event("pull_request", pull_request_event(
+        6, base_sha=project.sha("main"), head_sha=project.sha(), head_ref="draft-blueprint"))
+    before = sim.exchanges()
+    result = run("ci", "plan")
+    assert result.code == 0, result.output
+    assert sim.exchanges() == before
+    body = github.comments_on(6)[0]["body"]
+    assert "**No tenant is affected by this pull request.** Nothing to plan." in body
+    assert "- changed, but no tenant depends on it: `blueprints/draft/render.yaml.j2`" in body
+
+
+def test_failed_plan_is_posted_then_fails_the_job(
+        sim: Sim, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = GitProject(tmp_path, [])
+    monkeypatch.chdir(project.path)
+    actions = Actions(tmp_path, monkeypatch, github)
+    body = {"type": "background_worker", "name": "backboneos-worker-globex", "ownerId": sim.owner_id,
+            "serviceDetails": {"runtime": "python", "envSpecificDetails": {
+                "buildCommand": "true", "startCommand": "true"}}}
+    with sim.http() as http:
+        assert http.post("/services", json=body).status_code == 201
+    project.branch("add-globex")
+    project.copy_tenant("globex")
+    project.commit("Add globex")
+    actions.event("pull_request", pull_request_event(
+        8, base_sha=project.sha("main"), head_sha=project.sha(), head_ref="add-globex"))
+    result = run("ci", "plan")
+    assert result.code == 1
+    assert "already exists in the workspace" in result.err
+    comment = github.comments_on(8)[0]["body"]
+    assert "**The plan failed.**" in comment and "backboneos-worker-globex" in comment
+    assert "**The plan failed.**" in actions.summary
