@@ -217,7 +217,7 @@ class Deploy:
             if event.ref != f"refs/heads/{self.run.branch}":
                 raise RendererError(f"renderer ci apply deploys {self.run.branch}; this push is to {event.ref}",
                                     hint="trigger the deploy workflow on pushes to the deploy branch only")
-            pull = self._merged_pull(event.after, self.repo.commit(event.after).message)
+            pull = self._merged_pull(event.after)
             labels = label_allow(pull.label_names, pull.number) if pull else NOT_ALLOWED
             allow = first(labels, trailer_allow(commits_between(self.repo, event.before, event.after)))
             return allow, pull.number if pull else pull_number_from_message(str(self.head.message)), False
@@ -228,7 +228,7 @@ class Deploy:
             return NOT_ALLOWED, None, True
         raise RendererError(f"renderer ci apply runs on push, schedule or workflow_dispatch events, not {name}")
 
-    def _merged_pull(self, sha: str, message: str | bytes) -> PullRequestInfo | None:
+    def _merged_pull(self, sha: str) -> PullRequestInfo | None:
         if self.client is None:
             self.outcome.notes.append("No GITHUB_TOKEN: the merged pull request's labels were not read.")
             return None
@@ -288,8 +288,11 @@ class Deploy:
         after, tenants = self._stamp(before, pull)
         message = scrub(commit_message(self.outcome, tenants, before, after, self.sha, pull, self.gh.run_url),
                         self.env, self.secret_names)
+        # The merge base for a rebase is what the checked-out commit holds: with a pending bot branch that
+        # is older than `start`, and every pending entry must count as this run's.
         self.outcome.published = publish(
-            self.remote, path=self.lock_in_repo, start=start, ours=after, parent=self.head, message=message,
+            self.remote, path=self.lock_in_repo, start=lockfile_at(self.head, self.lock_in_repo), ours=after,
+            parent=self.head, message=message,
             mode=self.run.push_mode, open_pull=self._open_pull if self.client is not None else None,
             allow_empty=allow_empty)
         if self.outcome.published.content is not None:
