@@ -49,7 +49,6 @@ def ci() -> None:
 def plan(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path, out_dir: Path | None) -> int:
     """Plan the tenants this pull request can change and post the plan as a PR comment.
 
-    \b
     Tenants are selected from the diff against the PR's base: changed tenant files, every tenant using
     a changed blueprint, all tenants when renderer/ changed. The comment is edited in place on later
     runs (split at tenant boundaries when long) and also written to the job summary. A PR from a fork
@@ -77,7 +76,6 @@ def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile
           branch: str, remote: str, push_mode: str) -> int:
     """Plan every tenant, apply, and commit render.lock.json back to the deploy branch.
 
-    \b
     A plan that deletes or replaces stops unless the merged PR has the `allow-destroy` label, a pushed
     commit has an `Allow-Destroy: <reason>` trailer, or a manual run ticked `allow_destroy`. The lockfile
     is committed (by github-actions[bot], `[skip ci]`) even when apply fails half-way. A scheduled run
