@@ -15,6 +15,9 @@ Shape (format version 1):
              "kind": "web_service", "name": "backboneos-backend-acme-corp", "id": "srv-...",
              "env_vars": ["DATABASE_URL", "TENANT_NAME", ...]}}}}}
 
+`commit` and `pull_request` (optional) record the commit and pull request that last applied the tenant,
+written by `renderer ci apply` in the deploy workflow.
+
 `env_vars` lists the keys renderer manages on that service, so a key removed from the blueprint is
 deleted while keys set by hand in the dashboard are left alone.
 """
@@ -51,6 +54,9 @@ class LockedTenant(BaseModel):
     blueprint_digest: str | None = None
     tenant_file: str | None = None
     resources: dict[str, LockedResource] = Field(default_factory=dict)
+    # Provenance, set by `renderer ci apply`: the commit and pull request that last applied the tenant.
+    commit: str | None = None
+    pull_request: int | None = None
 
 
 class Lockfile(BaseModel):

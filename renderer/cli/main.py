@@ -13,6 +13,7 @@ import sys
 import click
 
 from renderer.cli import apply as apply_cmd
+from renderer.cli import ci as ci_cmd
 from renderer.cli import plan as plan_cmd
 from renderer.cli import render as render_cmd
 from renderer.cli import schema as schema_cmd
@@ -44,6 +45,7 @@ cli.add_command(apply_cmd.apply)
 cli.add_command(render_cmd.render)
 cli.add_command(schema_cmd.schema)
 cli.add_command(sim_cmd.sim)
+cli.add_command(ci_cmd.ci)
 
 
 def main(argv: list[str] | None = None) -> None:
