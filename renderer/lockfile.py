@@ -17,6 +17,9 @@ Shape (format version 1):
              "env_vars": ["DATABASE_URL", "TENANT_NAME", ...],
              "applied": {"plan": "sha256:...", "envVars.DATABASE_URL": "hmac-sha256:...", ...}}}}}}
 
+`commit` and `pull_request` (optional) record the commit and pull request that last applied the tenant,
+written by `renderer ci apply` in the deploy workflow.
+
 `env_vars` lists the keys renderer manages on that service, so a key removed from the blueprint is
 deleted while keys set by hand in the dashboard are left alone. `applied` holds a fingerprint of every
 field and env var value renderer last applied (`renderer.fingerprint`: never a value), so a plan can
@@ -63,6 +66,9 @@ class LockedTenant(BaseModel):
     status: TenantStatus | None = None
     deletion_protection: bool = False
     resources: dict[str, LockedResource] = Field(default_factory=dict)
+    # Provenance, set by `renderer ci apply`: the commit and pull request that last applied the tenant.
+    commit: str | None = None
+    pull_request: int | None = None
 
 
 class Lockfile(BaseModel):

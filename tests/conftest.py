@@ -189,3 +189,21 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if CONTRACT_CHECKS["checked"]:
         terminalreporter.write_line(
             f"contract: {CONTRACT_CHECKS['checked']} simulator exchanges checked against Render's OpenAPI description")
+
+
+@pytest.fixture(scope="session")
+def github_session() -> Iterator[Any]:
+    """A fake of GitHub's REST API (tests/github_fake.py), one per session."""
+    from tests.github_fake import FakeGitHub
+
+    fake = FakeGitHub()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def github(github_session: Any) -> Any:
+    """The session's fake GitHub, emptied."""
+    github_session.reset()
+    return github_session

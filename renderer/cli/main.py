@@ -15,6 +15,7 @@ import sys
 import click
 
 from renderer.cli import apply as apply_cmd
+from renderer.cli import ci as ci_cmd
 from renderer.cli import drift as drift_cmd
 from renderer.cli import import_ as import_cmd
 from renderer.cli import plan as plan_cmd
@@ -52,6 +53,7 @@ cli.add_command(sim_cmd.sim)
 cli.add_command(status_cmd.status)
 cli.add_command(drift_cmd.drift)
 cli.add_command(import_cmd.import_)
+cli.add_command(ci_cmd.ci)
 
 
 def main(argv: list[str] | None = None) -> None:

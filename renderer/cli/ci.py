@@ -1,0 +1,91 @@
+"""`renderer ci plan` and `renderer ci apply`: the steps of the GitHub Actions workflows.
+
+Both read GitHub's environment (GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL,
+GITHUB_STEP_SUMMARY; see `renderer.ci.context`) when they run, never at import, so `--help` works
+anywhere. The logic lives in `renderer.ci.pr_plan` and `renderer.ci.deploy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from renderer.ci.context import GitHubEnv
+from renderer.ci.deploy import ApplyRun, run_apply
+from renderer.ci.lockcommit import PushMode
+from renderer.ci.pr_plan import PlanRun, run_plan
+from renderer.cli.options import configuration_options, inputs
+from renderer.cli.output import stdout
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _emit(line: str) -> None:
+    stdout.print(line, markup=False)
+
+
+def _lockfile_option(func: F) -> F:
+    return click.option("--lockfile", "lockfile", type=click.Path(path_type=Path, dir_okay=False),
+                        default=Path("render.lock.json"), show_default=True, help="The lockfile.")(func)
+
+
+def _out_option(default: str) -> Callable[[F], F]:
+    return click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+                        help=f"Directory for the run's files to upload as an artifact (e.g. {default}).")
+
+
+@click.group()
+def ci() -> None:
+    """GitHub Actions steps: plan a pull request, apply on merge (README: 'Set up in your repository')."""
+
+
+@ci.command("plan")
+@configuration_options
+@_lockfile_option
+@_out_option("renderer-plan: plan.json, affected.json")
+def plan(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path, out_dir: Path | None) -> int:
+    """Plan the tenants this pull request can change and post the plan as a PR comment.
+
+    Tenants are selected from the diff against the PR's base: changed tenant files, every tenant using
+    a changed blueprint, all tenants when renderer/ changed. The comment is edited in place on later
+    runs (split at tenant boundaries when long) and also written to the job summary. A PR from a fork
+    gets validation only and a job summary saying why the plan was skipped.
+
+    Reads GITHUB_EVENT_PATH (a pull_request event), GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL,
+    GITHUB_STEP_SUMMARY, RENDER_API_URL, RENDER_API_KEY, RENDER_OWNER_ID, RENDERER_TENANT_SECRETS.
+    Exit 0 when the plan was posted (or skipped), 1 on any error.
+    """
+    run = PlanRun(inputs=inputs(tenants_dir, blueprints_dir, schema, lockfile), out_dir=out_dir)
+    return run_plan(run, GitHubEnv.from_environ(), _emit)
+
+
+@ci.command("apply")
+@configuration_options
+@_lockfile_option
+@_out_option("renderer-apply: plan.json, render.lock.json")
+@click.option("--branch", default="main", show_default=True, help="The deploy branch the lockfile is committed to.")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to push to.")
+@click.option("--lockfile-push", "push_mode", type=click.Choice([m.value for m in PushMode]),
+              default=PushMode.AUTO.value, show_default=True,
+              help="auto: commit to the branch, or open a bot pull request when the branch is protected; "
+                   "direct: only commit to the branch; pull-request: always through a bot pull request.")
+def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path, out_dir: Path | None,
+          branch: str, remote: str, push_mode: str) -> int:
+    """Plan every tenant, apply, and commit render.lock.json back to the deploy branch.
+
+    A plan that deletes or replaces stops unless the merged PR has the `allow-destroy` label, a pushed
+    commit has an `Allow-Destroy: <reason>` trailer, or a manual run ticked `allow_destroy`. The lockfile
+    is committed (by github-actions[bot], `[skip ci]`) even when apply fails half-way. A scheduled run
+    only resumes an apply that stopped on Render's create budget (exit 4).
+
+    Reads GITHUB_EVENT_PATH (push, schedule or workflow_dispatch), GITHUB_REPOSITORY, GITHUB_TOKEN,
+    GITHUB_API_URL, GITHUB_STEP_SUMMARY, GITHUB_SHA, RENDER_API_URL, RENDER_API_KEY, RENDER_OWNER_ID,
+    RENDERER_TENANT_SECRETS. Exit 0 when applied, 1 on error or a refused destructive plan, 4 when apply
+    stopped on Render's create budget (progress committed).
+    """
+    run = ApplyRun(inputs=inputs(tenants_dir, blueprints_dir, schema, lockfile), out_dir=out_dir, branch=branch,
+                   remote=remote, push_mode=PushMode(push_mode))
+    return run_apply(run, GitHubEnv.from_environ(), _emit)
