@@ -2,53 +2,149 @@
 
 Order within a tenant: deletes of services and the delete half of replaces (services before the
 datastores they read), then creates and the create half of replaces in dependency order (Postgres
-before the services whose `DATABASE_URL` reads it), then updates, then deletes of datastores. The
-lockfile is written atomically after every create and delete, so a crash never loses a Render ID.
-Secret values (generated, from a database) are resolved here from live connection info and go only
-into request bodies, never into output.
+before the services whose `DATABASE_URL` reads it), then updates (one deploy per changed service),
+then deletes of datastores. Tenants are applied one after another; the first error stops the run and
+marks that tenant `failed`.
+
+Crash safety: every write is announced in the intent journal (`renderer.journal`) before it is sent
+and its result recorded after; the lockfile is rewritten atomically after every create and delete, so
+it is always valid JSON and never loses an ID. `recover` runs at the start of the next apply and
+adopts anything the journal says was (or may have been) created: by its recorded ID, else by looking
+it up by owner, type and name. So re-running apply after a kill at any point converges, with no
+duplicate resources and no live resource missing from the lockfile.
+
+Secret values (generated, from a database, tenant secrets read from the environment) are resolved
+here and go only into request bodies; the lockfile gets their fingerprints (`renderer.fingerprint`).
+`ApplyReport` computes the exit code (0 done, 1 error or cancelled, 4 stopped early with work left).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
+from filelock import FileLock, Timeout
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
 from renderer.errors import RendererError
+from renderer.fingerprint import Fingerprinter
+from renderer.journal import Journal
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile
 from renderer.plan.model import Action, Change, Plan
-from renderer.refresh import ConnectionInfo, LiveState, connection_info
+from renderer.refresh import ConnectionInfo, LiveState, connection_info, find_by_name
 from renderer.render_api.client import JSON, RenderClient
-from renderer.render_api.errors import NotFound
-from renderer.resources import CREATE_ORDER, DesiredResource, EnvSource, EnvVar, Kind
-from renderer.translate import DEFAULT_POSTGRES_VERSION, NATIVE_RUNTIMES
+from renderer.render_api.errors import NotFound, RenderAPIError
+from renderer.resources import (
+    CREATE_ORDER,
+    NATIVE_RUNTIMES,
+    DesiredResource,
+    EnvSource,
+    EnvVar,
+    Kind,
+    desired_fields,
+)
+from renderer.translate import DEFAULT_POSTGRES_VERSION
 
 Emit = Callable[[str], None]
+T = TypeVar("T")
 
 TOP_LEVEL_FIELDS = ("repo", "branch", "rootDir")
 DETAIL_FIELDS = ("plan", "healthCheckPath", "preDeployCommand", "runtime")
 ENV_SPECIFIC_FIELDS = ("buildCommand", "startCommand", "dockerCommand", "dockerContext", "dockerfilePath")
 POSTGRES_PATCH_FIELDS = ("plan", "diskSizeGB")
 
+# Deploy statuses (openapi.json: schemas.deployStatus). `live` is success; these end a deploy as failed.
+DEPLOY_LIVE = "live"
+DEPLOY_FAILED = frozenset({"build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated"})
+DEFAULT_WAIT_TIMEOUT = 1800.0
+DEFAULT_POLL_SECONDS = 5.0
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+EXIT_DONE = 0
+EXIT_ERROR = 1
+EXIT_INCOMPLETE = 4
+
+
+@dataclass
+class DeployRecord:
+    """A deploy apply started (or that a create started): which tenant and service, and its last status."""
+
+    tenant: str
+    address: str
+    service_id: str
+    deploy_id: str
+    status: str = "created"
+
 
 @dataclass
 class ApplyReport:
-    """What apply did, per action. `summary()` is the closing line."""
+    """What apply did. Like black's report, it computes the exit code:
+
+    - 1 when the run was cancelled, a change failed or a deploy failed (`failed`);
+    - 4 when it stopped early with work left (`remaining`, with `stopped_reason`, e.g. a rate budget);
+    - 0 otherwise.
+    """
 
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    deploys: list[DeployRecord] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    remaining: list[str] = field(default_factory=list)
+    stopped_reason: str | None = None
+    cancelled: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.cancelled or self.failed:
+            return EXIT_ERROR
+        if self.remaining:
+            return EXIT_INCOMPLETE
+        return EXIT_DONE
 
     def summary(self) -> str:
-        return (f"Apply complete! Resources: {len(self.created)} created, {len(self.updated)} updated, "
-                f"{len(self.replaced)} replaced, {len(self.deleted)} destroyed.")
+        counts = (f"Resources: {len(self.created)} created, {len(self.updated)} updated, "
+                  f"{len(self.replaced)} replaced, {len(self.deleted)} destroyed.")
+        if self.cancelled:
+            return "Apply cancelled."
+        if self.failed:
+            return f"Apply failed! {counts} Failed: {', '.join(self.failed)}."
+        if self.remaining:
+            why = f" ({self.stopped_reason})" if self.stopped_reason else ""
+            return (f"Apply incomplete{why}! {counts} {len(self.remaining)} changes left for the next run: "
+                    f"{', '.join(self.remaining)}.")
+        return f"Apply complete! {counts}"
 
 
-def check_allowed(plan: Plan, *, allow_destroy: bool, allow_replace: bool) -> None:
-    """Refuse destructive plans that were not explicitly allowed. Raises `RendererError`."""
+def check_allowed(
+    plan: Plan, *, allow_destroy: bool, allow_replace: bool, allow_data_loss: bool = False,
+    allow_mass_destroy: bool = False,
+) -> None:
+    """Refuse a plan that deletes or replaces without the matching permission. Raises `RendererError`
+    before any write; deletion protection cannot be overridden by a flag."""
+    protected = [c for c in plan.changes if c.protected]
+    if protected:
+        slugs = sorted({c.tenant for c in protected})
+        names = ", ".join(f"{c.tenant}/{c.address} ({c.action.name.lower()})" for c in protected)
+        raise RendererError(
+            f"deletion protection: the plan would delete or replace {names}; nothing was changed",
+            hint=f"set `deletion_protection: false` for {', '.join(slugs)} in the tenant file (restore the file "
+                 "if it was deleted), apply that, then apply the removal")
+    breaker = plan.mass_destroy()
+    if breaker and not allow_mass_destroy:
+        raise RendererError(f"mass-delete breaker: {breaker}; nothing was changed",
+                            hint="check the tenants directory; if the teardown is intended, re-run with "
+                                 "--allow-mass-destroy (and --allow-destroy)")
     deletes = [c for c in plan.changes if c.action is Action.DELETE]
     replaces = [c for c in plan.changes if c.action is Action.REPLACE]
     if deletes and not allow_destroy:
@@ -63,10 +159,37 @@ def check_allowed(plan: Plan, *, allow_destroy: bool, allow_replace: bool) -> No
             f"the plan replaces {len(replaces)} resource{'s' if len(replaces) != 1 else ''}: {names}; "
             "nothing was changed",
             hint="replacing deletes the resource and its data; re-run with --allow-replace if that is intended")
+    data_loss = [c for c in replaces if c.data_loss]
+    if data_loss and not allow_data_loss:
+        names = ", ".join(f"{c.tenant}/{c.address}" for c in data_loss)
+        raise RendererError(
+            f"replacing {names} deletes a database and all its data; nothing was changed",
+            hint="back the data up first; re-run with --allow-replace --allow-data-loss if that is intended")
+
+
+def _written_secrets(change: Change) -> list[EnvVar]:
+    """The tenant-secret env vars a change writes."""
+    if change.desired is None or change.action not in (Action.CREATE, Action.REPLACE, Action.UPDATE):
+        return []
+    secrets = [e for e in change.desired.env_vars if e.source is EnvSource.SECRET]
+    if change.action is Action.UPDATE:
+        paths = {f.path for f in change.fields}
+        secrets = [e for e in secrets if f"envVars.{e.key}" in paths]
+    return secrets
+
+
+def check_secrets(plan: Plan, environ: Mapping[str, str]) -> None:
+    """Every tenant secret the plan writes must be in the environment. Raises `RendererError` naming them."""
+    missing = sorted({f"${e.ref_name} (secret {e.key} of {c.tenant}/{c.address})"
+                      for c in plan.changes for e in _written_secrets(c) if (e.ref_name or "") not in environ})
+    if missing:
+        raise RendererError(
+            f"tenant secrets are not set in the environment: {', '.join(missing)}; nothing was changed",
+            hint="export each environment variable named by `from_env` in the tenant file before apply")
 
 
 def _managed_keys(desired: DesiredResource) -> list[str]:
-    return sorted(e.key for e in desired.env_vars if e.source is not EnvSource.SYNC_FALSE)
+    return sorted(e.key for e in desired.env_vars if e.managed)
 
 
 def service_create_body(desired: DesiredResource, owner_id: str, env: list[JSON]) -> JSON:
@@ -78,7 +201,7 @@ def service_create_body(desired: DesiredResource, owner_id: str, env: list[JSON]
         details["envSpecificDetails"] = {"buildCommand": f["buildCommand"], "startCommand": f["startCommand"]}
     else:
         details["envSpecificDetails"] = {k: f[k] for k in ("dockerCommand", "dockerContext", "dockerfilePath")}
-    if "preDeployCommand" in f:
+    if f.get("preDeployCommand"):
         details["preDeployCommand"] = f["preDeployCommand"]
     if desired.kind is Kind.WEB_SERVICE and f.get("healthCheckPath"):
         details["healthCheckPath"] = f["healthCheckPath"]
@@ -104,7 +227,7 @@ def postgres_create_body(desired: DesiredResource, owner_id: str) -> JSON:
 def service_patch_body(change: Change) -> JSON:
     """PATCH /services/{id} body (openapi.json: schemas.servicePATCH) for the changed plain fields."""
     assert change.desired is not None
-    f = change.desired.fields
+    f = desired_fields(change.desired)
     changed = {fc.path for fc in change.fields}
     body: JSON = {k: f[k] for k in TOP_LEVEL_FIELDS if k in changed}
     details: JSON = {k: f[k] for k in DETAIL_FIELDS if k in changed}
@@ -116,18 +239,48 @@ def service_patch_body(change: Change) -> JSON:
     return body
 
 
+def _definite_refusal(exc: RenderAPIError) -> bool:
+    """Render refused the write for certain (nothing changed): a 4xx other than timeout or rate limit."""
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429)
+
+
+@contextlib.contextmanager
+def apply_lock(lockfile_path: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the apply lock of a lockfile (`<lockfile>.apply-lock`, an OS file lock released when the
+    process ends, however it ends). Waits up to `timeout` seconds, then raises `RendererError`."""
+    path = lockfile_path.with_name(lockfile_path.name + ".apply-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RendererError(
+            f"another renderer apply or import is running on {lockfile_path} (lock {path} held); "
+            f"waited {timeout:g} s; nothing was changed",
+            hint="wait for it to finish and re-run, or raise --lock-timeout; the lock is released as soon as "
+                 "that process exits") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 class Applier:
     """Carries out one plan. Holds the lockfile in memory and writes it after every create and delete."""
 
     def __init__(
         self, client: RenderClient, lockfile: Lockfile, lockfile_path: Path, live: LiveState,
-        plan: Plan, emit: Emit,
+        plan: Plan, emit: Emit, *, environ: Mapping[str, str] | None = None,
+        fingerprints: Fingerprinter | None = None, journal: Journal | None = None,
     ) -> None:
         self.client = client
         self.lockfile = lockfile
         self.lockfile_path = lockfile_path
         self.plan = plan
         self.emit = emit
+        self.environ = environ if environ is not None else os.environ
+        self.fingerprints = fingerprints or Fingerprinter.from_env()
+        self.journal = journal or Journal(journal_io.journal_path(lockfile_path))
         self.report = ApplyReport()
         self._written = lockfile.dumps()
         self.connections: dict[tuple[str, str], ConnectionInfo] = {}
@@ -143,13 +296,30 @@ class Applier:
             lockfile_io.write(self.lockfile_path, self.lockfile)
             self._written = text
 
+    async def _write(self, op: str, data: dict[str, Any], call: Callable[[], Awaitable[T]],
+                     result: Callable[[T], dict[str, Any]] | None = None) -> T:
+        """Send one write, announced in the journal before and its result recorded after."""
+        seq = self.journal.intent(op, **data)
+        try:
+            value = await call()
+        except RenderAPIError as exc:
+            if _definite_refusal(exc):
+                self.journal.failed(seq, f"{exc.status}: {exc.api_message}")
+            raise
+        self.journal.done(seq, **(result(value) if result else {}))
+        return value
+
     def _lock_tenant(self, slug: str) -> LockedTenant:
         if slug not in self.lockfile.tenants:
             source = self.plan.sources[slug]
-            self.lockfile.tenants[slug] = LockedTenant(blueprint=source.blueprint, tenant_file=source.tenant_file)
+            self.lockfile.tenants[slug] = LockedTenant(
+                blueprint=source.blueprint, tenant_file=source.tenant_file, status="provisioning",
+                deletion_protection=source.deletion_protection)
         return self.lockfile.tenants[slug]
 
     def _env_value(self, slug: str, env: EnvVar) -> str:
+        """The value to send for a managed, non-generated env var. Raises `RendererError` when it cannot
+        be resolved."""
         if env.source is EnvSource.FROM_DATABASE:
             info = self.connections.get((slug, f"{Kind.POSTGRES.value}.{env.ref_name}"))
             value = info.property(env.ref_property or "") if info else None
@@ -158,97 +328,202 @@ class Applier:
                     f"cannot resolve {env.key}: database {env.ref_name!r} of tenant {slug!r} has no "
                     f"{env.ref_property!r} in its connection info")
             return value
+        if env.source is EnvSource.SECRET:
+            secret = self.environ.get(env.ref_name or "")
+            if secret is None:
+                raise RendererError(f"tenant secret {env.key} of {slug!r}: ${env.ref_name} is not set",
+                                    hint=f"export {env.ref_name} before apply")
+            return secret
         return env.value or ""
+
+    def applied_fingerprints(self, slug: str, desired: DesiredResource, previous: dict[str, str]) -> dict[str, str]:
+        """Fingerprints of everything renderer applies to `desired`: every compared field and the value of
+        every managed env var it can resolve now (generated values have none). A value that cannot be
+        resolved or fingerprinted keeps its previous fingerprint."""
+        result: dict[str, str] = {}
+        for key, value in desired_fields(desired).items():
+            fp = self.fingerprints.of(value, sensitive=False)
+            if fp is not None:
+                result[key] = fp
+        for env in desired.env_vars:
+            path = f"envVars.{env.key}"
+            if env.source in (EnvSource.GENERATE_VALUE, EnvSource.SYNC_FALSE):
+                continue
+            try:
+                value = self._env_value(slug, env)
+            except RendererError:
+                value = None
+            fp = self.fingerprints.of(value, sensitive=env.sensitive) if value is not None else None
+            if fp is not None:
+                result[path] = fp
+            elif path in previous:
+                result[path] = previous[path]
+        return result
+
+    def _record(self, change: Change, rid: str) -> None:
+        desired = change.desired
+        assert desired is not None
+        tenant = self._lock_tenant(change.tenant)
+        previous = tenant.resources.get(change.address)
+        tenant.resources[change.address] = LockedResource(
+            kind=desired.kind, name=desired.name, id=rid, env_vars=_managed_keys(desired),
+            applied=self.applied_fingerprints(change.tenant, desired, previous.applied if previous else {}))
+        self._save()
+
+    def _journal_data(self, change: Change, **extra: Any) -> dict[str, Any]:
+        source = self.plan.sources.get(change.tenant)
+        data: dict[str, Any] = {"tenant": change.tenant, "address": change.address, "kind": change.kind.value,
+                                "name": change.name, **extra}
+        if source is not None:
+            data["blueprint"] = source.blueprint
+        if change.desired is not None:
+            data["env_vars"] = _managed_keys(change.desired)
+        return data
 
     async def _create(self, change: Change) -> None:
         desired = change.desired
         assert desired is not None
         owner = self.client.settings.require_owner()
         self.emit(f"{change.tenant}: {change.address}: creating {desired.name}")
-        if desired.kind is Kind.POSTGRES:
-            created = await self.client.create_postgres(postgres_create_body(desired, owner))
-            rid = created["id"]
-            info = await self.client.postgres_connection_info(rid)
-            self.connections[(change.tenant, change.address)] = connection_info(info)
-        else:
-            env: list[JSON] = []
-            for var in desired.env_vars:
-                if var.source is EnvSource.SYNC_FALSE:
-                    continue
-                if var.source is EnvSource.GENERATE_VALUE:
-                    env.append({"key": var.key, "generateValue": True})
-                else:
-                    env.append({"key": var.key, "value": self._env_value(change.tenant, var)})
-            created = await self.client.create_service(service_create_body(desired, owner, env))
-            rid = created["service"]["id"]
-        tenant = self._lock_tenant(change.tenant)
-        tenant.resources[change.address] = LockedResource(
-            kind=desired.kind, name=desired.name, id=rid, env_vars=_managed_keys(desired))
-        self._save()
+        create = self._create_postgres if desired.kind is Kind.POSTGRES else self._create_service
+        rid = await create(change, desired, owner)
         self.emit(f"{change.tenant}: {change.address}: created {rid}")
+
+    async def _create_postgres(self, change: Change, desired: DesiredResource, owner: str) -> str:
+        """POST /postgres, record the ID, then read its connection info for the services that use it."""
+        body = postgres_create_body(desired, owner)
+        created = await self._write("create", self._journal_data(change), lambda: self.client.create_postgres(body),
+                                    lambda r: {"id": r["id"]})
+        rid = str(created["id"])
+        self._record(change, rid)
+        info = await self.client.postgres_connection_info(rid)
+        self.connections[(change.tenant, change.address)] = connection_info(info)
+        return rid
+
+    async def _create_service(self, change: Change, desired: DesiredResource, owner: str) -> str:
+        """POST /services with every managed env var; record the ID and the deploy Render started."""
+        env: list[JSON] = []
+        for var in desired.env_vars:
+            if not var.managed:
+                continue
+            if var.source is EnvSource.GENERATE_VALUE:
+                env.append({"key": var.key, "generateValue": True})
+            else:
+                env.append({"key": var.key, "value": self._env_value(change.tenant, var)})
+        body = service_create_body(desired, owner, env)
+        created = await self._write("create", self._journal_data(change), lambda: self.client.create_service(body),
+                                    lambda r: {"id": r["service"]["id"], "deploy": r.get("deployId")})
+        rid = str(created["service"]["id"])
+        self._record(change, rid)
+        if created.get("deployId"):
+            self.report.deploys.append(DeployRecord(change.tenant, change.address, rid, created["deployId"]))
+        return rid
 
     async def _delete(self, change: Change) -> None:
         assert change.id is not None
-        self.emit(f"{change.tenant}: {change.address}: deleting {change.name} ({change.id})")
-        try:
-            if change.kind is Kind.POSTGRES:
-                await self.client.delete_postgres(change.id)
-            else:
-                await self.client.delete_service(change.id)
-        except NotFound:
-            self.emit(f"{change.tenant}: {change.address}: {change.id} was already gone")
+        rid = change.id
+        address = change.previous_address or change.address
+        self.emit(f"{change.tenant}: {change.address}: deleting {change.name} ({rid})")
+
+        async def call() -> bool:
+            try:
+                if change.kind is Kind.POSTGRES or address.startswith(f"{Kind.POSTGRES.value}."):
+                    await self.client.delete_postgres(rid)
+                else:
+                    await self.client.delete_service(rid)
+            except NotFound:
+                return False
+            return True
+
+        existed = await self._write("delete", self._journal_data(change, id=rid, address=address), call,
+                                    lambda gone: {"id": rid, "existed": gone})
+        if not existed:
+            self.emit(f"{change.tenant}: {change.address}: {rid} was already gone")
         tenant = self.lockfile.tenants.get(change.tenant)
         if tenant is not None:
-            tenant.resources.pop(change.address, None)
-        self.connections.pop((change.tenant, change.address), None)
+            tenant.resources.pop(address, None)
+        self.connections.pop((change.tenant, address), None)
         self._save()
-        self.emit(f"{change.tenant}: {change.address}: deleted {change.id}")
+        self.emit(f"{change.tenant}: {change.address}: deleted {rid}")
 
     async def _update(self, change: Change) -> None:
         desired = change.desired
         assert desired is not None and change.id is not None
-        self.emit(f"{change.tenant}: {change.address}: updating {desired.name} ({change.id})")
+        sid = change.id
+        self.emit(f"{change.tenant}: {change.address}: updating {desired.name} ({sid})")
         plain = [f for f in change.fields if not f.path.startswith("envVars.")]
+        data = self._journal_data(change, id=sid)
+        update = self.journal.intent("update", **data)
         if desired.kind is Kind.POSTGRES:
             body = {k: desired.fields[k] for k in POSTGRES_PATCH_FIELDS if k in {f.path for f in plain}}
             if body:
-                await self.client.update_postgres(change.id, body)
+                await self._write("patch", data, lambda: self.client.update_postgres(sid, body))
         else:
             body = service_patch_body(change.model_copy(update={"fields": plain}))
             if body:
-                await self.client.update_service(change.id, body)
+                await self._write("patch", data, lambda: self.client.update_service(sid, body))
             if any(f.path == "numInstances" for f in plain):
-                await self.client.scale_service(change.id, int(desired.fields["numInstances"]))
+                count = int(desired.fields["numInstances"])
+                await self._write("scale", data, lambda: self.client.scale_service(sid, count))
             by_key = {e.key: e for e in desired.env_vars}
             for fc in change.fields:
                 if not fc.path.startswith("envVars."):
                     continue
                 key = fc.path.removeprefix("envVars.")
-                if not fc.after_set:
-                    with contextlib.suppress(NotFound):  # already gone is what we wanted
-                        await self.client.delete_env_var(change.id, key)
-                elif by_key[key].source is EnvSource.GENERATE_VALUE:
-                    await self.client.put_env_var(change.id, key, generate=True)
-                else:
-                    await self.client.put_env_var(change.id, key, value=self._env_value(change.tenant, by_key[key]))
-            await self.client.trigger_deploy(change.id)
+                await self._env_write(change, sid, key, None if not fc.after_set else by_key[key])
+            deploy = await self._write("deploy", data, lambda: self.client.trigger_deploy(sid),
+                                       lambda r: {"deploy": (r or {}).get("id")})
+            if deploy and deploy.get("id"):
+                self.report.deploys.append(DeployRecord(change.tenant, change.address, sid, deploy["id"]))
+        self.journal.done(update)
         entry = self.lockfile.tenants[change.tenant].resources[change.address]
         entry.env_vars = _managed_keys(desired)
+        entry.applied = self.applied_fingerprints(change.tenant, desired, entry.applied)
         self._save()
-        self.emit(f"{change.tenant}: {change.address}: updated {change.id}")
+        self.emit(f"{change.tenant}: {change.address}: updated {sid}")
+
+    async def _env_write(self, change: Change, sid: str, key: str, env: EnvVar | None) -> None:
+        """One env var: PUT /services/{id}/env-vars/{key}, or DELETE it when `env` is None."""
+        data = self._journal_data(change, id=sid, key=key)
+        if env is None:
+            async def delete() -> None:
+                with contextlib.suppress(NotFound):  # already gone is what we wanted
+                    await self.client.delete_env_var(sid, key)
+            await self._write("env_delete", data, delete)
+        elif env.source is EnvSource.GENERATE_VALUE:
+            await self._write("env_put", data, lambda: self.client.put_env_var(sid, key, generate=True))
+        else:
+            value = self._env_value(change.tenant, env)
+            await self._write("env_put", data, lambda: self.client.put_env_var(sid, key, value=value))
 
     async def run(self) -> ApplyReport:
         for slug in self.plan.tenants:
             changes = [c for c in self.plan.changes if c.tenant == slug and c.action is not Action.NO_OP]
-            if changes:
-                await self._apply_tenant(slug, changes)
-            self._finish_tenant(slug)
+            try:
+                if changes:
+                    await self._apply_tenant(slug, changes)
+                self._finish_tenant(slug)
+            except BaseException:
+                tenant = self.lockfile.tenants.get(slug)
+                if tenant is not None:
+                    tenant.status = "failed"
+                    self._save()
+                done = set(self.report.created + self.report.updated + self.report.replaced + self.report.deleted)
+                self.report.remaining = [f"{c.tenant}/{c.address}" for c in self.plan.actionable()
+                                         if f"{c.tenant}/{c.address}" not in done]
+                raise
+        if not self.journal.unresolved:
+            self.journal.clear()
         return self.report
 
     async def _apply_tenant(self, slug: str, changes: list[Change]) -> None:
         def order(c: Change) -> int:
             return CREATE_ORDER[c.kind]
 
+        tenant = self.lockfile.tenants.get(slug)
+        if tenant is not None:
+            tenant.status = "deleting" if slug not in self.plan.sources else "provisioning"
+            self._save()
         first_deletes = [c for c in changes if (c.action is Action.DELETE and c.kind.is_service)
                          or c.action is Action.REPLACE]
         for change in sorted(first_deletes, key=order, reverse=True):
@@ -278,21 +553,148 @@ class Applier:
             return
         if tenant is None:
             return
+        for change in self.plan.changes:
+            if change.tenant == slug and change.action is Action.NO_OP and change.desired is not None:
+                entry = tenant.resources.get(change.address)
+                if entry is not None:
+                    entry.env_vars = _managed_keys(change.desired)
+                    entry.applied = self.applied_fingerprints(slug, change.desired, entry.applied)
         tenant.blueprint = source.blueprint
         tenant.blueprint_digest = source.blueprint_digest
         tenant.tenant_file = source.tenant_file
+        tenant.deletion_protection = source.deletion_protection
+        # Nothing left to do makes a tenant active, except one whose deploy failed: that stays `failed`
+        # until a change is applied to it.
+        if tenant.status != "failed" or any(c.tenant == slug and c.action is not Action.NO_OP
+                                            for c in self.plan.changes):
+            tenant.status = "active"
         self._save()
+
+
+async def recover(client: RenderClient, lockfile: Lockfile, lockfile_path: Path, emit: Emit) -> list[str]:
+    """Bring the lockfile up to date with an interrupted apply's journal, then remove the journal.
+
+    - a create with a recorded result: its ID is recorded; with no result (killed, or the answer was
+      lost) the resource is looked up by owner, type and name and recorded when found;
+    - a delete with a recorded result, or whose resource Render answers 404 for: its entry is removed;
+    - an update with no recorded end: a deploy is triggered so the service runs what was written.
+
+    Writes the lockfile atomically when anything changed. Returns what was done, one line per step.
+    Raises `RenderAPIError` when a lookup fails (the journal is then kept for the next run).
+    """
+    path = journal_io.journal_path(lockfile_path)
+    steps = journal_io.read(path)
+    if not steps:
+        path.unlink(missing_ok=True)
+        return []
+    notes: list[str] = []
+    before = lockfile.dumps()
+    redeploy: dict[str, str] = {}
+    for step in steps:
+        data = step.data
+        slug, address, kind = str(data.get("tenant")), str(data.get("address")), Kind(str(data.get("kind")))
+        if step.op == "create" and step.phase != "failed":
+            rid = step.result.get("id") if step.phase == "done" else await find_by_name(client, kind, data["name"])
+            if rid is None:
+                notes.append(f"{slug}: {address}: an interrupted create of {data['name']} never reached Render")
+                continue
+            if lockfile.owner_of(rid) is not None:
+                continue
+            tenant = lockfile.tenants.get(slug)
+            if tenant is None:
+                tenant = lockfile.tenants[slug] = LockedTenant(
+                    blueprint=str(data.get("blueprint", "")), status="provisioning")
+            tenant.resources[address] = LockedResource(kind=kind, name=str(data["name"]), id=str(rid),
+                                                       env_vars=list(data.get("env_vars", [])))
+            notes.append(f"{slug}: {address}: recorded {rid} ({data['name']}) from an interrupted apply")
+        elif step.op == "delete" and step.phase != "failed":
+            rid = str(data.get("id"))
+            gone = step.phase == "done"
+            if not gone:
+                found = await (client.find_postgres(rid) if kind is Kind.POSTGRES else client.find_service(rid))
+                gone = found is None
+            tenant = lockfile.tenants.get(slug)
+            if gone and tenant is not None and address in tenant.resources and tenant.resources[address].id == rid:
+                del tenant.resources[address]
+                notes.append(f"{slug}: {address}: removed {rid}, deleted by an interrupted apply")
+        elif step.op == "update" and not step.resolved and kind.is_service:
+            redeploy[str(data.get("id"))] = f"{slug}: {address}"
+    for sid, where in redeploy.items():
+        if await client.find_service(sid) is not None:
+            await client.trigger_deploy(sid)
+            notes.append(f"{where}: deployed {sid} again (an interrupted apply changed it without deploying)")
+    if lockfile.dumps() != before:
+        lockfile_io.write(lockfile_path, lockfile)
+    path.unlink(missing_ok=True)
+    for note in notes:
+        emit(note)
+    return notes
+
+
+async def wait_for_deploys(
+    client: RenderClient, deploys: list[DeployRecord], *, emit: Emit, console: Console | None = None,
+    timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL_SECONDS,
+) -> list[DeployRecord]:
+    """Follow deploys (GET /services/{id}/deploys/{deployId}) until each is `live` or failed, with a
+    progress display on `console`. Returns the deploys that failed (status in `DEPLOY_FAILED`).
+    Raises `RendererError` when `timeout` seconds pass first."""
+    pending = list(deploys)
+    failed: list[DeployRecord] = []
+    deadline = time.monotonic() + timeout
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=console is None) as progress:
+        tasks = {d.deploy_id: progress.add_task(f"{d.tenant} {d.address}: {d.status}") for d in pending}
+        while pending:
+            for record in list(pending):
+                deploy = await client.get_deploy(record.service_id, record.deploy_id)
+                record.status = str(deploy.get("status"))
+                progress.update(tasks[record.deploy_id], description=f"{record.tenant} {record.address}: "
+                                                                     f"{record.status}")
+                if record.status == DEPLOY_LIVE or record.status in DEPLOY_FAILED:
+                    pending.remove(record)
+                    emit(f"{record.tenant}: {record.address}: deploy {record.deploy_id} {record.status}")
+                    if record.status in DEPLOY_FAILED:
+                        failed.append(record)
+            if not pending:
+                break
+            if time.monotonic() >= deadline:
+                names = ", ".join(f"{d.tenant}/{d.address} ({d.status})" for d in pending)
+                raise RendererError(f"deploys not live after {timeout:g} s: {names}",
+                                    hint="follow them in the Render dashboard, or raise --wait-timeout")
+            await asyncio.sleep(poll)
+    return failed
 
 
 async def apply_plan(
     plan: Plan, client: RenderClient, lockfile: Lockfile, lockfile_path: Path, live: LiveState,
-    *, emit: Emit, allow_destroy: bool = False, allow_replace: bool = False,
+    *, emit: Emit, allow_destroy: bool = False, allow_replace: bool = False, allow_data_loss: bool = False,
+    allow_mass_destroy: bool = False, environ: Mapping[str, str] | None = None,
+    fingerprints: Fingerprinter | None = None, wait: bool = False, console: Console | None = None,
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL_SECONDS,
 ) -> ApplyReport:
-    """Carry out `plan`. Raises `RendererError` before any write when the plan is destructive and not
-    allowed, or when a create needs RENDER_OWNER_ID and it is missing; API errors propagate after the
-    lockfile has recorded everything done so far."""
-    check_allowed(plan, allow_destroy=allow_destroy, allow_replace=allow_replace)
+    """Carry out `plan`; with `wait`, follow the deploys it started until live.
+
+    Raises `RendererError` before any write when the plan is not allowed (`check_allowed`), a tenant
+    secret it writes is not in the environment, or a create needs RENDER_OWNER_ID and it is missing;
+    API errors propagate after the lockfile has recorded everything done so far (the tenant marked
+    `failed`). A failed deploy marks its tenant `failed` and is reported (`ApplyReport.exit_code` 1).
+    """
+    environ = environ if environ is not None else os.environ
+    check_allowed(plan, allow_destroy=allow_destroy, allow_replace=allow_replace, allow_data_loss=allow_data_loss,
+                  allow_mass_destroy=allow_mass_destroy)
+    check_secrets(plan, environ)
     if any(c.action in (Action.CREATE, Action.REPLACE) for c in plan.changes):
         client.settings.require_owner()
-    applier = Applier(client, lockfile, lockfile_path, live, plan, emit)
-    return await applier.run()
+    applier = Applier(client, lockfile, lockfile_path, live, plan, emit, environ=environ, fingerprints=fingerprints)
+    report = await applier.run()
+    if wait and report.deploys:
+        failed = await wait_for_deploys(client, report.deploys, emit=emit, console=console, timeout=wait_timeout,
+                                        poll=poll)
+        for record in failed:
+            report.failed.append(f"{record.tenant}/{record.address} (deploy {record.deploy_id} {record.status})")
+            tenant = lockfile.tenants.get(record.tenant)
+            if tenant is not None:
+                tenant.status = "failed"
+        if failed:
+            lockfile_io.write(lockfile_path, lockfile)
+    return report

@@ -18,7 +18,7 @@ from renderer.blueprint.validate import SchemaValidator, compile_schema, validat
 from renderer.errors import Finding, ValidationFailed, errors_in
 from renderer.resources import DesiredResource
 from renderer.tenant import TenantFile, discover, load_tenant
-from renderer.translate import translate
+from renderer.translate import secret_findings, translate
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,10 @@ def load_configuration(
         if errors_in(tenant_findings):
             continue
         resources = translate(tenant_file.tenant, blueprint)
+        secret_problems = secret_findings(tenant_file, resources)
+        findings.extend(secret_problems)
+        if secret_problems:
+            continue
         config.tenants[tenant_file.tenant.slug] = TenantConfig(tenant_file, blueprint, resources)
     findings.extend(fleet_findings(config.tenants))
     if errors_in(findings):

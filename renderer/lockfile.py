@@ -11,15 +11,23 @@ Shape (format version 1):
     {"version": 1,
      "tenants": {"acme-corp": {
          "blueprint": "base_crm", "blueprint_digest": "sha256:...", "tenant_file": "tenants/acme-corp.yaml",
+         "status": "active", "deletion_protection": false,
          "resources": {"web_service.backboneos-backend": {
              "kind": "web_service", "name": "backboneos-backend-acme-corp", "id": "srv-...",
-             "env_vars": ["DATABASE_URL", "TENANT_NAME", ...]}}}}}
+             "env_vars": ["DATABASE_URL", "TENANT_NAME", ...],
+             "applied": {"plan": "sha256:...", "envVars.DATABASE_URL": "hmac-sha256:...", ...}}}}}}
 
 `commit` and `pull_request` (optional) record the commit and pull request that last applied the tenant,
 written by `renderer ci apply` in the deploy workflow.
 
 `env_vars` lists the keys renderer manages on that service, so a key removed from the blueprint is
-deleted while keys set by hand in the dashboard are left alone.
+deleted while keys set by hand in the dashboard are left alone. `applied` holds a fingerprint of every
+field and env var value renderer last applied (`renderer.fingerprint`: never a value), so a plan can
+tell a blueprint change from a change made outside renderer (drift). `status` is the tenant's
+provisioning status (`provisioning`, `active`, `failed`, `deleting`); `deletion_protection` is copied
+from the tenant file and keeps protecting after that file is deleted. `status`, `deletion_protection`
+and `applied` were added without a format change: a file without them reads as no status, no
+protection and no fingerprints.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from renderer.errors import RendererError
 from renderer.resources import Kind
 
 FORMAT_VERSION: Literal[1] = 1
+TenantStatus = Literal["provisioning", "active", "failed", "deleting"]
 
 
 class LockedResource(BaseModel):
@@ -45,6 +54,7 @@ class LockedResource(BaseModel):
     name: str
     id: str
     env_vars: list[str] = Field(default_factory=list)
+    applied: dict[str, str] = Field(default_factory=dict)
 
 
 class LockedTenant(BaseModel):
@@ -53,6 +63,8 @@ class LockedTenant(BaseModel):
     blueprint: str
     blueprint_digest: str | None = None
     tenant_file: str | None = None
+    status: TenantStatus | None = None
+    deletion_protection: bool = False
     resources: dict[str, LockedResource] = Field(default_factory=dict)
     # Provenance, set by `renderer ci apply`: the commit and pull request that last applied the tenant.
     commit: str | None = None
@@ -67,6 +79,14 @@ class Lockfile(BaseModel):
 
     def ids(self) -> set[str]:
         return {r.id for t in self.tenants.values() for r in t.resources.values()}
+
+    def owner_of(self, resource_id: str) -> tuple[str, str] | None:
+        """(tenant slug, address) of the resource with this Render ID, or None."""
+        for slug, tenant in self.tenants.items():
+            for addr, entry in tenant.resources.items():
+                if entry.id == resource_id:
+                    return slug, addr
+        return None
 
     def dumps(self) -> str:
         data = self.model_dump(mode="json")
@@ -110,3 +130,7 @@ def write(path: Path, lockfile: Lockfile) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    # A process killed between creating its temporary file and the rename leaves that file behind;
+    # writers hold the apply lock, so any other one is such a leftover.
+    for stale in directory.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)

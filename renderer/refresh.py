@@ -61,6 +61,7 @@ class LiveResource(BaseModel):
     fields: dict[str, Any]
     env_vars: dict[str, str] | None = None
     connection: ConnectionInfo | None = None
+    info: dict[str, Any] = {}
 
 
 @dataclass
@@ -70,11 +71,14 @@ class LiveState:
     - `resources`: managed resources by Render ID (those the lockfile names and Render still has).
     - `names`: every service and Postgres name in the workspace -> ID, to catch name collisions.
     - `missing`: lockfile IDs Render answered 404 for.
+    - `inventory`: every listed service and Postgres, ID -> (kind, name), managed or not (for `drift`'s
+      report of unmanaged resources carrying a tenant suffix).
     """
 
     resources: dict[str, LiveResource] = field(default_factory=dict)
     names: dict[tuple[str, str], str] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
+    inventory: dict[str, tuple[Kind, str]] = field(default_factory=dict)
 
 
 def name_key(kind: Kind, name: str) -> tuple[str, str]:
@@ -101,6 +105,19 @@ def service_fields(service: JSON) -> dict[str, Any]:
         if key in env_details:
             fields[key] = env_details[key]
     return fields
+
+
+def service_info(service: JSON) -> dict[str, Any]:
+    """Operational facts about a service for `renderer status` (not compared by the plan)."""
+    details = service.get("serviceDetails") or {}
+    return {"suspended": service.get("suspended"), "url": details.get("url"),
+            "dashboardUrl": service.get("dashboardUrl")}
+
+
+def postgres_info(postgres: JSON) -> dict[str, Any]:
+    """Operational facts about a Postgres database for `renderer status`."""
+    return {"suspended": postgres.get("suspended"), "status": postgres.get("status"),
+            "dashboardUrl": postgres.get("dashboardUrl")}
 
 
 def postgres_fields(postgres: JSON) -> dict[str, Any]:
@@ -144,9 +161,11 @@ async def refresh(
     for service in services:
         kind = Kind(service["type"])
         state.names[name_key(kind, service["name"])] = service["id"]
+        state.inventory[service["id"]] = (kind, service["name"])
         raw[service["id"]] = (kind, service)
     for postgres in databases:
         state.names[name_key(Kind.POSTGRES, postgres["name"])] = postgres["id"]
+        state.inventory[postgres["id"]] = (Kind.POSTGRES, postgres["name"])
         raw[postgres["id"]] = (Kind.POSTGRES, postgres)
 
     unseen = [rid for rid in managed if rid not in raw]
@@ -168,11 +187,25 @@ async def refresh(
         if kind is Kind.POSTGRES:
             info = await client.postgres_connection_info(rid)
             return LiveResource(id=rid, kind=kind, name=obj["name"], fields=postgres_fields(obj),
-                                connection=connection_info(info))
+                                connection=connection_info(info), info=postgres_info(obj))
         env = await client.list_env_vars(rid)
         return LiveResource(id=rid, kind=kind, name=obj["name"], fields=service_fields(obj),
-                            env_vars={e["key"]: e["value"] for e in env})
+                            env_vars={e["key"]: e["value"] for e in env}, info=service_info(obj))
 
     for resource in await _bounded((read(rid) for rid in present), concurrency):
         state.resources[resource.id] = resource
     return state
+
+
+async def find_by_name(client: RenderClient, kind: Kind, name: str) -> str | None:
+    """The ID of the resource of `kind` named `name` in the configured workspace, or None.
+
+    Used to resolve a create whose result is unknown (crash, lost response) and by `renderer import`:
+    looks up by owner, type and name (`GET /services?name=...&type=...`, `GET /postgres`), never by ID.
+    """
+    if kind is Kind.POSTGRES:
+        found = [p["id"] for p in await client.list_postgres() if p.get("name") == name]
+    else:
+        found = [s["id"] for s in await client.list_services(name=name) if s.get("type") == kind.value
+                 and s.get("name") == name]
+    return found[0] if found else None

@@ -42,16 +42,21 @@ CREATE_ORDER: dict[Kind, int] = {
 
 
 class EnvSource(StrEnum):
-    """Where an env var's value comes from (render.yaml.schema.json: definitions.envVar)."""
+    """Where an env var's value comes from (render.yaml.schema.json: definitions.envVar), plus `SECRET`:
+    a `sync: false` key the tenant file fills from an environment variable (`secrets: {KEY: {from_env:
+    VAR}}`), whose name is the env var's `ref_name`."""
 
     VALUE = "value"
     GENERATE_VALUE = "generateValue"
     SYNC_FALSE = "sync: false"
     FROM_DATABASE = "fromDatabase"
+    SECRET = "secret"
 
 
 class EnvVar(BaseModel):
-    """One declared env var. `value` is set only for `VALUE`; references name a blueprint resource."""
+    """One declared env var. `value` is set only for `VALUE`; `ref_name`/`ref_property` name a blueprint
+    resource and its property (`FROM_DATABASE`) or the environment variable holding a tenant secret
+    (`SECRET`, `ref_name` only)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -63,8 +68,13 @@ class EnvVar(BaseModel):
 
     @property
     def sensitive(self) -> bool:
-        """Generated values and values read from a datastore are secrets: never printed."""
-        return self.source in (EnvSource.GENERATE_VALUE, EnvSource.FROM_DATABASE)
+        """Generated values, values read from a datastore and tenant secrets are secrets: never printed."""
+        return self.source in (EnvSource.GENERATE_VALUE, EnvSource.FROM_DATABASE, EnvSource.SECRET)
+
+    @property
+    def managed(self) -> bool:
+        """Whether renderer writes this key (`sync: false` keys are never written)."""
+        return self.source is not EnvSource.SYNC_FALSE
 
 
 class DesiredResource(BaseModel):
@@ -92,3 +102,53 @@ class DesiredResource(BaseModel):
 
 def address(kind: Kind | str, blueprint_name: str) -> str:
     return f"{Kind(kind).value}.{blueprint_name}"
+
+
+# Normalisation: desired fields and live fields are brought to one form before they are compared, so
+# that a resource renderer just applied never shows a change ("no noise").
+#
+# Fields that Render reports as "" or leaves out (or null) interchangeably: compared as "". Commands
+# a blueprint omits are desired as "" so that removing one from the blueprint clears it on Render.
+EMPTY_AS_MISSING = frozenset({
+    "rootDir", "buildCommand", "startCommand", "preDeployCommand", "dockerCommand", "healthCheckPath",
+})
+NATIVE_RUNTIMES = frozenset({"elixir", "go", "node", "python", "ruby", "rust"})
+
+
+def runtime_class(runtime: Any) -> str:
+    """`native`, `docker` or `image`: Render can switch a service's runtime only within a class."""
+    text = str(runtime)
+    return text if text in ("docker", "image") else "native"
+
+
+def ignored_fields(kind: Kind, desired_fields: dict[str, Any]) -> frozenset[str]:
+    """Desired fields not compared with live state. `numInstances` is Render's to change while
+    autoscaling is on (render.com/docs/scaling: autoscaling sets the instance count itself)."""
+    if kind.is_service and desired_fields.get("autoscaling"):
+        return frozenset({"numInstances"})
+    return frozenset()
+
+
+def normalise(kind: Kind, fields: dict[str, Any]) -> dict[str, Any]:
+    """One side's fields in comparable form: empty-as-missing fields None -> ""."""
+    out = dict(fields)
+    for key in EMPTY_AS_MISSING:
+        if key in out and out[key] is None:
+            out[key] = ""
+    return out
+
+
+def desired_fields(resource: DesiredResource) -> dict[str, Any]:
+    """A desired resource's compared fields: normalised, with omitted commands desired as "" and
+    ignored fields left out."""
+    fields = dict(resource.fields)
+    if resource.kind.is_service and runtime_class(fields.get("runtime")) != "image":
+        fields.setdefault("preDeployCommand", "")
+    ignored = ignored_fields(resource.kind, fields)
+    return {k: v for k, v in normalise(resource.kind, fields).items() if k not in ignored}
+
+
+def live_value(kind: Kind, live_fields: dict[str, Any], key: str) -> Any:
+    """The comparable live value of one field ("" for a missing empty-as-missing field)."""
+    value = normalise(kind, {key: live_fields.get(key)})[key]
+    return "" if value is None and key in EMPTY_AS_MISSING else value

@@ -34,6 +34,15 @@ SSH_GIT_URL = re.compile(rf"^git@[A-Za-z0-9.-]+:{_GIT_PATH}$")
 RESERVED_ENV_KEYS = frozenset({"TENANT_SLUG", "TENANT_NAME", "CUSTOM_PLUGINS_PATH"})
 
 
+class SecretRef(BaseModel):
+    """Where a tenant secret's value comes from: `from_env` names an environment variable read at apply
+    time. The value itself never appears in a tenant file, a plan or the lockfile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    from_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class Tenant(BaseModel):
     """One tenant file. Unknown keys are rejected.
 
@@ -43,6 +52,10 @@ class Tenant(BaseModel):
     - `plan`: overrides the instance type of every service (datastores keep the blueprint's plan).
     - `custom_plugin_repo`: an `https://` or `git@host:path` git URL cloned into `./custom_plugins`.
     - `env`: extra environment variables, as the blueprint places them.
+    - `secrets`: `{KEY: {from_env: VAR}}`; the value of environment variable VAR at apply time becomes
+      env var KEY of every service whose blueprint entry declares KEY with `sync: false`.
+    - `deletion_protection`: when true, apply refuses to delete or replace any of the tenant's resources,
+      even after the tenant file is deleted, until a merged change sets it false (recorded in the lockfile).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -54,6 +67,8 @@ class Tenant(BaseModel):
     plan: ServicePlan | None = None
     custom_plugin_repo: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(default_factory=dict)
+    deletion_protection: bool = False
 
     @field_validator("slug")
     @classmethod
@@ -89,6 +104,14 @@ class Tenant(BaseModel):
                 raise ValueError(f"env key {key!r} is set by renderer itself and cannot be overridden")
         return value
 
+    @field_validator("secrets")
+    @classmethod
+    def _secret_keys(cls, value: dict[str, SecretRef]) -> dict[str, SecretRef]:
+        for key in value:
+            if not ENV_KEY.fullmatch(key):
+                raise ValueError(f"secret key {key!r} is not a valid environment variable name")
+        return value
+
 
 _HINTS: dict[str, str] = {
     "slug": "use lowercase letters, digits and '-', e.g. `slug: acme-corp`, and name the file after it",
@@ -98,6 +121,8 @@ _HINTS: dict[str, str] = {
     "plan": "one of free, starter, standard, pro, pro plus, pro max, pro ultra",
     "blueprint": "the name of a directory under blueprints/, e.g. `blueprint: base_crm`",
     "name": "a non-empty display name, e.g. `name: Acme Corp`",
+    "secrets": "map a key to an environment variable, e.g. `STRIPE_KEY: {from_env: ACME_STRIPE_KEY}`",
+    "deletion_protection": "true or false",
 }
 
 
@@ -116,10 +141,10 @@ def _finding_from_error(err: Any, document: Any, filename: str) -> Finding:
                        rule="unknown-key", message=f"unknown key `{key}`", hint=unknown_hint)
     if kind == "missing":
         line, column = yamlio.position(document, loc)
-        field = str(loc[0])
+        field = str(loc[-1])
         return Finding(file=filename, line=line, column=column, path=path, layer="tenant",
                        rule="missing-key", message=f"required key `{field}` is missing",
-                       hint=_HINTS.get(field))
+                       hint=_HINTS.get(str(loc[0])))
     line, column = yamlio.value_position(document, loc)
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind == "string_type" and loc and loc[0] == "env":

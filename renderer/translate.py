@@ -12,9 +12,9 @@ from typing import Any
 
 from renderer import yamlio
 from renderer.blueprint.model import KEY_VALUE_TYPES, Blueprint, resource_lists
-from renderer.errors import RendererError
+from renderer.errors import Finding, RendererError
 from renderer.resources import DesiredResource, EnvSource, EnvVar, Kind
-from renderer.tenant import Tenant
+from renderer.tenant import Tenant, TenantFile
 from renderer.yamlio import PathPart
 
 # Blueprint service `type` -> API `serviceType` (render.yaml.schema.json: definitions.serverService.type;
@@ -54,7 +54,9 @@ def _unsupported(blueprint: Blueprint, path: tuple[PathPart, ...], what: str) ->
     )
 
 
-def _env_vars(blueprint: Blueprint, path: tuple[PathPart, ...], items: Any) -> tuple[EnvVar, ...]:
+def _env_vars(
+    tenant: Tenant, blueprint: Blueprint, path: tuple[PathPart, ...], items: Any,
+) -> tuple[EnvVar, ...]:
     result: list[EnvVar] = []
     for j, item in enumerate(items or []):
         item_path = (*path, "envVars", j)
@@ -67,6 +69,8 @@ def _env_vars(blueprint: Blueprint, path: tuple[PathPart, ...], items: Any) -> t
                                  ref_property=str(ref["property"])))
         elif item.get("generateValue") is True:
             result.append(EnvVar(key=key, source=EnvSource.GENERATE_VALUE))
+        elif item.get("sync") is False and key in tenant.secrets:
+            result.append(EnvVar(key=key, source=EnvSource.SECRET, ref_name=tenant.secrets[key].from_env))
         elif item.get("sync") is False:
             result.append(EnvVar(key=key, source=EnvSource.SYNC_FALSE))
         elif "value" in item:
@@ -114,7 +118,7 @@ def _service(tenant: Tenant, blueprint: Blueprint, path: tuple[PathPart, ...], i
     name = str(item["name"])
     return DesiredResource(
         tenant=tenant.slug, kind=kind, blueprint_name=name, name=suffixed(name, tenant.slug),
-        fields=fields, env_vars=_env_vars(blueprint, path, item.get("envVars")),
+        fields=fields, env_vars=_env_vars(tenant, blueprint, path, item.get("envVars")),
     )
 
 
@@ -153,3 +157,21 @@ def translate(tenant: Tenant, blueprint: Blueprint) -> list[DesiredResource]:
             else:
                 raise _unsupported(blueprint, path, "an env group")
     return resources
+
+
+def secret_findings(tenant_file: TenantFile, resources: list[DesiredResource]) -> list[Finding]:
+    """A tenant secret lands only on the services whose blueprint entry declares its key with
+    `sync: false`; a secret no service declares is an error (it would otherwise be silently unused)."""
+    landed = {e.key for r in resources for e in r.env_vars if e.source is EnvSource.SECRET}
+    findings: list[Finding] = []
+    for key in tenant_file.tenant.secrets:
+        if key in landed:
+            continue
+        line, column = yamlio.position(tenant_file.document, ("secrets", key))
+        findings.append(Finding(
+            file=str(tenant_file.path), line=line, column=column, path=f"secrets.{key}", layer="semantic",
+            rule="secret-not-declared",
+            message=f"secret {key} is not declared by any service of blueprint {tenant_file.tenant.blueprint!r}",
+            hint=f"declare it in the blueprint on each service that needs it: `- key: {key}` with "
+                 "`sync: false`, or remove it from the tenant file"))
+    return findings

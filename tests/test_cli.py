@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT, Sim, run
 
 COMMANDS = [[], ["validate"], ["plan"], ["apply"], ["render"], ["schema"], ["schema", "tenant"], ["sim"],
-            ["sim", "serve"]]
+            ["sim", "serve"], ["status"], ["drift"], ["import"]]
 
 
 def bare_env() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""`renderer apply`: plan, confirm, carry the plan out and write the lockfile."""
+"""`renderer apply [PLAN]`: plan (or take a saved plan), confirm, carry it out and write the lockfile."""
 
 from __future__ import annotations
 
@@ -8,52 +8,113 @@ from pathlib import Path
 
 import click
 
-from renderer.apply import apply_plan, check_allowed
+from renderer import lockfile as lockfile_io
+from renderer.apply import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_WAIT_TIMEOUT,
+    ApplyReport,
+    apply_lock,
+    apply_plan,
+    check_allowed,
+    check_secrets,
+    recover,
+)
 from renderer.cli.options import inputs, plan_options
 from renderer.cli.output import stdout
-from renderer.plan.render_text import render_text
+from renderer.errors import RendererError
+from renderer.plan.render_text import manual_lines, render_text
 from renderer.render_api.client import RenderClient, Settings
-from renderer.workflow import make_plan
+from renderer.workflow import Inputs, SavedPlan, make_plan, read_saved_plan, saved_plan_differences
 
 
 def _confirmed() -> bool:
     """Ask once; one line from stdin even when it is not a terminal. Only `yes` confirms."""
-    stdout.print("\nDo you want to perform these actions? Only 'yes' will be accepted.")
+    stdout.print("\nDo you want to perform these actions? Only 'yes' will be accepted.", markup=False)
     stdout.print("  Enter a value: ", end="")
     line = sys.stdin.readline()
     return line.strip() == "yes"
 
 
-async def _apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path,
-                 only: tuple[str, ...], auto_approve: bool, allow_destroy: bool, allow_replace: bool) -> int:
-    async with RenderClient(Settings.from_env()) as client:
-        planned = await make_plan(inputs(tenants_dir, blueprints_dir, schema, lockfile, only), client)
-        plan = planned.plan
-        stdout.print(render_text(plan), end="")
-        if plan.has_changes:
-            check_allowed(plan, allow_destroy=allow_destroy, allow_replace=allow_replace)
-            if not auto_approve and not _confirmed():
-                stdout.print("Apply cancelled.")
-                return 1
-        report = await apply_plan(plan, client, planned.lockfile, lockfile, planned.live,
-                                  emit=lambda line: stdout.print(line), allow_destroy=allow_destroy,
-                                  allow_replace=allow_replace)
-        if plan.has_changes:
-            stdout.print(f"\n{report.summary()}", style="bold green")
-        return 0
+def _emit(line: str) -> None:
+    stdout.print(line, markup=False)
+
+
+async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: bool, allow_destroy: bool,
+                 allow_replace: bool, allow_data_loss: bool, allow_mass_destroy: bool, wait: bool,
+                 wait_timeout: float, poll: float, lock_timeout: float) -> int:
+    with apply_lock(plan_inputs.lockfile, lock_timeout):
+        async with RenderClient(Settings.from_env()) as client:
+            await recover(client, lockfile_io.load(plan_inputs.lockfile), plan_inputs.lockfile, _emit)
+            planned = await make_plan(plan_inputs, client)
+            plan = planned.plan
+            if saved is not None:
+                problems = saved_plan_differences(saved, planned, plan_inputs)
+                if problems:
+                    raise RendererError(
+                        f"the saved plan {saved.path} is out of date; nothing was changed:\n  - "
+                        + "\n  - ".join(problems),
+                        hint="make a new plan with `renderer plan --out FILE`, review it and apply that")
+            stdout.print(render_text(plan), end="")
+            if plan.has_changes:
+                check_allowed(plan, allow_destroy=allow_destroy, allow_replace=allow_replace,
+                              allow_data_loss=allow_data_loss, allow_mass_destroy=allow_mass_destroy)
+                check_secrets(plan, planned.environ)
+                if saved is None and not auto_approve and not _confirmed():
+                    report = ApplyReport(cancelled=True)
+                    stdout.print(report.summary(), markup=False)
+                    return report.exit_code
+            report = await apply_plan(
+                plan, client, planned.lockfile, plan_inputs.lockfile, planned.live, emit=_emit,
+                allow_destroy=allow_destroy, allow_replace=allow_replace, allow_data_loss=allow_data_loss,
+                allow_mass_destroy=allow_mass_destroy, environ=planned.environ, fingerprints=planned.fingerprints,
+                wait=wait, console=stdout, wait_timeout=wait_timeout, poll=poll)
+            if plan.manual_actions:
+                stdout.print("\nManual action required:", style="bold yellow", markup=False)
+                for line in manual_lines(plan):
+                    stdout.print(f"  {line}", style="yellow", markup=False)
+            if plan.has_changes or report.failed:
+                style = "bold red" if report.exit_code else "bold green"
+                stdout.print(f"\n{report.summary()}", style=style, markup=False)
+            return report.exit_code
 
 
 @click.command()
+@click.argument("saved_plan", required=False, type=click.Path(path_type=Path, dir_okay=False), metavar="[PLAN]")
 @plan_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--allow-destroy", is_flag=True, help="Allow deleting resources (removed tenants or blueprint entries).")
 @click.option("--allow-replace", is_flag=True, help="Allow replacing resources whose immutable fields changed.")
-def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path, only: tuple[str, ...],
-          auto_approve: bool, allow_destroy: bool, allow_replace: bool) -> int:
+@click.option("--allow-data-loss", is_flag=True, help="Allow a replace that deletes a database (with --allow-replace).")
+@click.option("--allow-mass-destroy", is_flag=True,
+              help="Allow tearing down more than max(1, 10%) of the lockfile's tenants, or all of them.")
+@click.option("--wait", is_flag=True, help="Follow the deploys apply started until they are live.")
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_TIMEOUT, show_default=True,
+              help="Seconds --wait waits for deploys.")
+@click.option("--poll-interval", type=click.FloatRange(min=0), default=DEFAULT_POLL_SECONDS, show_default=True,
+              help="Seconds between deploy status reads with --wait.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
+              help="Seconds to wait for another apply on the same lockfile to finish.")
+def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path,
+          only: tuple[str, ...], auto_approve: bool, allow_destroy: bool, allow_replace: bool, allow_data_loss: bool,
+          allow_mass_destroy: bool, wait: bool, wait_timeout: float, poll_interval: float,
+          lock_timeout: float) -> int:
     """Plan, ask for confirmation, then make the changes through Render's API.
 
-    The lockfile is written after every create and delete. Exit 0 when done, 1 on error or when cancelled.
-    Reads RENDER_API_URL, RENDER_API_KEY and RENDER_OWNER_ID.
+    With PLAN (a file from `renderer plan --out`), apply exactly that plan without asking, and refuse it
+    when the tenant files, blueprints, lockfile or live state changed since it was made. The lockfile is
+    written after every create and delete. Exit 0 when done, 1 on error, a failed deploy (--wait) or
+    when cancelled, 4 when it stopped early with work left. Reads RENDER_API_URL, RENDER_API_KEY,
+    RENDER_OWNER_ID, RENDERER_FINGERPRINT_KEY and the environment variables tenant secrets name.
     """
-    return asyncio.run(_apply(tenants_dir, blueprints_dir, schema, lockfile, only, auto_approve, allow_destroy,
-                              allow_replace))
+    saved = None
+    plan_inputs = inputs(tenants_dir, blueprints_dir, schema, lockfile, only)
+    if saved_plan is not None:
+        if only:
+            raise click.UsageError("--tenant cannot be combined with a saved plan (it records its own scope)")
+        saved = read_saved_plan(saved_plan)
+        plan_inputs = saved.inputs
+    return asyncio.run(_apply(plan_inputs, saved, auto_approve=auto_approve, allow_destroy=allow_destroy,
+                              allow_replace=allow_replace, allow_data_loss=allow_data_loss,
+                              allow_mass_destroy=allow_mass_destroy, wait=wait, wait_timeout=wait_timeout,
+                              poll=poll_interval, lock_timeout=lock_timeout))

@@ -1,7 +1,9 @@
 """The `renderer` entry point: the command group and the one place errors become exit codes.
 
 Exit codes: 0 success; 1 any error (a user mistake, a usage error, a refused or failed API call, a
-cancelled apply); `plan --detailed-exitcode` adds 2 (changes) and 3 (changes that delete or replace).
+cancelled apply, a failed deploy); `plan --detailed-exitcode` adds 2 (changes) and 3 (changes that
+delete or replace); `drift --detailed-exitcode` adds 2 (drift); `apply` returns 4 when it stopped early
+with work left (its `ApplyReport` computes the code).
 A `RendererError` prints its message and hint, never a traceback.
 """
 
@@ -14,10 +16,13 @@ import click
 
 from renderer.cli import apply as apply_cmd
 from renderer.cli import ci as ci_cmd
+from renderer.cli import drift as drift_cmd
+from renderer.cli import import_ as import_cmd
 from renderer.cli import plan as plan_cmd
 from renderer.cli import render as render_cmd
 from renderer.cli import schema as schema_cmd
 from renderer.cli import sim as sim_cmd
+from renderer.cli import status as status_cmd
 from renderer.cli import validate as validate_cmd
 from renderer.errors import RendererError
 
@@ -45,6 +50,9 @@ cli.add_command(apply_cmd.apply)
 cli.add_command(render_cmd.render)
 cli.add_command(schema_cmd.schema)
 cli.add_command(sim_cmd.sim)
+cli.add_command(status_cmd.status)
+cli.add_command(drift_cmd.drift)
+cli.add_command(import_cmd.import_)
 cli.add_command(ci_cmd.ci)
 
 

@@ -1,42 +1,64 @@
 """Building a plan: desired resources against live state and the lockfile.
 
 Matching goes by lockfile ID only. A desired resource with no lockfile entry is a create, unless its
-name already exists in the workspace: that is an error (never a silent second service). A lockfile
-entry with no desired resource is a delete by ID. Fields are compared with deepdiff on the normalised
-flat field dicts; a change to an immutable field makes the change a replace.
+name already exists in the workspace: that is an error (never a silent second service; `renderer
+import` adopts it). A lockfile entry with no desired resource is a delete by ID. Both sides are
+normalised (`renderer.resources.desired_fields`, `live_value`) before they are compared, so an apply
+is followed by an empty plan. A change to an immutable field, or a service whose type changed under
+the same blueprint name, makes the change a replace.
+
+Each difference is classified with the fingerprints of what renderer last applied (the lockfile's
+`applied`): when the desired value still matches what was applied but the live value does not,
+someone changed Render (`drift: changed outside renderer`); otherwise the configuration changed
+(`field changed`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from renderer.errors import RendererError
+from renderer.fingerprint import Fingerprinter
 from renderer.lockfile import LockedResource, Lockfile
-from renderer.plan.model import Action, Change, FieldChange, Plan, Reason, TenantSource
+from renderer.plan.model import (
+    Action,
+    Change,
+    FieldChange,
+    ManualAction,
+    Notice,
+    Plan,
+    Reason,
+    TenantSource,
+)
 from renderer.refresh import LiveResource, LiveState, name_key
-from renderer.resources import CREATE_ORDER, DesiredResource, EnvSource, EnvVar, Kind
+from renderer.resources import (
+    CREATE_ORDER,
+    DesiredResource,
+    EnvSource,
+    EnvVar,
+    Kind,
+    desired_fields,
+    live_value,
+    runtime_class,
+)
 
 # Fields Render cannot change on an existing resource: changing them means delete and create.
 # Services: region (render.com/docs: a service's region is fixed at creation) and runtime between
-# native, docker and image (servicePATCH can switch native runtimes only). Postgres: region, major
-# version, database name and user (postgresPATCHInput has none of them).
+# native, docker and image (servicePATCH can switch native runtimes only); a service's type is part of
+# its address and handled separately. Postgres: region, major version, database name and user
+# (postgresPATCHInput has none of them).
 IMMUTABLE: dict[str, frozenset[str]] = {
-    "service": frozenset({"region", "runtimeClass"}),
+    "service": frozenset({"region"}),
     Kind.POSTGRES.value: frozenset({"region", "version", "databaseName", "databaseUser"}),
 }
-
-RUNTIME_CLASS = {"docker": "docker", "image": "image"}
-
-
-def _runtime_class(runtime: Any) -> str:
-    return RUNTIME_CLASS.get(str(runtime), "native")
+# Kinds whose replace destroys data: `apply` also needs `--allow-data-loss`.
+DATASTORES = frozenset({Kind.POSTGRES, Kind.KEY_VALUE})
 
 
 def _immutable(kind: Kind) -> frozenset[str]:
-    return IMMUTABLE["service" if kind.is_service else kind.value]
+    return IMMUTABLE.get("service" if kind.is_service else kind.value, frozenset())
 
 
 class TenantInput:
@@ -47,73 +69,153 @@ class TenantInput:
         self.resources = list(resources)
 
 
-def field_changes(desired: DesiredResource, live: LiveResource) -> list[FieldChange]:
-    """Changed fields, comparing only the fields the blueprint manages."""
-    before = {k: live.fields.get(k) for k in desired.fields}
-    after = dict(desired.fields)
-    if desired.kind.is_service:
-        before["runtimeClass"] = _runtime_class(live.fields.get("runtime"))
-        after["runtimeClass"] = _runtime_class(desired.fields.get("runtime"))
-    diff = DeepDiff(before, after, view="tree")
-    changes: list[FieldChange] = []
+@dataclass
+class _Context:
+    """Per-tenant state while planning."""
+
+    slug: str
+    live: Mapping[str, LiveResource]
+    replacing: set[str]
+    environ: Mapping[str, str]
+    fingerprints: Fingerprinter
+    manual: list[ManualAction] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+def _drifted(fingerprints: Fingerprinter, applied: str | None, desired: Any, live: Any) -> bool:
+    """True when `desired` is what renderer last applied and `live` is not: changed outside renderer."""
+    if applied is None:
+        return False
+    return fingerprints.matches(applied, desired) is True and fingerprints.matches(applied, live) is False
+
+
+def field_changes(
+    desired: DesiredResource, live: LiveResource, entry: LockedResource | None = None,
+    fingerprints: Fingerprinter | None = None,
+) -> list[FieldChange]:
+    """Changed fields, comparing only the fields the blueprint manages, both sides normalised."""
+    fingerprints = fingerprints or Fingerprinter()
+    applied = entry.applied if entry is not None else {}
+    want = desired_fields(desired)
     immutable = _immutable(desired.kind)
-    for level in (*diff.get("values_changed", []), *diff.get("type_changes", [])):
-        key = str(level.path(output_format="list")[0])
-        if key == "runtimeClass":
+    changes: list[FieldChange] = []
+    for key in sorted(want):
+        after = want[key]
+        before = live_value(desired.kind, live.fields, key)
+        if before == after:
             continue
-        forces = key in immutable or (key == "runtime" and before["runtimeClass"] != after["runtimeClass"])
-        changes.append(FieldChange(path=key, before=level.t1, after=level.t2, before_set=level.t1 is not None,
-                                   forces_replace=forces))
-    return sorted(changes, key=lambda c: c.path)
+        forces = key in immutable or (
+            key == "runtime" and desired.kind.is_service and runtime_class(before) != runtime_class(after))
+        changes.append(FieldChange(
+            path=key, before=before, after=after, before_set=before is not None, forces_replace=forces,
+            drift=_drifted(fingerprints, applied.get(key), after, before)))
+    return changes
 
 
-def _resolved(env: EnvVar, tenant_live: Mapping[str, LiveResource]) -> tuple[str | None, bool]:
-    """The value `env` resolves to from live state: (value, known). Unknown when its database is new."""
+def resolve_env(env: EnvVar, live: Mapping[str, LiveResource], environ: Mapping[str, str]) -> tuple[str | None, bool]:
+    """The value `env` resolves to now: (value, known). `VALUE` is always known; `FROM_DATABASE` when
+    its database exists live; `SECRET` when its environment variable is set."""
     if env.source is EnvSource.FROM_DATABASE:
-        db = tenant_live.get(f"{Kind.POSTGRES.value}.{env.ref_name}")
+        db = live.get(f"{Kind.POSTGRES.value}.{env.ref_name}")
         if db is None or db.connection is None:
             return None, False
         return db.connection.property(env.ref_property or ""), True
+    if env.source is EnvSource.SECRET:
+        value = environ.get(env.ref_name or "")
+        return value, value is not None
     return env.value, True
 
 
+def _secret_notice(ctx: _Context, desired: DesiredResource, env: EnvVar) -> None:
+    ctx.notices.append(Notice(
+        tenant=ctx.slug, kind="secret_unavailable",
+        message=f"{desired.address}: secret {env.key} comes from ${env.ref_name}, which is not set here; "
+                "the plan cannot tell whether it changed, and apply needs it set"))
+
+
+def _manual(ctx: _Context, desired: DesiredResource, env: EnvVar) -> None:
+    ctx.manual.append(ManualAction(
+        tenant=ctx.slug, address=desired.address, name=desired.name, key=env.key,
+        message=f"set {env.key} on {desired.name} in the Render dashboard (declared `sync: false`: renderer "
+                f"never writes it), or add `secrets: {{{env.key}: {{from_env: VAR}}}}` to the tenant file"))
+
+
 def env_changes(
-    desired: DesiredResource, live: LiveResource | None, locked: LockedResource | None,
-    tenant_live: Mapping[str, LiveResource], replacing: set[str],
+    desired: DesiredResource, live: LiveResource | None, locked: LockedResource | None, ctx: _Context,
 ) -> list[FieldChange]:
     """Env var changes on a service: declared keys that differ, and keys renderer managed that are gone.
 
-    Keys set by hand (never declared) are not looked at; `sync: false` keys are never written;
-    `generateValue` keys are written only when missing.
+    Keys set by hand (never declared) are not looked at; `sync: false` keys are never written (a missing
+    one becomes a manual action); `generateValue` keys are written only when missing.
     """
     current = (live.env_vars or {}) if live is not None else {}
+    managed_before = set(locked.env_vars) if locked is not None else set()
+    applied = locked.applied if locked is not None else {}
+    fp = ctx.fingerprints
     changes: list[FieldChange] = []
     for env in desired.env_vars:
         path = f"envVars.{env.key}"
         exists = env.key in current
+        # A managed key that vanished from Render while the blueprint still declares it: drift.
+        vanished = env.key in managed_before and not exists
         if env.source is EnvSource.SYNC_FALSE:
+            if not exists:
+                _manual(ctx, desired, env)
             continue
         if env.source is EnvSource.GENERATE_VALUE:
             if not exists:
-                changes.append(FieldChange(path=path, before_set=False, sensitive=True))
+                changes.append(FieldChange(path=path, before_set=False, sensitive=True, drift=vanished))
             continue
-        if env.source is EnvSource.FROM_DATABASE and f"{Kind.POSTGRES.value}.{env.ref_name}" in replacing:
+        if env.source is EnvSource.FROM_DATABASE and f"{Kind.POSTGRES.value}.{env.ref_name}" in ctx.replacing:
             changes.append(FieldChange(path=path, before_set=exists, sensitive=True, after_known=False))
             continue
-        value, known = _resolved(env, tenant_live)
+        value, known = resolve_env(env, ctx.live, ctx.environ)
         if not known:
+            if env.source is EnvSource.SECRET:
+                _secret_notice(ctx, desired, env)
+                outside = exists and path in applied and fp.matches(applied[path], current[env.key]) is False
+                if not exists or outside:
+                    changes.append(FieldChange(path=path, before_set=exists, sensitive=True, after_known=False,
+                                               drift=vanished or outside))
+                continue
             changes.append(FieldChange(path=path, before_set=exists, sensitive=True, after_known=False))
-        elif not exists or current[env.key] != value:
-            if env.sensitive:
-                changes.append(FieldChange(path=path, before_set=exists, sensitive=True))
-            else:
-                changes.append(FieldChange(path=path, before=current.get(env.key), after=value,
-                                           before_set=exists))
+            continue
+        if exists and current[env.key] == value:
+            continue
+        drift = (vanished and (path not in applied or fp.matches(applied[path], value) is not False)) or (
+            exists and _drifted(fp, applied.get(path), value, current[env.key]))
+        if env.sensitive:
+            changes.append(FieldChange(path=path, before_set=exists, sensitive=True, drift=drift))
+        else:
+            changes.append(FieldChange(path=path, before=current.get(env.key), after=value, before_set=exists,
+                                       drift=drift))
     declared = {e.key for e in desired.env_vars}
-    for key in sorted(set(locked.env_vars if locked else []) - declared):
+    for key in sorted(managed_before - declared):
         if key in current:
             changes.append(FieldChange(path=f"envVars.{key}", after_set=False, after=None, sensitive=True))
     return changes
+
+
+def _create_fields(resource: DesiredResource, ctx: _Context) -> list[FieldChange]:
+    fields = [FieldChange(path=k, after=v, before_set=False) for k, v in sorted(desired_fields(resource).items())]
+    for env in resource.env_vars:
+        path = f"envVars.{env.key}"
+        if env.source is EnvSource.SYNC_FALSE:
+            _manual(ctx, resource, env)
+            continue
+        if env.source is EnvSource.GENERATE_VALUE:
+            fields.append(FieldChange(path=path, before_set=False, sensitive=True))
+            continue
+        value, known = resolve_env(env, ctx.live, ctx.environ)
+        if env.source is EnvSource.FROM_DATABASE and f"{Kind.POSTGRES.value}.{env.ref_name}" in ctx.replacing:
+            known = False
+        if env.source is EnvSource.SECRET and not known:
+            _secret_notice(ctx, resource, env)
+        if env.sensitive:
+            fields.append(FieldChange(path=path, before_set=False, sensitive=True, after_known=known))
+        else:
+            fields.append(FieldChange(path=path, after=value, before_set=False))
+    return fields
 
 
 def _sort_key(change: Change) -> tuple[str, int, int, str]:
@@ -124,16 +226,68 @@ def _sort_key(change: Change) -> tuple[str, int, int, str]:
     return (change.tenant, 0, order, change.address)
 
 
+def _type_replaces(changes: list[Change], locked: Mapping[str, LockedResource]) -> list[Change]:
+    """A service whose blueprint entry kept its name but changed `type` is one replace, not a delete of
+    one address and a create of another (Render cannot change a service's type)."""
+    creates = {(c.desired.blueprint_name if c.desired else ""): c for c in changes
+               if c.action is Action.CREATE and c.kind.is_service and c.reason == Reason.ADDED_TO_BLUEPRINT.value}
+    result: list[Change] = []
+    merged: set[str] = set()
+    for change in changes:
+        if change.action is Action.DELETE and change.kind.is_service and change.reason.startswith(
+                Reason.REMOVED_FROM_BLUEPRINT.value):
+            blueprint_name = change.address.split(".", 1)[1]
+            create = creates.get(blueprint_name)
+            if create is not None and change.id is not None:
+                merged.add(create.address)
+                result.append(create.model_copy(update={
+                    "action": Action.REPLACE, "id": change.id, "protected": change.protected,
+                    "reason": f"{Reason.CANNOT_UPDATE.value}: type ({change.kind.value} -> {create.kind.value})",
+                    "previous_address": change.address,
+                }))
+                continue
+        result.append(change)
+    return [c for c in result if not (c.action is Action.CREATE and c.address in merged)]
+
+
+def _rename_notices(slug: str, changes: list[Change], live: LiveState) -> list[Notice]:
+    """A service removed from the blueprint while another of the same type and repo is added is probably
+    a rename: renderer deletes the old service and creates a new one (new URL, new ID)."""
+    notices: list[Notice] = []
+    added = [c for c in changes if c.action is Action.CREATE and c.kind.is_service
+             and c.reason == Reason.ADDED_TO_BLUEPRINT.value and c.desired is not None]
+    for gone in changes:
+        if not (gone.action is Action.DELETE and gone.kind.is_service and gone.id in live.resources):
+            continue
+        repo = live.resources[gone.id].fields.get("repo")
+        for new in added:
+            assert new.desired is not None
+            if new.kind is gone.kind and new.desired.fields.get("repo") == repo:
+                notices.append(Notice(
+                    tenant=slug, kind="possible_rename",
+                    message=f"possible rename: {gone.address} -> {new.address} (same type and repo); renderer "
+                            f"will delete {gone.name} ({gone.id}) and create {new.name}, which gets a new ID "
+                            "and URL"))
+    return notices
+
+
 def build_plan(
     tenants: Mapping[str, TenantInput], lockfile: Lockfile, live: LiveState, scope: Iterable[str],
-    *, lockfile_name: str = "render.lock.json",
+    *, lockfile_name: str = "render.lock.json", environ: Mapping[str, str] | None = None,
+    fingerprints: Fingerprinter | None = None, tenant_files: int | None = None,
 ) -> Plan:
     """The plan for the tenant slugs in `scope` (tenant files present or only in the lockfile).
 
+    `environ` supplies tenant secrets (default: none known); `fingerprints` classifies drift;
+    `tenant_files` is the number of tenant files in the whole fleet (default: `len(tenants)`).
     Raises `RendererError` when a desired name is already taken in the workspace by a resource the
     lockfile does not know.
     """
+    environ = environ if environ is not None else {}
+    fingerprints = fingerprints or Fingerprinter()
     changes: list[Change] = []
+    manual: list[ManualAction] = []
+    notices: list[Notice] = []
     conflicts: list[str] = []
     scope = sorted(set(scope))
     for slug in scope:
@@ -141,54 +295,60 @@ def build_plan(
         locked_tenant = lockfile.tenants.get(slug)
         locked = dict(locked_tenant.resources) if locked_tenant else {}
         desired = {r.address: r for r in tenant.resources} if tenant else {}
-
+        protected = (tenant.source.deletion_protection if tenant
+                     else bool(locked_tenant and locked_tenant.deletion_protection))
         tenant_live: dict[str, LiveResource] = {
             addr: live.resources[entry.id] for addr, entry in locked.items() if entry.id in live.resources
         }
-        replacing: set[str] = set()
+        ctx = _Context(slug=slug, live=tenant_live, replacing=set(), environ=environ, fingerprints=fingerprints)
+        tenant_changes: list[Change] = []
+
         pending: list[tuple[DesiredResource, LockedResource | None, LiveResource | None, list[FieldChange]]] = []
         for addr, resource in desired.items():
             entry = locked.get(addr)
             current = tenant_live.get(addr)
-            fields = field_changes(resource, current) if current is not None else []
+            fields = field_changes(resource, current, entry, fingerprints) if current is not None else []
             if current is not None and any(f.forces_replace for f in fields):
-                replacing.add(addr)
+                ctx.replacing.add(addr)
             pending.append((resource, entry, current, fields))
 
         for resource, entry, current, fields in pending:
+            common: dict[str, Any] = {"tenant": slug, "address": resource.address, "kind": resource.kind,
+                                      "name": resource.name, "desired": resource}
             if entry is None:
                 taken = live.names.get(name_key(resource.kind, resource.name))
-                if taken is not None:
+                # A name held by this tenant's own recorded resource (a service whose type changed) is not
+                # a conflict: that resource is replaced.
+                if taken is not None and taken not in {e.id for e in locked.values()}:
                     conflicts.append(
                         f"{resource.kind.value} {resource.name!r} ({taken}) already exists in the workspace "
                         f"but {lockfile_name} does not record it for tenant {slug!r}")
                     continue
-                reason = Reason.ADDED_TO_BLUEPRINT if locked_tenant else Reason.TENANT_ADDED
-                changes.append(Change(
-                    tenant=slug, address=resource.address, kind=resource.kind, name=resource.name,
-                    action=Action.CREATE, reason=reason.value, desired=resource,
-                    fields=_create_fields(resource, tenant_live, replacing)))
+                reason = Reason.ADDED_TO_BLUEPRINT if locked_tenant and locked else Reason.TENANT_ADDED
+                tenant_changes.append(Change(**common, action=Action.CREATE, reason=reason.value,
+                                             fields=_create_fields(resource, ctx)))
                 continue
             if current is None:
-                changes.append(Change(
-                    tenant=slug, address=resource.address, kind=resource.kind, name=resource.name,
-                    action=Action.CREATE, reason=f"{Reason.MISSING_LIVE.value} (Render answers 404 for {entry.id})",
-                    desired=resource, fields=_create_fields(resource, tenant_live, replacing)))
+                tenant_changes.append(Change(
+                    **common, action=Action.CREATE,
+                    reason=f"{Reason.MISSING_LIVE.value} (Render answers 404 for {entry.id})",
+                    fields=_create_fields(resource, ctx)))
                 continue
-            if resource.address in replacing:
+            if resource.address in ctx.replacing:
                 forced = sorted(f.path for f in fields if f.forces_replace)
-                changes.append(Change(
-                    tenant=slug, address=resource.address, kind=resource.kind, name=resource.name,
-                    action=Action.REPLACE, reason=f"{Reason.CANNOT_UPDATE.value}: {', '.join(forced)}",
-                    id=entry.id, desired=resource, fields=fields))
+                tenant_changes.append(Change(
+                    **common, action=Action.REPLACE, reason=f"{Reason.CANNOT_UPDATE.value}: {', '.join(forced)}",
+                    id=entry.id, fields=fields, protected=protected, data_loss=resource.kind in DATASTORES))
                 continue
             if resource.kind.is_service:
-                fields = fields + env_changes(resource, current, entry, tenant_live, replacing)
-            action = Action.UPDATE if fields else Action.NO_OP
-            reason = Reason.FIELD_CHANGED if fields else Reason.UNCHANGED
-            changes.append(Change(
-                tenant=slug, address=resource.address, kind=resource.kind, name=resource.name, action=action,
-                reason=reason.value, id=entry.id, desired=resource, fields=fields))
+                fields = fields + env_changes(resource, current, entry, ctx)
+            if not fields:
+                tenant_changes.append(Change(**common, action=Action.NO_OP, reason=Reason.UNCHANGED.value,
+                                             id=entry.id))
+                continue
+            reason = Reason.DRIFT if all(f.drift for f in fields) else Reason.FIELD_CHANGED
+            tenant_changes.append(Change(**common, action=Action.UPDATE, reason=reason.value, id=entry.id,
+                                         fields=fields))
 
         for addr, entry in locked.items():
             if addr in desired:
@@ -197,34 +357,43 @@ def build_plan(
             text = reason.value
             if entry.id in live.missing:
                 text += f"; already gone from Render ({entry.id} answers 404), only the lockfile entry is removed"
-            changes.append(Change(tenant=slug, address=addr, kind=entry.kind, name=entry.name,
-                                  action=Action.DELETE, reason=text, id=entry.id))
+            tenant_changes.append(Change(tenant=slug, address=addr, kind=entry.kind, name=entry.name,
+                                         action=Action.DELETE, reason=text, id=entry.id, protected=protected))
+
+        notices.extend(_rename_notices(slug, tenant_changes, live))
+        tenant_changes = _type_replaces(tenant_changes, locked)
+        if any(c.protected for c in tenant_changes):
+            how = ("set `deletion_protection: false` in its tenant file and apply that first" if tenant else
+                   "restore its tenant file with `deletion_protection: false`, apply, then delete the file")
+            notices.append(Notice(
+                tenant=slug, kind="deletion_protection",
+                message=f"tenant {slug} has deletion_protection: apply refuses to delete or replace its "
+                        f"resources; to allow it, {how}"))
+        changes.extend(tenant_changes)
+        manual.extend(ctx.manual)
+        notices.extend(ctx.notices)
 
     if conflicts:
+        slugs = sorted({c.rsplit("tenant ", 1)[1].strip("'") for c in conflicts})
         raise RendererError(
             "refusing to plan a second resource with a name that is already taken:\n  " + "\n  ".join(conflicts),
-            hint=f"adopt the existing resource by recording its ID in {lockfile_name} under the tenant's "
-                 "resources, or delete or rename it in the Render dashboard",
+            hint=f"adopt the existing resources into {lockfile_name} with "
+                 + " and ".join(f"`renderer import {s}`" for s in slugs)
+                 + ", or delete or rename them in the Render dashboard",
         )
-    return Plan(
+    plan = Plan(
         tenants=scope,
         sources={slug: tenants[slug].source for slug in scope if slug in tenants},
         changes=sorted(changes, key=_sort_key),
+        manual_actions=manual,
+        notices=notices,
+        locked_tenants=len(lockfile.tenants),
+        tenant_files=len(tenants) if tenant_files is None else tenant_files,
     )
-
-
-def _create_fields(
-    resource: DesiredResource, tenant_live: Mapping[str, LiveResource], replacing: set[str],
-) -> list[FieldChange]:
-    fields = [FieldChange(path=k, after=v, before_set=False) for k, v in sorted(resource.fields.items())]
-    for env in resource.env_vars:
-        if env.source is EnvSource.SYNC_FALSE:
-            continue
-        path = f"envVars.{env.key}"
-        if env.sensitive:
-            known = env.source is EnvSource.GENERATE_VALUE or (
-                _resolved(env, tenant_live)[1] and f"{Kind.POSTGRES.value}.{env.ref_name}" not in replacing)
-            fields.append(FieldChange(path=path, before_set=False, sensitive=True, after_known=known))
-        else:
-            fields.append(FieldChange(path=path, after=env.value, before_set=False))
-    return fields
+    breaker = plan.mass_destroy()
+    if breaker:
+        plan = plan.model_copy(update={"notices": [
+            *plan.notices, Notice(tenant="", kind="mass_destroy",
+                                  message=f"mass-delete breaker: {breaker}; apply refuses it without "
+                                          "--allow-mass-destroy")]})
+    return plan

@@ -1,17 +1,22 @@
 """The plan model. Every change carries an action (whose value is its symbol) and a reason.
 
 A plan never holds a secret value: a sensitive field change records only that it is sensitive, and
-apply resolves secret values itself from desired state and live connection info.
+apply resolves secret values itself from desired state, live connection info and the environment.
+The renderers (`render_text`, `render_markdown`, `render_json`) only read this model.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from renderer.resources import DesiredResource, Kind
+
+# The mass-delete breaker: a run may tear down at most max(1, MASS_DESTROY_SHARE x tenants in the
+# lockfile) tenants unless `--allow-mass-destroy` is given.
+MASS_DESTROY_SHARE = 0.10
 
 
 class Action(StrEnum):
@@ -30,9 +35,14 @@ class Action(StrEnum):
             Action.REPLACE: "replaced", Action.DELETE: "destroyed",
         }[self]
 
+    @property
+    def destructive(self) -> bool:
+        return self in (Action.DELETE, Action.REPLACE)
+
 
 class Reason(StrEnum):
-    """Why a change is in the plan. `CANNOT_UPDATE` is followed by the field name in `Change.reason`."""
+    """Why a change is in the plan. `CANNOT_UPDATE` is followed by the field names in `Change.reason`
+    (`cannot update in place: region`)."""
 
     TENANT_ADDED = "tenant added"
     ADDED_TO_BLUEPRINT = "added to blueprint"
@@ -40,14 +50,20 @@ class Reason(StrEnum):
     CANNOT_UPDATE = "cannot update in place"
     REMOVED_FROM_BLUEPRINT = "removed from blueprint"
     TENANT_REMOVED = "tenant removed"
+    DRIFT = "drift: changed outside renderer"
     MISSING_LIVE = "missing live: deleted outside renderer"
     UNCHANGED = "unchanged"
 
 
 class FieldChange(BaseModel):
-    """One field of one resource. `before`/`after` are None when absent (`*_set` False), and always None
-    when `sensitive`; `after_known` is False when the value exists only after apply (a new database's
-    connection string)."""
+    """One field of one resource (`plan`, `envVars.TENANT_NAME`).
+
+    `before`/`after` are None when absent (`*_set` False), and always None when `sensitive`;
+    `after_known` is False when the value exists only at apply time (a new database's connection
+    string, a tenant secret not in the environment at plan time). `drift` is True when the live value
+    differs from what renderer last applied while the desired value did not change: someone changed
+    Render, and apply restores it.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -59,10 +75,17 @@ class FieldChange(BaseModel):
     sensitive: bool = False
     after_known: bool = True
     forces_replace: bool = False
+    drift: bool = False
 
 
 class Change(BaseModel):
-    """One resource's planned action. `id` is the Render ID of the existing resource (None for creates)."""
+    """One resource's planned action. `id` is the Render ID of the existing resource (None for creates).
+
+    `protected`: the tenant has `deletion_protection` and this change deletes or replaces; apply refuses
+    it. `data_loss`: replacing a datastore loses its data (apply needs `--allow-data-loss`).
+    `previous_address`: for a replace that changes the address (a service whose `type` changed), the
+    lockfile address of the resource being replaced.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -75,6 +98,36 @@ class Change(BaseModel):
     id: str | None = None
     fields: list[FieldChange] = Field(default_factory=list)
     desired: DesiredResource | None = None
+    protected: bool = False
+    data_loss: bool = False
+    previous_address: str | None = None
+
+
+class ManualAction(BaseModel):
+    """Something only a person can do, listed in plan and apply output: a `sync: false` env var that is
+    missing on Render and that no tenant secret fills."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    address: str
+    name: str
+    key: str
+    message: str
+
+
+NoticeKind = Literal["possible_rename", "secret_unavailable", "deletion_protection", "mass_destroy",
+                     "interrupted_apply"]
+
+
+class Notice(BaseModel):
+    """A warning printed with the plan. `tenant` is "" for fleet-wide notices."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    kind: NoticeKind
+    message: str
 
 
 class TenantSource(BaseModel):
@@ -85,13 +138,15 @@ class TenantSource(BaseModel):
     blueprint: str
     blueprint_digest: str
     tenant_file: str
+    deletion_protection: bool = False
 
 
 class Plan(BaseModel):
     """Every change for the tenants in scope, ordered by tenant then dependency order.
 
     `sources` holds the tenants that still have a tenant file; a tenant in `tenants` but not in
-    `sources` is being torn down.
+    `sources` is being torn down. `locked_tenants` and `tenant_files` count the whole fleet (for the
+    mass-delete breaker), whatever the scope.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -99,6 +154,10 @@ class Plan(BaseModel):
     tenants: list[str]
     sources: dict[str, TenantSource]
     changes: list[Change]
+    manual_actions: list[ManualAction] = Field(default_factory=list)
+    notices: list[Notice] = Field(default_factory=list)
+    locked_tenants: int = 0
+    tenant_files: int = 0
 
     def actionable(self) -> list[Change]:
         return [c for c in self.changes if c.action is not Action.NO_OP]
@@ -112,7 +171,23 @@ class Plan(BaseModel):
 
     @property
     def is_destructive(self) -> bool:
-        return any(c.action in (Action.DELETE, Action.REPLACE) for c in self.changes)
+        return any(c.action.destructive for c in self.changes)
+
+    def teardown(self) -> list[str]:
+        """Tenants this plan tears down (no tenant file any more, resources still recorded)."""
+        return sorted({c.tenant for c in self.changes if c.action is Action.DELETE and c.tenant not in self.sources})
+
+    def mass_destroy(self) -> str | None:
+        """Why the mass-delete breaker trips, or None when it does not."""
+        if self.tenant_files == 0 and self.locked_tenants > 0 and self.teardown():
+            return (f"the tenants directory has no tenant files, so every one of the {self.locked_tenants} "
+                    "tenants in the lockfile would be torn down")
+        limit = max(1.0, MASS_DESTROY_SHARE * self.locked_tenants)
+        torn = self.teardown()
+        if len(torn) > limit:
+            return (f"{len(torn)} tenants would be torn down ({', '.join(torn)}); more than "
+                    f"max(1, 10% of {self.locked_tenants}) at once is refused")
+        return None
 
     def detailed_exit_code(self) -> int:
         """`plan --detailed-exitcode`: 0 no changes, 2 changes, 3 changes that delete or replace."""

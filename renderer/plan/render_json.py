@@ -2,9 +2,11 @@
 
 Shape (`format_version` "1"): `{"format_version": "1", "tenants": [slug...], "summary": {"create": n,
 "update": n, "replace": n, "delete": n, "no_op": n}, "changes": [{"tenant", "address", "kind", "name",
-"action", "symbol", "reason", "id", "fields": [{"path", "before", "after", "before_set", "after_set",
-"sensitive", "after_known", "forces_replace"}]}]}`. Keys are sorted; no-op changes are included with
-empty `fields`. Sensitive values are never present: the plan model does not hold them.
+"action", "symbol", "reason", "id", "protected", "data_loss", "previous_address", "fields": [{"path",
+"before", "after", "before_set", "after_set", "sensitive", "after_known", "forces_replace", "drift"}]}],
+"manual_actions": [{"tenant", "address", "name", "key", "message"}], "notices": [{"tenant", "kind",
+"message"}]}`. Keys are sorted; no-op changes are included with empty `fields`. Sensitive values are
+never present: the plan model does not hold them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ FORMAT_VERSION = "1"
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as a JSON-ready dict (the shape above)."""
     return {
         "format_version": FORMAT_VERSION,
         "tenants": list(plan.tenants),
@@ -26,10 +29,13 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             {
                 "tenant": c.tenant, "address": c.address, "kind": c.kind.value, "name": c.name,
                 "action": c.action.name.lower(), "symbol": c.action.value, "reason": c.reason, "id": c.id,
+                "protected": c.protected, "data_loss": c.data_loss, "previous_address": c.previous_address,
                 "fields": [f.model_dump(mode="json") for f in c.fields],
             }
             for c in plan.changes
         ],
+        "manual_actions": [m.model_dump(mode="json") for m in plan.manual_actions],
+        "notices": [n.model_dump(mode="json") for n in plan.notices],
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from renderer.plan.model import Action, Change, Plan
-from renderer.plan.render_text import field_line, summary_line
+from renderer.plan.render_text import change_header, field_line, manual_lines, notice_lines, summary_line
 
 # How a tenant is counted in the fleet summary.
 TENANT_STATUSES = ("create", "update", "delete", "unchanged")
@@ -53,8 +53,7 @@ def _section(plan: Plan, slug: str, changes: list[Change]) -> str:
                        for a in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE))
     lines: list[str] = []
     for change in changes:
-        ident = f" {change.id}" if change.id else ""
-        lines.append(f"{change.action.value} {change.address} \"{change.name}\"{ident}  ({change.reason})")
+        lines.append(f"{change.action.value} {change_header(change)}")
         width = max((len(f.path) for f in change.fields), default=0)
         for field in change.fields:
             line, _ = field_line(change, field, width)
@@ -64,16 +63,30 @@ def _section(plan: Plan, slug: str, changes: list[Change]) -> str:
             f"```diff\n{body}\n```\n\n</details>")
 
 
+def _escape(line: str) -> str:
+    """Keep a text line from being read as HTML in a PR comment (GitHub leaves intraword `_` alone)."""
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def markdown_parts(plan: Plan) -> MarkdownPlan:
+    """The plan in parts: fleet summary (with manual actions and warnings), destructive call-out, and one
+    collapsible section per tenant with changes."""
     statuses = [tenant_status(plan, slug) for slug in plan.tenants]
     n = len(plan.tenants)
     fleet = f"{n} tenant{'s' if n != 1 else ''}: " + ", ".join(
         f"{statuses.count(s)} {s}" for s in TENANT_STATUSES)
     summary = f"**{fleet}**\n\n{summary_line(plan)}"
+    if plan.manual_actions:
+        summary += "\n\n**Manual action required**\n\n" + "\n".join(
+            _escape(line) for line in manual_lines(plan))
+    if plan.notices:
+        summary += "\n\n**Warnings**\n\n" + "\n".join(_escape(line) for line in notice_lines(plan))
     destructive_changes = [c for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE)]
     destructive = ""
     if destructive_changes:
         items = "\n".join(f"- `{c.action.value}` **{c.tenant}** `{c.address}` \"{c.name}\" ({c.reason})"
+                          + (" — refused: deletion_protection" if c.protected else "")
+                          + (" — data loss" if c.data_loss else "")
                           for c in destructive_changes)
         destructive = f"> [!WARNING]\n> This plan deletes or replaces {len(destructive_changes)} resources:\n\n{items}"
     by_tenant: dict[str, list[Change]] = {}

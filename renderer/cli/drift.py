@@ -1,0 +1,69 @@
+"""`renderer drift`: report changes made on Render outside renderer (refresh only)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+
+from renderer import lockfile as lockfile_io
+from renderer.cli.output import stdout
+from renderer.drift import DriftReport, detect_drift
+from renderer.errors import RendererError
+from renderer.fingerprint import Fingerprinter
+from renderer.refresh import refresh
+from renderer.render_api.client import RenderClient, Settings
+from renderer.tenant import discover
+from renderer.workflow import managed_ids
+
+
+async def _drift(tenants_dir: Path, lockfile: Path, only: tuple[str, ...]) -> DriftReport:
+    locked = lockfile_io.load(lockfile)
+    known = sorted(set(locked.tenants) | {p.stem for p in discover(tenants_dir)})
+    unknown = sorted(set(only) - set(known))
+    if unknown:
+        raise RendererError(f"unknown tenant: {', '.join(unknown)}",
+                            hint="--tenant takes a slug with a tenant file or an entry in the lockfile")
+    scope = sorted(only) if only else known
+    async with RenderClient(Settings.from_env()) as client:
+        live = await refresh(client, managed_ids(locked, scope))
+    return detect_drift(locked, live, scope, known, Fingerprinter.from_env())
+
+
+@click.command()
+@click.option("--tenants", "tenants_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("tenants"), show_default=True, help="Tenant files directory (for tenant slugs).")
+@click.option("--lockfile", "lockfile", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("render.lock.json"), show_default=True, help="The lockfile.")
+@click.option("--tenant", "only", multiple=True, metavar="SLUG", help="Only this tenant (repeatable).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no drift, 2 with drift (1 on error).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format (json: versioned, no secret values).")
+def drift(tenants_dir: Path, lockfile: Path, only: tuple[str, ...], detailed_exitcode: bool,
+          output_format: str) -> int:
+    """Report what changed on Render outside renderer since it last applied, per tenant, and unmanaged
+    services or databases that carry a tenant's suffix. Changes nothing.
+
+    Secret env vars are compared only when RENDERER_FINGERPRINT_KEY is set (their fingerprints are keyed).
+    """
+    report = asyncio.run(_drift(tenants_dir, lockfile, only))
+    if output_format == "json":
+        click.echo(json.dumps(report.document(), sort_keys=True, indent=2))
+    else:
+        current = None
+        for item in report.items:
+            if item.tenant != current:
+                current = item.tenant
+                stdout.print(f"Tenant {item.tenant}", style="bold", markup=False)
+            stdout.print(f"  {item.describe()}", style="yellow", markup=False)
+        n = len(report.tenants)
+        if report.has_drift:
+            stdout.print(f"Drift: {len(report.items)} finding{'s' if len(report.items) != 1 else ''} in "
+                         f"{len({i.tenant for i in report.items})} of {n} tenant{'s' if n != 1 else ''}; "
+                         "`renderer plan` shows how apply would restore them.", style="bold", markup=False)
+        else:
+            stdout.print(f"No drift: Render matches what renderer last applied for {n} tenant{'s' if n != 1 else ''}.",
+                         style="bold", markup=False)
+    return report.exit_code(detailed_exitcode)
