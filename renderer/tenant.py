@@ -211,14 +211,10 @@ class TenantFile:
 def load_tenant(path: Path) -> TenantFile:
     """Load `tenants/<slug>.yaml`. Raises `ValidationFailed` (tenant layer) or `RendererError` (I/O)."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise RendererError(f"cannot read tenant file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed([Finding(
-            file=str(path), line=None, column=None, path="", layer="yaml", rule="encoding",
-            message=f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)",
-            hint="save the file as UTF-8")]) from None
+    text = yamlio.decode(data, str(path))
     tenant, document = parse_tenant(text, str(path), expected_slug=path.stem)
     return TenantFile(path=path, tenant=tenant, document=document)
 

@@ -125,7 +125,8 @@ def _syntax_finding(exc: MarkedYAMLError, text: str, filename: str) -> Finding:
     if mark is not None:
         lines = text.splitlines()
         source_line = lines[mark.line] if mark.line < len(lines) else ""
-        if "\t" in source_line[: mark.column + 1] and "cannot start any token" in problem:
+        indent = source_line[: len(source_line) - len(source_line.lstrip())]
+        if "\t" in indent or ("\t" in source_line[: mark.column + 1] and "cannot start any token" in problem):
             return _finding(filename, line, column, "yaml-tab",
                             "a tab character is used for indentation; YAML indents with spaces only",
                             "replace the tab with spaces")
@@ -322,6 +323,19 @@ def parse(text: str, filename: str) -> YamlDocument:
             f"the document expands to more than {MAX_NODES:,} nodes through aliases",
             "use fewer nested aliases (`*name`); a render.yaml never needs this many")])
     return YamlDocument(text=text, filename=filename, data=data)
+
+
+def decode(data: bytes, filename: str) -> str:
+    """UTF-8 bytes as text. Raises `ValidationFailed` (rule `encoding`, with the line and column of the
+    first byte that is not UTF-8) otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ValidationFailed([_finding(filename, line, column, "encoding",
+                                         f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)",
+                                         "save the file as UTF-8")]) from None
 
 
 def empty_document_finding(filename: str, what: str) -> Finding:

@@ -119,20 +119,14 @@ def render_tenant(tenant_file: TenantFile, blueprints_dir: Path) -> Blueprint:
                       tenant=tenant_file.document, tenant_file=tenant_path)
 
 
-def read_text(path: Path, layer_file: str | None = None) -> str:
+def read_text(path: Path) -> str:
     """A UTF-8 file's text. Raises `RendererError` when it cannot be read and `ValidationFailed`
     (`yaml` layer, rule `encoding`) when it is not UTF-8."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise RendererError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValidationFailed([Finding(
-            file=layer_file or str(path), line=None, column=None, path="", layer="yaml", rule="encoding",
-            message=f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)",
-            hint="save the file as UTF-8")]) from None
+    return yamlio.decode(data, str(path))
 
 
 def load_blueprint_file(path: Path) -> Blueprint:

@@ -220,6 +220,9 @@ class _Translator:
             return f"`{key}` belongs to a service: move it into an entry under `services:`"
         if key == "env" and "runtime" in allowed:
             return "`env:` is the deprecated name of `runtime:`; write `runtime:`"
+        if definition == "database" and (key == "type" or key in self.keys_of["redisServer"]):
+            return ("Postgres is the only kind under `databases:`; a Key Value belongs under `services:` with "
+                    "`type: keyvalue`")
         if key == "key" and definition == "envVarFromGroup":
             return "`fromGroup:` brings in every variable of the group and takes no `key:`; write `- fromGroup: NAME`"
         if definition in _SERVICE_DEFINITIONS:
@@ -240,6 +243,19 @@ class _Translator:
             yield _Raw((*path, key), "unknown-key", f"unknown key `{key}`",
                        self._key_hint(path, key, allowed, definition), at_value=False)
 
+    def _required_hint(self, key: str, schema_path: list[str | int]) -> str:
+        if key == "ipAllowList":
+            return ("add `ipAllowList: []` to accept connections from your Render services only, or list the "
+                    "`source:` CIDR blocks allowed to connect from outside")
+        prop = self.validator.at([*schema_path[:-1], "properties", key])
+        ref = prop.get("$ref") if isinstance(prop, dict) else None
+        if isinstance(ref, str) and ref.startswith("#/"):
+            prop = self.validator.at(ref[2:].split("/"))
+        options = prop.get("enum") if isinstance(prop, dict) else None
+        if isinstance(options, list):
+            return f"add `{key}:` (one of {_listing([str(o) for o in options])})"
+        return f"add `{key}:`"
+
     def translate(self, error: jsonschema_rs.ValidationError) -> Iterator[_Raw]:
         kind = error.kind
         name = type(kind).__name__
@@ -255,8 +271,9 @@ class _Translator:
             unknown = [k for k in getattr(kind, "unexpected", []) if k not in allowed]
             yield from self._unknown_keys(path, unknown, allowed, list(error.schema_path))  # known: failed elsewhere
         elif name == "Required":
-            key = getattr(kind, "property", "")
-            yield _Raw(path, "required", f"required key `{key}` is missing", f"add `{key}:`", at_value=False)
+            key = str(getattr(kind, "property", ""))
+            yield _Raw(path, "required", f"required key `{key}` is missing",
+                       self._required_hint(key, list(error.schema_path)), at_value=False)
         elif name == "Enum":
             options = [str(o) for o in getattr(kind, "options", [])]
             yield _Raw(path, "enum", f"`{_show(error.instance)}` is not one of: {_listing(options)}",

@@ -69,7 +69,8 @@ _PLACEHOLDERS = (
     re.compile(r"REPLACE_ME"),
     re.compile(r"\{\{.*?\}\}"),
     re.compile(r"\$\{[^}\n]*\}"),
-    re.compile(r"<[A-Za-z_…\.][^<>\n]{0,80}>"),
+    # `<your-api-key>`, `<API_KEY>`, `<project id>`, `<...>`; not a name such as `R&D <Labs>`
+    re.compile(r"<(\.\.\.|…|[a-z][a-z0-9_ .-]{0,60}|[A-Z][A-Z0-9_]{1,60}|[^<>\n]{0,40}\b[Yy]our\b[^<>\n]{0,40})>"),
 )
 _SHELL_SAFE = 2  # commands legitimately use `${VAR}` and `<` redirections: only the first two patterns apply
 
@@ -186,6 +187,7 @@ class _Rules:
                        "need it with `sync: false`", at_value=False)
         elif not sources:
             self.error(path, "env-var-source", f"{label} has no value source",
+                       "give it `value:` or `generateValue: true`" if owner.kind == ENV_GROUP else
                        "give it exactly one of `value:`, `generateValue: true`, `sync: false`, `fromDatabase:`, "
                        "`fromService:` or `fromGroup:`", at_value=False)
         elif len(sources) > 1:
