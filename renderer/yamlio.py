@@ -30,6 +30,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from renderer.errors import Finding, ValidationFailed
 
@@ -88,6 +89,23 @@ class _PositionConstructor(RoundTripConstructor):
         return True
 
 
+class _Resolver12(VersionedResolver):
+    """YAML 1.2 resolution, always (libyaml's parser ignores `%YAML` directives too), with the resolver
+    table built once per process instead of on every scalar."""
+
+    _table: dict[Any, Any] | None = None
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 2)
+
+    @property
+    def versioned_resolver(self) -> Any:
+        if _Resolver12._table is None:
+            _Resolver12._table = super().versioned_resolver
+        return _Resolver12._table
+
+
 # YAML 1.2's core schema has no timestamps: a date stays the text it is.
 _FastConstructor.add_constructor(_TIMESTAMP_TAG, SafeConstructor.construct_yaml_str)
 _PositionConstructor.add_constructor(_TIMESTAMP_TAG, RoundTripConstructor.construct_yaml_str)
@@ -96,6 +114,7 @@ _PositionConstructor.add_constructor(_TIMESTAMP_TAG, RoundTripConstructor.constr
 def _fast_loader() -> YAML:
     yaml = YAML(typ="safe", pure=False)  # libyaml's C parser when ruamel.yaml.clib is installed
     yaml.Constructor = _FastConstructor
+    yaml.Resolver = _Resolver12
     yaml.allow_duplicate_keys = True
     return yaml
 
@@ -103,6 +122,7 @@ def _fast_loader() -> YAML:
 def _position_loader() -> YAML:
     yaml = YAML(typ="rt")
     yaml.Constructor = _PositionConstructor
+    yaml.Resolver = _Resolver12
     yaml.allow_duplicate_keys = True
     return yaml
 

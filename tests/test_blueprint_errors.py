@@ -119,10 +119,10 @@ def test_sync_false_in_an_env_group(tmp_path: Path) -> None:
     assert code == 1
     assert report["errors"] == [finding(
         path, 5, 9, "envVarGroups[0].envVars[0].sync", "semantic", "env-group-sync-false",
-        "env var `STRIPE_KEY` in env group `shared` has `sync: false`, which Render allows only on a service's env "
-        "vars (it prompts for the value when the Blueprint is first applied)",
-        "give the group var a `value:` or `generateValue: true`, or move it to the services that need it with "
-        "`sync: false`")]
+        "env var `STRIPE_KEY` in env group `shared` has `sync: false`; renderer takes `sync: false` only on a "
+        "service's env vars (an env group's values come from the blueprint)",
+        "give the group var a `value:` or `generateValue: true`, or set it with `sync: false` on the services that "
+        "need it")]
 
 
 def test_previews_generation_off_stays_the_string_off(tmp_path: Path) -> None:

@@ -245,8 +245,8 @@ SEMANTIC_CASES: dict[str, tuple[str, tuple[int, int, str, str]]] = {
             envVars:
               - {key: TOKEN, sync: false}
         """, (4, 22, "envVarGroups[0].envVars[0].sync",
-              "env var `TOKEN` in env group `shared` has `sync: false`, which Render allows only on a service's env "
-              "vars (it prompts for the value when the Blueprint is first applied)")),
+              "env var `TOKEN` in env group `shared` has `sync: false`; renderer takes `sync: false` only on a "
+              "service's env vars (an env group's values come from the blueprint)")),
     "plan-for-kind": ("""
         services:
           - type: worker

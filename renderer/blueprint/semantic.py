@@ -98,6 +98,7 @@ class _Index:
     resources: list[_Resource] = field(default_factory=list)
     by_name: dict[str, list[_Resource]] = field(default_factory=lambda: defaultdict(list))
     key_values_under_databases: dict[str, _Resource] = field(default_factory=dict)
+    read_replicas: dict[str, _Resource] = field(default_factory=dict)  # replica name -> its primary
 
     def named(self, name: str, kinds: frozenset[str] | set[str]) -> list[_Resource]:
         return [r for r in self.by_name.get(name, []) if r.kind in kinds]
@@ -120,6 +121,10 @@ def _index(document: Any) -> _Index:
         index.resources.append(resource)
         if resource.name:
             index.by_name[resource.name].append(resource)
+        replicas = item.get("readReplicas") if resource.kind == POSTGRES else None
+        for replica in replicas if isinstance(replicas, list) else []:
+            if isinstance(replica, dict) and isinstance(replica.get("name"), str):
+                index.read_replicas[replica["name"]] = resource
     return index
 
 
@@ -181,10 +186,10 @@ class _Rules:
                    and not (s == "sync" and env[s] is not False)]
         if owner.kind == ENV_GROUP and env.get("sync") is False:
             self.error((*path, "sync"), "env-group-sync-false",
-                       f"{label} in env group `{owner.name}` has `sync: false`, which Render allows only on a "
-                       "service's env vars (it prompts for the value when the Blueprint is first applied)",
-                       "give the group var a `value:` or `generateValue: true`, or move it to the services that "
-                       "need it with `sync: false`", at_value=False)
+                       f"{label} in env group `{owner.name}` has `sync: false`; renderer takes `sync: false` only "
+                       "on a service's env vars (an env group's values come from the blueprint)",
+                       "give the group var a `value:` or `generateValue: true`, or set it with `sync: false` on the "
+                       "services that need it", at_value=False)
         elif not sources:
             self.error(path, "env-var-source", f"{label} has no value source",
                        "give it `value:` or `generateValue: true`" if owner.kind == ENV_GROUP else
@@ -214,18 +219,24 @@ class _Rules:
                            "a Key Value is read with `fromService`",
                            f"declare `{name}` under `services:` with `type: keyvalue` and write "
                            f"`fromService: {{type: keyvalue, name: {name}, property: connectionString}}`")
+            elif self.index.named(name, {POSTGRES}):
+                self.same_region(path, self.index.named(name, {POSTGRES})[0])
+            elif name in self.index.read_replicas:  # a read replica is read like its primary
+                self.same_region(path, self.index.read_replicas[name])
             elif self.index.named(name, {KEY_VALUE}):
                 self.error((*path, "name"), "from-database-ref",
                            f"fromDatabase reads `{name}`, which is a Key Value instance, not a Postgres database",
                            f"write `fromService: {{type: keyvalue, name: {name}, property: connectionString}}`")
-            elif not self.index.named(name, {POSTGRES}):
+            elif any(r.list_key == "services" and r.kind is None for r in self.index.by_name.get(name, [])):
+                self.error((*path, "name"), "from-database-ref",
+                           f"fromDatabase names `{name}`, which is declared under `services:`; a Postgres database "
+                           "belongs under `databases:`", f"move `{name}` under `databases:` (without `type:`)")
+            else:
                 databases = sorted(r.name for r in self.index.resources if r.kind == POSTGRES and r.name)
                 close = difflib.get_close_matches(name, databases, n=1)
                 self.error((*path, "name"), "from-database-ref",
                            f"fromDatabase names `{name}`, which is not a database in this blueprint",
                            f"did you mean `{close[0]}`?" if close else "declare it under `databases:`")
-            else:
-                self.same_region(path, self.index.named(name, {POSTGRES})[0])
         if isinstance(prop, str) and prop not in DATABASE_PROPERTIES:
             close = difflib.get_close_matches(prop, DATABASE_PROPERTIES, n=1)
             self.error((*path, "property"), "from-database-property",
