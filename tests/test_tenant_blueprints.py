@@ -130,3 +130,41 @@ def test_render_reports_errors_and_still_prints(project: Path) -> None:
     assert result.code == 1
     assert "name: backboneos-worker" in result.out
     assert "tenants/globex.yaml:8:7: error: a background worker has no free instance type" in result.err
+
+
+def test_yaml_errors_in_rendered_text_point_at_the_template_or_the_tenant(project: Path) -> None:
+    shop_project(project)
+    write(project / "blueprints" / "loose" / "render.yaml.j2", """
+        services:
+          - type: web
+            name: api
+            runtime: docker
+            envVars:
+        {% for key, value in tenant.env | dictsort %}
+              - key: {{ key }}
+                value: {{ value }}
+        {% endfor %}
+        """)
+    write(project / "tenants" / "evil.yaml", """
+        name: Evil
+        slug: evil
+        blueprint: loose
+        env:
+          A: "one"
+          MOTTO: "we: win"
+        """)
+    write(project / "tenants" / "sloppy.yaml", "name: Sloppy\nslug: sloppy\nblueprint: shop\n")
+    template = project / TEMPLATE
+    template.write_text(template.read_text().replace("    name: shop-jobs\n", "    name: shop-jobs\n   bad: indent\n"))
+    code, report = validate_json()
+    assert code == 1
+    assert report["errors"] == [
+        finding("tenants/evil.yaml", 6, 10, "", "yaml", "yaml-syntax",
+                "mapping values are not allowed in this context (in the value of `env.MOTTO` from the tenant file, "
+                "used at blueprints/loose/render.yaml.j2:8)",
+                "the template should quote the value: `{{ ... | yaml_quote }}` at blueprints/loose/render.yaml.j2:8"),
+        finding(TEMPLATE, 15, 4, "", "yaml", "yaml-syntax",
+                "while parsing a block collection did not find expected '-' indicator (in the rendered blueprint) "
+                "(rendering tenant `sloppy`)",
+                "fix the YAML syntax at this position (indentation, a missing `:` or an unquoted `: `)"),
+    ]

@@ -94,7 +94,8 @@ def _template_positions(findings: list[Finding], rendered: RenderedTemplate, sou
             moved.append(finding.model_copy(update={
                 "file": str(tenant_file.path), "line": line, "column": column,
                 "message": f"{finding.message} (in the value of `{yamlio.format_path(where.tenant_key)}` from the "
-                           f"tenant file, used at {source}:{where.line})"}))
+                           f"tenant file, used at {source}:{where.line})",
+                "hint": f"the template should quote the value: `{{{{ ... | yaml_quote }}}}` at {source}:{where.line}"}))
         else:
             moved.append(finding.model_copy(update={
                 "file": source, "line": where.line if where else None, "column": where.column if where else None,
