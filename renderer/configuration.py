@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from renderer import refdata
-from renderer.blueprint.model import ENV_GROUP, KEY_VALUE, POSTGRES, SERVICE_KINDS, Blueprint, resource_kind, resources
+from renderer.blueprint.model import COLLECTIONS, Blueprint, resource_kind, resources
 from renderer.blueprint.render import load_blueprint_file, render_tenant
 from renderer.blueprint.validate import SchemaValidator, compile_schema, validate
 from renderer.errors import Finding, ValidationFailed, errors_in
@@ -71,9 +71,6 @@ def blueprint_schema(explicit: Path | None) -> SchemaValidator | None:
     return compile_schema(schema)
 
 
-_COLLECTION = {**{k: "service" for k in SERVICE_KINDS}, KEY_VALUE: KEY_VALUE, POSTGRES: POSTGRES, ENV_GROUP: ENV_GROUP}
-
-
 def fleet_findings(tenants: dict[str, RenderedTenant]) -> list[Finding]:
     """Two resources must never map to one Render name once the tenant suffix is applied (slug `a-b`
     with `x` and slug `b` with `x-a` both make `x-a-b`), whether in two tenants or in two environments of
@@ -84,9 +81,9 @@ def fleet_findings(tenants: dict[str, RenderedTenant]) -> list[Finding]:
         for path, list_key, item in resources(rendered.blueprint.document):
             kind = resource_kind(list_key, item)
             name = item.get("name") if isinstance(item, dict) else None
-            if kind not in _COLLECTION or not isinstance(name, str):
+            if kind not in COLLECTIONS or not isinstance(name, str):
                 continue
-            key = (_COLLECTION[kind], suffixed(name, slug))
+            key = (COLLECTIONS[kind], suffixed(name, slug))
             here = f"`{format_path(path)}` of tenant `{slug}`"
             if key not in owners:
                 owners[key] = (slug, here)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.config import JsonDict, JsonValue
 
 from renderer import yamlio
-from renderer.errors import Finding, RendererError, ValidationFailed
+from renderer.errors import Finding, ValidationFailed
 from renderer.yamlio import YamlDocument
 
 # Render's regions and service instance types, in the Blueprint vocabulary
@@ -210,11 +210,7 @@ class TenantFile:
 
 def load_tenant(path: Path) -> TenantFile:
     """Load `tenants/<slug>.yaml`. Raises `ValidationFailed` (tenant layer) or `RendererError` (I/O)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RendererError(f"cannot read tenant file {path}: {exc.strerror or exc}") from None
-    text = yamlio.decode(data, str(path))
+    text = yamlio.read(path, "tenant file")
     tenant, document = parse_tenant(text, str(path), expected_slug=path.stem)
     return TenantFile(path=path, tenant=tenant, document=document)
 

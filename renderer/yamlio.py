@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from renderer.errors import Finding, ValidationFailed
+from renderer.errors import Finding, RendererError, ValidationFailed
 
 PathPart = str | int
 Path = Sequence[PathPart]
@@ -356,6 +357,16 @@ def decode(data: bytes, filename: str) -> str:
         raise ValidationFailed([_finding(filename, line, column, "encoding",
                                          f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)",
                                          "save the file as UTF-8")]) from None
+
+
+def read(path: pathlib.Path, what: str = "file") -> str:
+    """A UTF-8 file's text. Raises `RendererError` ("cannot read <what> <path>") when it cannot be read
+    and `ValidationFailed` (rule `encoding`) when it is not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RendererError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    return decode(data, str(path))
 
 
 def empty_document_finding(filename: str, what: str) -> Finding:

@@ -41,6 +41,10 @@ POSTGRES = "postgres"
 ENV_GROUP = "env_group"
 SERVICE_KINDS = frozenset({WEB_SERVICE, PRIVATE_SERVICE, BACKGROUND_WORKER, CRON_JOB, STATIC_SITE})
 _SERVICE_TYPES = {"web": WEB_SERVICE, "pserv": PRIVATE_SERVICE, "worker": BACKGROUND_WORKER, "cron": CRON_JOB}
+# Render API collections a name must be unique in: services (all five service types), Key Value, Postgres,
+# env groups (openapi.json: /services, /key-value, /postgres, /env-groups).
+COLLECTIONS = {**{kind: "service" for kind in SERVICE_KINDS}, KEY_VALUE: KEY_VALUE, POSTGRES: POSTGRES,
+               ENV_GROUP: ENV_GROUP}
 KIND_LABELS = {
     WEB_SERVICE: "web service", PRIVATE_SERVICE: "private service", BACKGROUND_WORKER: "background worker",
     CRON_JOB: "cron job", STATIC_SITE: "static site", KEY_VALUE: "Key Value instance",

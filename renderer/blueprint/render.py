@@ -14,7 +14,7 @@ from renderer.blueprint import template
 from renderer.blueprint.model import KEY_VALUE_TYPES, STATIC_SITE, Blueprint, DocPath, Origin, resource_kind, resources
 from renderer.blueprint.normalize import normalize
 from renderer.blueprint.template import RenderedTemplate, TenantValue
-from renderer.errors import Finding, RendererError, ValidationFailed
+from renderer.errors import Finding, ValidationFailed
 from renderer.tenant import Tenant, TenantFile
 from renderer.yamlio import YamlDocument
 
@@ -120,19 +120,9 @@ def render_tenant(tenant_file: TenantFile, blueprints_dir: Path) -> Blueprint:
                       tenant=tenant_file.document, tenant_file=tenant_path)
 
 
-def read_text(path: Path) -> str:
-    """A UTF-8 file's text. Raises `RendererError` when it cannot be read and `ValidationFailed`
-    (`yaml` layer, rule `encoding`) when it is not UTF-8."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RendererError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return yamlio.decode(data, str(path))
-
-
 def load_blueprint_file(path: Path) -> Blueprint:
     """Load a plain render.yaml (no template, no tenant). Raises `ValidationFailed` (yaml layer) or
     `RendererError` (the file cannot be read)."""
-    parsed = yamlio.parse(read_text(path), str(path))
+    parsed = yamlio.parse(yamlio.read(path, "render.yaml"), str(path))
     raw = _document(parsed, "a render.yaml must be a mapping (keys such as `services:`)")
     return _blueprint(path.stem, str(path), parsed, raw)

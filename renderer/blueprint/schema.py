@@ -73,17 +73,17 @@ class SchemaValidator:
                 return None
         return node
 
-    def properties(self, node: Any) -> list[str]:
+    def properties(self, node: Any, _seen: frozenset[str] = frozenset()) -> list[str]:
         """Property names a subschema declares, following `$ref` and `allOf` (for `unevaluatedProperties`)."""
         names: list[str] = []
         if not isinstance(node, dict):
             return names
         names += list(node.get("properties", {}))
         ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            names += self.properties(self.at(ref[2:].split("/")))
+        if isinstance(ref, str) and ref.startswith("#/") and ref not in _seen:
+            names += self.properties(self.at(ref[2:].split("/")), _seen | {ref})
         for sub in node.get("allOf", []):
-            names += self.properties(sub)
+            names += self.properties(sub, _seen)
         return names
 
 

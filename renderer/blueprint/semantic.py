@@ -17,6 +17,7 @@ from typing import Any
 
 from renderer.blueprint.model import (
     BACKGROUND_WORKER,
+    COLLECTIONS,
     CRON_JOB,
     ENV_GROUP,
     KEY_VALUE,
@@ -62,8 +63,6 @@ TYPE_OF_KIND = {WEB_SERVICE: "web", STATIC_SITE: "static", BACKGROUND_WORKER: "w
                 CRON_JOB: "cron", KEY_VALUE: "keyvalue"}
 DEFAULT_REGION = "oregon"  # Render Blueprint spec: region defaults to oregon
 
-# Names are unique per Render API collection: services (all five service types), Key Value, Postgres, env groups.
-_COLLECTIONS = {**{k: "service" for k in SERVICE_KINDS}, KEY_VALUE: KEY_VALUE, POSTGRES: POSTGRES, ENV_GROUP: ENV_GROUP}
 _COMMAND_KEYS = frozenset({"buildCommand", "startCommand", "dockerCommand", "preDeployCommand", "initialDeployHook"})
 _PLACEHOLDERS = (
     re.compile(r"REPLACE_ME"),
@@ -143,7 +142,7 @@ class _Rules:
     def unique_names(self) -> None:
         seen: dict[tuple[DocPath, str, str], _Resource] = {}
         for resource in self.index.resources:
-            collection = _COLLECTIONS.get(resource.kind or "")
+            collection = COLLECTIONS.get(resource.kind or "")
             if resource.name is None or collection is None:
                 continue
             scope = resource.path[:-2] if resource.path[:1] != ("ungrouped",) else ()
