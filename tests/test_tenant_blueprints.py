@@ -3,7 +3,10 @@ came from the tenant; every tenant's findings in one run; the fleet rule; the va
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from ruamel.yaml import YAML
 
 from tests.conftest import run
 from tests.validation_helpers import finding, validate_json, write
@@ -168,3 +171,24 @@ def test_yaml_errors_in_rendered_text_point_at_the_template_or_the_tenant(projec
                 "(rendering tenant `sloppy`)",
                 "fix the YAML syntax at this position (indentation, a missing `:` or an unquoted `: `)"),
     ]
+
+
+def test_names_with_newlines_and_hashes_cannot_change_the_document(project: Path) -> None:
+    name = 'Evil # Corp\nservices: []\n"quoted": yes'
+    path = project / "tenants" / "globex.yaml"
+    path.write_text(path.read_text().replace("name: Globex Corporation", f"name: {json.dumps(name)}"))
+    assert validate_json() == (0, {"valid": True, "errors": [], "warnings": []})
+    rendered = run("render", "globex")
+    assert rendered.code == 0
+    document = YAML(typ="safe").load(rendered.out)
+    assert [s["name"] for s in document["services"]] == ["backboneos-backend", "backboneos-worker"]
+    assert {"key": "TENANT_NAME", "value": name} in document["services"][0]["envVars"]
+
+
+def test_private_use_characters_are_refused_in_tenant_files(project: Path) -> None:
+    path = project / "tenants" / "globex.yaml"
+    path.write_text(path.read_text().replace("Globex Corporation", "Globex \ue000 Corporation"))
+    code, report = validate_json()
+    assert code == 1
+    assert [(f["file"], f["line"], f["path"], f["message"]) for f in report["errors"]] == [
+        ("tenants/globex.yaml", 2, "name", "the value contains a Unicode private-use character; remove it")]
