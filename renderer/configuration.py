@@ -1,24 +1,29 @@
 """The configuration: every tenant file, its rendered blueprint and its desired resources.
 
-This is the first half of the pipeline in one call (tenant file -> rendered blueprint -> validation ->
-desired resources); it reads files only and never talks to Render.
+This is the first half of the pipeline (tenant file -> rendered blueprint -> validation -> desired
+resources); it reads files only and never talks to Render. `check_tenants` and `check_blueprint_files`
+validate and report every finding of every file at once; `load_configuration` also translates, for plan
+and apply.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from renderer import refdata
-from renderer.blueprint.model import Blueprint
-from renderer.blueprint.render import render_tenant
+from renderer.blueprint.model import COLLECTIONS, Blueprint, resource_kind, resources
+from renderer.blueprint.render import load_blueprint_file, render_tenant
 from renderer.blueprint.validate import SchemaValidator, compile_schema, validate
-from renderer.errors import Finding, ValidationFailed, errors_in
+from renderer.errors import Finding, RendererError, ValidationFailed, errors_in
 from renderer.resources import DesiredResource
 from renderer.tenant import TenantFile, discover, load_tenant
-from renderer.translate import secret_findings, translate
+from renderer.translate import secret_findings, suffixed, translate
+from renderer.yamlio import format_path
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,7 @@ class TenantConfig:
 
 @dataclass
 class Configuration:
-    """All tenants by slug (sorted), plus warnings found while loading them."""
+    """All tenants by slug (file order), plus warnings found while loading them."""
 
     tenants: dict[str, TenantConfig] = field(default_factory=dict)
     warnings: list[Finding] = field(default_factory=list)
@@ -47,8 +52,16 @@ class Configuration:
         return [r for t in self.tenants.values() for r in t.resources]
 
 
+@dataclass(frozen=True)
+class RenderedTenant:
+    """A tenant file that loaded and rendered (it may still have validation findings)."""
+
+    file: TenantFile
+    blueprint: Blueprint
+
+
 def blueprint_schema(explicit: Path | None) -> SchemaValidator | None:
-    """Render's Blueprint schema, compiled; None (with a warning) when it cannot be found."""
+    """Render's Blueprint schema, compiled; None (with a warning on stderr) when it cannot be found."""
     schema: dict[str, Any] | None = refdata.load_json(refdata.BLUEPRINT_SCHEMA, explicit)
     if schema is None:
         log.warning(
@@ -59,54 +72,129 @@ def blueprint_schema(explicit: Path | None) -> SchemaValidator | None:
     return compile_schema(schema)
 
 
-def fleet_findings(tenants: dict[str, TenantConfig]) -> list[Finding]:
-    """Two tenants must never map to one Render name (e.g. slug `a-b` with `x` vs slug `b` with `x-a`)."""
-    owners: dict[tuple[str, str], tuple[str, DesiredResource]] = {}
+def fleet_findings(tenants: dict[str, RenderedTenant]) -> list[Finding]:
+    """Two resources must never map to one Render name once the tenant suffix is applied (slug `a-b`
+    with `x` and slug `b` with `x-a` both make `x-a-b`), whether in two tenants or in two environments of
+    one. Names are unique per Render API collection (services, Key Value, Postgres, env groups)."""
+    owners: dict[tuple[str, str], tuple[str, str]] = {}
     findings: list[Finding] = []
-    for slug, config in tenants.items():
-        for resource in config.resources:
-            key = ("service" if resource.kind.is_service else resource.kind.value, resource.name)
-            if key in owners and owners[key][0] != slug:
-                other = owners[key][0]
-                findings.append(Finding(
-                    file=str(config.file.path), line=None, column=None, path="", layer="semantic",
-                    rule="fleet-unique-name",
-                    message=f"Render name {resource.name!r} of {resource.address} is also the name of "
-                            f"{owners[key][1].address} of tenant {other!r}",
-                    hint="rename the blueprint resource or choose a slug that cannot collide"))
-            else:
-                owners[key] = (slug, resource)
+    for slug, rendered in tenants.items():
+        for path, list_key, item in resources(rendered.blueprint.document):
+            kind = resource_kind(list_key, item)
+            name = item.get("name") if isinstance(item, dict) else None
+            if kind not in COLLECTIONS or not isinstance(name, str):
+                continue
+            key = (COLLECTIONS[kind], suffixed(name, slug))
+            here = f"`{format_path(path)}` of tenant `{slug}`"
+            if key not in owners:
+                owners[key] = (slug, here)
+                continue
+            line, column = rendered.file.document.value_position(["slug"])
+            findings.append(Finding(
+                file=str(rendered.file.path), line=line, column=column, path="slug", layer="semantic",
+                rule="fleet-unique-name",
+                message=f"Render name `{key[1]}` of {here} is also the name of {owners[key][1]}",
+                hint="rename one of the blueprint resources, or choose a slug that cannot collide"))
     return findings
 
 
+def _merge_template_findings(per_tenant: list[tuple[str, str, list[Finding]]]) -> list[Finding]:
+    """Every finding, with one finding about a shared file (a template) standing for all the tenants
+    that produced it, which the message names."""
+    merged: dict[tuple[Any, ...], tuple[Finding, list[str]]] = {}
+    out: list[Finding | tuple[Any, ...]] = []
+    for slug, tenant_file, findings in per_tenant:
+        for finding in findings:
+            if finding.file == tenant_file:
+                out.append(finding)
+                continue
+            key = (finding.file, finding.line, finding.column, finding.path, finding.layer, finding.rule,
+                   finding.message, finding.severity)
+            if key not in merged:
+                merged[key] = (finding, [])
+                out.append(key)
+            merged[key][1].append(slug)
+    result: list[Finding] = []
+    for entry in out:
+        if isinstance(entry, Finding):
+            result.append(entry)
+            continue
+        finding, slugs = merged[entry]
+        names = ", ".join(f"`{s}`" for s in slugs[:3]) + (f" and {len(slugs) - 3} more" if len(slugs) > 3 else "")
+        plural = "s" if len(slugs) > 1 else ""
+        result.append(finding.model_copy(update={"message": f"{finding.message} (rendering tenant{plural} {names})"}))
+    return result
+
+
+def check_tenants(paths: Iterable[Path], blueprints_dir: Path, schema: SchemaValidator | None, *,
+                  strict: bool = False) -> tuple[list[Finding], dict[str, RenderedTenant]]:
+    """Load, render and validate each tenant file, then apply the fleet rule across them.
+
+    Returns every finding (errors and warnings, all files) and the tenants that rendered, by slug.
+    Raises `RendererError` only for a file that cannot be read at all.
+    """
+    rendered: dict[str, RenderedTenant] = {}
+    per_tenant: list[tuple[str, str, list[Finding]]] = []
+    for path in paths:
+        try:
+            tenant_file = load_tenant(path)
+        except ValidationFailed as exc:
+            per_tenant.append((path.stem, str(path), exc.findings))
+            continue
+        slug = tenant_file.tenant.slug
+        if slug in rendered:
+            line, column = tenant_file.document.value_position(["slug"])
+            per_tenant.append((slug, str(path), [Finding(
+                file=str(path), line=line, column=column, path="slug", layer="tenant", rule="duplicate-slug",
+                message=f"slug `{slug}` is also the slug of {rendered[slug].file.path}",
+                hint="each tenant needs its own slug")]))
+            continue
+        try:
+            blueprint = render_tenant(tenant_file, blueprints_dir)
+        except ValidationFailed as exc:
+            per_tenant.append((slug, str(path), exc.findings))
+            continue
+        tenant_findings = validate(blueprint, schema, strict=strict)
+        if tenant_file.tenant.secrets and not errors_in(tenant_findings):
+            # load_configuration reports Blueprint features renderer does not manage yet
+            with contextlib.suppress(RendererError):
+                tenant_findings += secret_findings(tenant_file, translate(tenant_file.tenant, blueprint))
+        per_tenant.append((slug, str(path), tenant_findings))
+        rendered[slug] = RenderedTenant(tenant_file, blueprint)
+    findings = _merge_template_findings(per_tenant)
+    return findings + fleet_findings(rendered), rendered
+
+
+def check_blueprint_files(paths: Iterable[Path], schema: SchemaValidator | None, *,
+                          strict: bool = False) -> tuple[list[Finding], list[Blueprint]]:
+    """Validate plain render.yaml files (no template, no tenant). Returns every finding of every file and
+    the blueprints that loaded."""
+    findings: list[Finding] = []
+    loaded: list[Blueprint] = []
+    for path in paths:
+        try:
+            blueprint = load_blueprint_file(path)
+        except ValidationFailed as exc:
+            findings += exc.findings
+            continue
+        findings += validate(blueprint, schema, strict=strict)
+        loaded.append(blueprint)
+    return findings, loaded
+
+
 def load_configuration(
-    tenants_dir: Path, blueprints_dir: Path, schema: SchemaValidator | None,
+    tenants_dir: Path, blueprints_dir: Path, schema: SchemaValidator | None, *, strict: bool = False,
 ) -> Configuration:
     """Load, render, validate and translate every tenant in `tenants_dir`.
 
-    Raises `ValidationFailed` with the findings of every tenant (not just the first broken one).
+    Raises `ValidationFailed` with the findings of every tenant (not just the first broken one), and
+    `RendererError` from translation for Blueprint features renderer does not manage yet.
     """
-    config = Configuration()
-    findings: list[Finding] = []
-    for path in discover(tenants_dir):
-        try:
-            tenant_file = load_tenant(path)
-            blueprint = render_tenant(tenant_file, blueprints_dir)
-        except ValidationFailed as exc:
-            findings.extend(exc.findings)
-            continue
-        tenant_findings = validate(blueprint, schema)
-        findings.extend(tenant_findings)
-        if errors_in(tenant_findings):
-            continue
-        resources = translate(tenant_file.tenant, blueprint)
-        secret_problems = secret_findings(tenant_file, resources)
-        findings.extend(secret_problems)
-        if secret_problems:
-            continue
-        config.tenants[tenant_file.tenant.slug] = TenantConfig(tenant_file, blueprint, resources)
-    findings.extend(fleet_findings(config.tenants))
+    findings, rendered = check_tenants(discover(tenants_dir), blueprints_dir, schema, strict=strict)
     if errors_in(findings):
         raise ValidationFailed(findings)
-    config.warnings = findings
+    config = Configuration(warnings=findings)
+    for slug, tenant in rendered.items():
+        config.tenants[slug] = TenantConfig(tenant.file, tenant.blueprint,
+                                            translate(tenant.file.tenant, tenant.blueprint))
     return config

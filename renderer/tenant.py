@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from ruamel.yaml.comments import CommentedMap
+from pydantic.config import JsonDict, JsonValue
 
 from renderer import yamlio
-from renderer.errors import Finding, RendererError, ValidationFailed
+from renderer.errors import Finding, ValidationFailed
+from renderer.yamlio import YamlDocument
 
 # Render's regions and service instance types, in the Blueprint vocabulary
 # (render.yaml.schema.json: definitions.region, definitions.plan).
@@ -32,6 +33,11 @@ _GIT_PATH = r"[A-Za-z0-9][A-Za-z0-9._~/-]*"
 HTTPS_GIT_URL = re.compile(rf"^https://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?/{_GIT_PATH}$")
 SSH_GIT_URL = re.compile(rf"^git@[A-Za-z0-9.-]+:{_GIT_PATH}$")
 RESERVED_ENV_KEYS = frozenset({"TENANT_SLUG", "TENANT_NAME", "CUSTOM_PLUGINS_PATH"})
+# Unicode's private-use area: never meaningful in a tenant file, and renderer's template machinery uses
+# some of these code points internally (renderer.blueprint.template).
+PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+_RESERVED: list[JsonValue] = [*sorted(RESERVED_ENV_KEYS)]
+_ENV_NAMES: JsonDict = {"pattern": ENV_KEY.pattern, "not": {"enum": _RESERVED}}
 
 
 class SecretRef(BaseModel):
@@ -44,8 +50,9 @@ class SecretRef(BaseModel):
 
 
 class Tenant(BaseModel):
-    """One tenant file. Unknown keys are rejected.
+    """One tenant file, `tenants/<slug>.yaml`. Unknown keys are rejected.
 
+    - `name`: the customer's display name, any text.
     - `slug`: a DNS label, equal to the file name without `.yaml`; suffixes every Render resource name.
     - `blueprint`: a directory under `blueprints/` holding `render.yaml.j2`.
     - `region`: overrides the region of every resource in the blueprint.
@@ -58,17 +65,41 @@ class Tenant(BaseModel):
       even after the tenant file is deleted, until a merged change sets it false (recorded in the lockfile).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="renderer tenant file")
 
-    name: str = Field(min_length=1, max_length=200)
-    slug: str
-    blueprint: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    region: Region | None = None
-    plan: ServicePlan | None = None
-    custom_plugin_repo: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    secrets: dict[str, SecretRef] = Field(default_factory=dict)
-    deletion_protection: bool = False
+    name: str = Field(min_length=1, max_length=200, description="The customer's display name, any text.",
+                      examples=["Acme Corp"])
+    slug: str = Field(description="A DNS label equal to the file name; suffixes every Render resource name.",
+                      json_schema_extra={"pattern": DNS_LABEL.pattern}, examples=["acme-corp"])
+    blueprint: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                           description="A directory under blueprints/ holding render.yaml.j2.", examples=["base_crm"])
+    region: Region | None = Field(default=None, description="Overrides the region of every resource.")
+    plan: ServicePlan | None = Field(
+        default=None, description="Overrides the instance type of every service (datastores keep theirs).")
+    custom_plugin_repo: str | None = Field(
+        default=None, description="An https:// or git@host:path git URL without credentials, whitespace or shell "
+                                  "metacharacters; cloned into ./custom_plugins at build time.",
+        json_schema_extra={"pattern": f"{HTTPS_GIT_URL.pattern}|{SSH_GIT_URL.pattern}"},
+        examples=["https://github.com/acme/custom-plugins.git"])
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables (string values); the blueprint places them.",
+        json_schema_extra={"propertyNames": _ENV_NAMES})
+
+    secrets: dict[str, SecretRef] = Field(
+        default_factory=dict,
+        description="Secrets by reference: {KEY: {from_env: VAR}}; VAR's value at apply time becomes env var KEY of "
+                    "every service whose blueprint entry declares KEY with `sync: false`.")
+    deletion_protection: bool = Field(
+        default=False, description="When true, apply refuses to delete or replace this tenant's resources, even "
+                                   "after the tenant file is deleted, until a merged change sets it false.")
+
+    @field_validator("*")
+    @classmethod
+    def _no_private_use(cls, value: Any) -> Any:
+        for text in _strings(value):
+            if PRIVATE_USE.search(text):
+                raise ValueError("the value contains a Unicode private-use character; remove it")
+        return value
 
     @field_validator("slug")
     @classmethod
@@ -113,6 +144,16 @@ class Tenant(BaseModel):
         return value
 
 
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 _HINTS: dict[str, str] = {
     "slug": "use lowercase letters, digits and '-', e.g. `slug: acme-corp`, and name the file after it",
     "custom_plugin_repo": "use a plain URL such as `https://github.com/acme/custom-plugins.git`",
@@ -126,12 +167,12 @@ _HINTS: dict[str, str] = {
 }
 
 
-def _finding_from_error(err: Any, document: Any, filename: str) -> Finding:
+def _finding_from_error(err: Any, document: YamlDocument, filename: str) -> Finding:
     loc: tuple[str | int, ...] = tuple(err["loc"])
     kind = err["type"]
     path = yamlio.format_path(loc)
     if kind == "extra_forbidden":
-        line, column = yamlio.position(document, loc)
+        line, column = document.position(loc)
         key = str(loc[-1])
         close = difflib.get_close_matches(key, list(Tenant.model_fields), n=1)
         unknown_hint = f"did you mean `{close[0]}`?" if close else (
@@ -140,12 +181,12 @@ def _finding_from_error(err: Any, document: Any, filename: str) -> Finding:
         return Finding(file=filename, line=line, column=column, path=path, layer="tenant",
                        rule="unknown-key", message=f"unknown key `{key}`", hint=unknown_hint)
     if kind == "missing":
-        line, column = yamlio.position(document, loc)
+        line, column = document.position(loc)
         field = str(loc[-1])
         return Finding(file=filename, line=line, column=column, path=path, layer="tenant",
                        rule="missing-key", message=f"required key `{field}` is missing",
                        hint=_HINTS.get(str(loc[0])))
-    line, column = yamlio.value_position(document, loc)
+    line, column = document.value_position(loc)
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind == "string_type" and loc and loc[0] == "env":
         hint: str | None = "quote the value so it stays a string, e.g. `FEATURE_X: \"3.10\"`"
@@ -155,13 +196,17 @@ def _finding_from_error(err: Any, document: Any, filename: str) -> Finding:
                    rule=f"invalid-{loc[0]}" if loc else "invalid", message=message, hint=hint)
 
 
-def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[Tenant, Any]:
-    """Parse and check tenant text. Returns the model and the positioned YAML document.
+def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[Tenant, YamlDocument]:
+    """Parse and check tenant text. Returns the model and the parsed YAML (positions on demand).
 
-    Raises `ValidationFailed` with every finding (unknown keys, bad values, slug/file-name mismatch).
+    Raises `ValidationFailed` with every finding (YAML errors, unknown keys, bad values, slug/file-name
+    mismatch).
     """
-    document = yamlio.load(text, filename)
-    if not isinstance(document, CommentedMap):
+    document = yamlio.parse(text, filename)
+    if document.data is None:
+        raise ValidationFailed([yamlio.empty_document_finding(filename, "a tenant file needs `name`, `slug` "
+                                                                        "and `blueprint`")])
+    if not isinstance(document.data, dict):
         raise ValidationFailed([
             Finding(file=filename, line=1, column=1, path="", layer="tenant", rule="not-a-mapping",
                     message="a tenant file must be a mapping of keys to values",
@@ -170,12 +215,12 @@ def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[T
     findings: list[Finding] = []
     tenant: Tenant | None = None
     try:
-        tenant = Tenant.model_validate(yamlio.to_plain(document))
+        tenant = Tenant.model_validate(document.data)
     except ValidationError as exc:
         findings.extend(_finding_from_error(err, document, filename) for err in exc.errors())
-    slug = document.get("slug")
+    slug = document.data.get("slug")
     if expected_slug is not None and isinstance(slug, str) and slug != expected_slug:
-        line, column = yamlio.value_position(document, ["slug"])
+        line, column = document.value_position(["slug"])
         findings.append(Finding(
             file=filename, line=line, column=column, path="slug", layer="tenant", rule="slug-file-name",
             message=f"slug {slug!r} does not match the file name {expected_slug!r}",
@@ -187,19 +232,16 @@ def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[T
 
 @dataclass(frozen=True)
 class TenantFile:
-    """A loaded tenant file: the model, its path and the positioned YAML document (for findings)."""
+    """A loaded tenant file: the model, its path and the parsed YAML (positions for findings)."""
 
     path: Path
     tenant: Tenant
-    document: Any
+    document: YamlDocument
 
 
 def load_tenant(path: Path) -> TenantFile:
     """Load `tenants/<slug>.yaml`. Raises `ValidationFailed` (tenant layer) or `RendererError` (I/O)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RendererError(f"cannot read tenant file {path}: {exc}") from None
+    text = yamlio.read(path, "tenant file")
     tenant, document = parse_tenant(text, str(path), expected_slug=path.stem)
     return TenantFile(path=path, tenant=tenant, document=document)
 

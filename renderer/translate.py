@@ -1,5 +1,7 @@
 """Translate a tenant's rendered blueprint into `DesiredResource`s in Render API vocabulary.
 
+Translation reads the blueprint's normal form (`Blueprint.document`: `runtime`, never the deprecated
+`env`; `type: keyvalue`, never `redis`; env var values as text), so it never sees a deprecated form.
 Render has no endpoint that applies a render.yaml, so each Blueprint entry becomes one API resource:
 the name gets the tenant suffix, Blueprint values become API values (`type: web` -> `web_service`,
 `plan: basic-256mb` -> `basic_256mb`) and unset fields get the defaults Render applies on create, so
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from renderer import yamlio
-from renderer.blueprint.model import KEY_VALUE_TYPES, Blueprint, resource_lists
+from renderer.blueprint.model import KEY_VALUE, NATIVE_RUNTIMES, STATIC_SITE, Blueprint, resource_kind, resource_lists
 from renderer.errors import Finding, RendererError
 from renderer.resources import DesiredResource, EnvSource, EnvVar, Kind
 from renderer.tenant import Tenant, TenantFile
@@ -24,7 +26,7 @@ SERVICE_KINDS: dict[str, Kind] = {
     "pserv": Kind.PRIVATE_SERVICE,
     "worker": Kind.BACKGROUND_WORKER,
 }
-NATIVE_RUNTIMES = frozenset({"elixir", "go", "node", "python", "ruby", "rust"})
+__all__ = ["DEFAULT_POSTGRES_VERSION", "NATIVE_RUNTIMES", "SERVICE_KINDS", "api_plan", "suffixed", "translate"]
 
 # Defaults Render applies when a Blueprint omits a field (render.com/docs/blueprint-spec).
 DEFAULT_REGION = "oregon"
@@ -46,8 +48,8 @@ def suffixed(name: str, slug: str) -> str:
 
 
 def _unsupported(blueprint: Blueprint, path: tuple[PathPart, ...], what: str) -> RendererError:
-    line, _ = yamlio.position(blueprint.document, path)
-    where = f"{blueprint.source}:{line}" if line else blueprint.source
+    file, line, _, _ = blueprint.locate(path, at_value=False)
+    where = f"{file}:{line}" if line else file
     return RendererError(
         f"{where}: {what} at {yamlio.format_path(path)} is not supported by renderer yet",
         hint="renderer manages web, private and background worker services and Postgres databases",
@@ -86,10 +88,11 @@ def _env_vars(
 
 def _service(tenant: Tenant, blueprint: Blueprint, path: tuple[PathPart, ...], item: Any) -> DesiredResource:
     kind_name = item.get("type")
-    runtime = str(item.get("runtime", item.get("env", "")))
-    if kind_name in KEY_VALUE_TYPES:
+    runtime = str(item.get("runtime", ""))
+    kind_of = resource_kind("services", item)
+    if kind_of == KEY_VALUE:
         raise _unsupported(blueprint, path, "a Key Value instance")
-    if kind_name not in SERVICE_KINDS or runtime == "static":
+    if kind_name not in SERVICE_KINDS or kind_of == STATIC_SITE:
         raise _unsupported(blueprint, path, f"a service of type {kind_name!r} (runtime {runtime!r})")
     kind = SERVICE_KINDS[kind_name]
     fields: dict[str, Any] = {
@@ -167,7 +170,7 @@ def secret_findings(tenant_file: TenantFile, resources: list[DesiredResource]) -
     for key in tenant_file.tenant.secrets:
         if key in landed:
             continue
-        line, column = yamlio.position(tenant_file.document, ("secrets", key))
+        line, column = tenant_file.document.position(("secrets", key))
         findings.append(Finding(
             file=str(tenant_file.path), line=line, column=column, path=f"secrets.{key}", layer="semantic",
             rule="secret-not-declared",

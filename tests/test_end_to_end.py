@@ -205,19 +205,3 @@ def test_tenant_narrowing(sim: Sim, project: Path) -> None:
     assert set(json.loads((project / LOCK).read_text())["tenants"]) == {"globex"}
     unknown = plan("--tenant", "nobody")
     assert unknown.code == 1 and "unknown tenant: nobody" in unknown.err
-
-
-def test_failed_create_keeps_earlier_ids(sim: Sim, project: Path) -> None:
-    # Render refuses a free background worker (backgroundWorkerDetailsPOST.plan is a paidPlan), so the
-    # apply stops at the first worker create: the database created before it must be in the lockfile.
-    (project / "tenants" / "globex.yaml").unlink()
-    (project / "tenants" / "initech.yaml").unlink()
-    acme = project / "tenants" / "acme-corp.yaml"
-    acme.write_text(acme.read_text() + "plan: free\n")
-    result = apply()
-    assert result.code == 1
-    assert "Render API 400 on POST /services" in result.err
-    data = json.loads((project / LOCK).read_text())
-    resources = data["tenants"]["acme-corp"]["resources"]
-    assert list(resources) == ["postgres.backboneos-db"]
-    assert resources["postgres.backboneos-db"]["id"] in live_ids(sim)

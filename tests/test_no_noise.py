@@ -51,7 +51,6 @@ def services(draw: st.DrawFn, name: str, database: str | None) -> dict[str, Any]
     runtime = draw(st.sampled_from(["python", "node", "docker"]))
     item: dict[str, Any] = {"type": kind, "name": name, "runtime": runtime, "repo": "https://github.com/example/app"}
     _optional(draw, "branch", st.sampled_from(["main", "develop"]), item)
-    _optional(draw, "region", st.sampled_from(REGIONS), item)
     _optional(draw, "plan", st.sampled_from(["starter", "standard"]), item)
     _optional(draw, "numInstances", st.integers(1, 3), item)
     _optional(draw, "rootDir", st.sampled_from(["", "app"]), item)
@@ -80,10 +79,15 @@ def blueprints(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
         _optional(draw, "postgresMajorVersion", st.sampled_from(["15", "16", "17"]), db)
         _optional(draw, "databaseName", st.just("app_db"), db)
         _optional(draw, "user", st.just("app_user"), db)
-        _optional(draw, "region", st.sampled_from(REGIONS), db)
         doc["databases"] = [db]
     names = draw(st.lists(st.sampled_from(["api", "jobs", "internal", "sync"]), min_size=1, max_size=3, unique=True))
     doc["services"] = [draw(services(name, database)) for name in names]
+    # One region for the whole blueprint, or none (Render's default): a service reading a database over the
+    # private network must share its region (semantic rule region-for-kind).
+    region = draw(st.one_of(st.none(), st.sampled_from(REGIONS)))
+    if region is not None:
+        for resource in [*doc.get("databases", []), *doc["services"]]:
+            resource["region"] = region
     tenant: dict[str, Any] = {}
     _optional(draw, "region", st.sampled_from(REGIONS), tenant)
     _optional(draw, "plan", st.sampled_from(["starter", "standard", "pro"]), tenant)

@@ -1,63 +1,98 @@
-"""The rendered blueprint: a parsed render.yaml document plus where its parts came from."""
+"""The rendered blueprint: a render.yaml document, and the way from any part of it to the line to fix.
+
+A `Blueprint` holds the document twice: `raw` as it was parsed (tenant overrides applied), which is what
+`--strict` checks against Render's official schema, and `document`, the normal form the rest of renderer
+reads (deprecated forms rewritten, see `renderer.blueprint.normalize`). `finding(path, ...)` positions a
+finding for either: at the tenant file's key when the value came from the tenant (a `region`/`plan`
+override or a `tenant.*` value interpolated by the template), else at the template's line (or the plain
+render.yaml's).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from renderer import yamlio
-from renderer.yamlio import PathPart
+from renderer.blueprint.template import RenderedTemplate
+from renderer.errors import Finding, Layer
+from renderer.yamlio import PathPart, YamlDocument
 
-# Blueprint service `type` values that are datastores rather than services
-# (render.yaml.schema.json: definitions.redisServer.type).
+DocPath = tuple[PathPart, ...]
+
+# Blueprint service `type` values that are Key Value instances rather than services
+# (render.yaml.schema.json: definitions.redisServer.type; `redis` is the deprecated alias).
 KEY_VALUE_TYPES = frozenset({"keyvalue", "redis"})
+# Native runtimes build and start with commands (render.yaml.schema.json: definitions.runtime;
+# openapi.json: nativeEnvironmentDetailsPOST requires buildCommand and startCommand).
+NATIVE_RUNTIMES = frozenset({"elixir", "go", "node", "python", "ruby", "rust"})
+
+# Resource kinds in Render API vocabulary (openapi.json: serviceType, plus the datastores and env groups).
+WEB_SERVICE = "web_service"
+PRIVATE_SERVICE = "private_service"
+BACKGROUND_WORKER = "background_worker"
+CRON_JOB = "cron_job"
+STATIC_SITE = "static_site"
+KEY_VALUE = "key_value"
+POSTGRES = "postgres"
+ENV_GROUP = "env_group"
+SERVICE_KINDS = frozenset({WEB_SERVICE, PRIVATE_SERVICE, BACKGROUND_WORKER, CRON_JOB, STATIC_SITE})
+_SERVICE_TYPES = {"web": WEB_SERVICE, "pserv": PRIVATE_SERVICE, "worker": BACKGROUND_WORKER, "cron": CRON_JOB}
+# Render API collections a name must be unique in: services (all five service types), Key Value, Postgres,
+# env groups (openapi.json: /services, /key-value, /postgres, /env-groups).
+COLLECTIONS = {**{kind: "service" for kind in SERVICE_KINDS}, KEY_VALUE: KEY_VALUE, POSTGRES: POSTGRES,
+               ENV_GROUP: ENV_GROUP}
+KIND_LABELS = {
+    WEB_SERVICE: "web service", PRIVATE_SERVICE: "private service", BACKGROUND_WORKER: "background worker",
+    CRON_JOB: "cron job", STATIC_SITE: "static site", KEY_VALUE: "Key Value instance",
+    POSTGRES: "Postgres database", ENV_GROUP: "env group",
+}
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a value in a rendered blueprint came from when it was not the template: a tenant file key."""
-
-    file: str
-    line: int | None
-    column: int | None
-    key: str
+def runtime_of(item: Any) -> Any:
+    """A service's runtime: `runtime`, or the deprecated `env` when only that is set."""
+    return item.get("runtime", item.get("env")) if isinstance(item, dict) else None
 
 
-@dataclass(frozen=True)
-class Blueprint:
-    """A render.yaml document ready for validation and translation.
-
-    `document` is the ruamel document (positions refer to `source`); `origins` maps document paths whose
-    value was set from the tenant file to that file's key, so findings can point there instead.
-    """
-
-    name: str
-    source: str
-    text: str
-    document: Any
-    origins: dict[tuple[PathPart, ...], Origin] = field(default_factory=dict)
-
-    @property
-    def digest(self) -> str:
-        """`sha256:<hex>` of the document's canonical JSON: stable across whitespace and key order."""
-        canonical = json.dumps(yamlio.to_plain(self.document), sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+def resource_kind(list_key: str, item: Any) -> str | None:
+    """The kind of one entry of `services`, `databases` or `envVarGroups`; None when its type is unknown."""
+    if list_key == "databases":
+        return POSTGRES
+    if list_key == "envVarGroups":
+        return ENV_GROUP
+    if not isinstance(item, dict):
+        return None
+    kind = item.get("type")
+    if kind in KEY_VALUE_TYPES:
+        return KEY_VALUE
+    if kind == "web" and runtime_of(item) == "static":
+        return STATIC_SITE
+    return _SERVICE_TYPES.get(kind) if isinstance(kind, str) else None
 
 
-def resource_lists(document: Any) -> Iterator[tuple[tuple[PathPart, ...], str, list[Any]]]:
-    """Yield `(path, key, items)` for every `services`, `databases` and `envVarGroups` list.
+def resource_lists(document: Any) -> Iterator[tuple[DocPath, str, list[Any]]]:
+    """Yield `(scope path, key, items)` for every `services`, `databases` and `envVarGroups` list.
 
     Covers the document root, `ungrouped`, and `projects[i].environments[j]`
     (render.yaml.schema.json: the root `allOf`, definitions.project, definitions.environment).
     """
+    for path, scope in scopes(document):
+        for key in ("services", "databases", "envVarGroups"):
+            items = scope.get(key)
+            if isinstance(items, list):
+                yield path, key, items
+
+
+def scopes(document: Any) -> list[tuple[DocPath, dict[str, Any]]]:
+    """The mappings that hold resource lists: the root, `ungrouped`, each project environment."""
     if not isinstance(document, dict):
-        return
-    scopes: list[tuple[tuple[PathPart, ...], Any]] = [((), document)]
+        return []
+    found: list[tuple[DocPath, dict[str, Any]]] = [((), document)]
     if isinstance(document.get("ungrouped"), dict):
-        scopes.append((("ungrouped",), document["ungrouped"]))
+        found.append((("ungrouped",), document["ungrouped"]))
     projects = document.get("projects")
     if isinstance(projects, list):
         for i, project in enumerate(projects):
@@ -65,9 +100,135 @@ def resource_lists(document: Any) -> Iterator[tuple[tuple[PathPart, ...], str, l
             if isinstance(envs, list):
                 for j, env in enumerate(envs):
                     if isinstance(env, dict):
-                        scopes.append((("projects", i, "environments", j), env))
-    for path, scope in scopes:
-        for key in ("services", "databases", "envVarGroups"):
-            items = scope.get(key)
-            if isinstance(items, list):
-                yield path, key, items
+                        found.append((("projects", i, "environments", j), env))
+    return found
+
+
+def resources(document: Any) -> Iterator[tuple[DocPath, str, Any]]:
+    """Every resource entry: `(path, list key, item)`, e.g. `(("services", 0), "services", {...})`."""
+    for scope, key, items in resource_lists(document):
+        for i, item in enumerate(items):
+            yield (*scope, key, i), key, item
+
+
+@dataclass
+class Origin:
+    """A value the tenant file set: which file and key (`region`, `env.CRM_FEATURE_FLAGS`)."""
+
+    file: str
+    key: DocPath
+    tenant: YamlDocument | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return yamlio.format_path(self.key)
+
+    def position(self) -> tuple[int | None, int | None]:
+        return self.tenant.value_position(self.key) if self.tenant is not None else (None, None)
+
+    @property
+    def line(self) -> int | None:
+        return self.position()[0]
+
+    @property
+    def column(self) -> int | None:
+        return self.position()[1]
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One deprecated form rewritten (or refused) by normalisation, to be reported as a finding.
+
+    `schema_accepts`: Render's official schema accepts the original form, so `--strict` still reports
+    the deprecation (as a warning); otherwise the strict schema layer reports it as an error itself.
+    """
+
+    path: DocPath
+    rule: str
+    message: str
+    hint: str | None
+    severity: Severity = "warning"
+    schema_accepts: bool = False
+
+
+@dataclass
+class Blueprint:
+    """A render.yaml document ready for validation and translation.
+
+    - `name`: the blueprint (template directory) name, or the file stem of a plain render.yaml.
+    - `source`: the file a human edits (the `.j2` template, or the render.yaml itself).
+    - `text`: the rendered YAML text; `parsed`: it, parsed (positions on demand).
+    - `raw`: the parsed document with the tenant's overrides; `document`: its normal form.
+    - `origins`: document paths whose value the tenant file set (`region`, `plan` overrides).
+    - `aliases`: normal-form path -> raw path where normalisation moved a key (`runtime` -> `env`).
+    - `changes`: what normalisation did, for findings. `template`: the map back to template lines.
+    """
+
+    name: str
+    source: str
+    text: str
+    parsed: YamlDocument
+    raw: Any
+    document: Any
+    origins: dict[DocPath, Origin] = field(default_factory=dict)
+    aliases: dict[DocPath, DocPath] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    template: RenderedTemplate | None = None
+    tenant: YamlDocument | None = None
+    tenant_file: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """`sha256:<hex>` of the normal form's canonical JSON: stable across whitespace and key order."""
+        canonical = json.dumps(self.document, sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    def raw_path(self, path: Iterable[PathPart]) -> DocPath:
+        """The raw-document path of a normal-form path (follows keys normalisation renamed or moved)."""
+        path = tuple(path)
+        for length in range(len(path), 0, -1):
+            target = self.aliases.get(path[:length])
+            if target is not None:
+                return (*target, *path[length:])
+        return path
+
+    def locate(self, path: Iterable[PathPart], *, at_value: bool = True, raw: bool = False
+               ) -> tuple[str, int | None, int | None, str | None]:
+        """`(file, line, column, note)` of the node at `path` in the file to edit.
+
+        `path` is a normal-form path (a `raw` one with `raw=True`). `note` names the tenant key when the
+        value came from the tenant file, else None.
+        """
+        path = tuple(path)
+        origin = self.origins.get(path)
+        if origin is not None:
+            line, column = origin.position()
+            return origin.file, line, column, f"set by `{origin.label}` in the tenant file"
+        raw_path = path if raw else self.raw_path(path)
+        line, column = self.parsed.value_position(raw_path) if at_value else self.parsed.position(raw_path)
+        if self.template is None:
+            return self.source, line, column, None
+        where = self.template.locate(line, column)
+        if where is None:
+            return self.source, None, None, None
+        if where.tenant_key is not None and self.tenant is not None and self.tenant_file is not None:
+            tline, tcolumn = self.tenant.value_position(where.tenant_key)
+            label = yamlio.format_path(where.tenant_key)
+            return self.tenant_file, tline, tcolumn, (
+                f"the value comes from `{label}` in the tenant file, used at {self.source}:{where.line}")
+        return self.source, where.line, where.column, None
+
+    def finding(self, path: Iterable[PathPart], layer: Layer, rule: str, message: str,
+                hint: str | None = None, *, at_value: bool = True, severity: Severity = "error",
+                raw: bool = False) -> Finding:
+        """A finding about the node at `path` (normal form; raw with `raw=True`), positioned where the
+        user fixes it."""
+        path = tuple(path)
+        file, line, column, note = self.locate(path, at_value=at_value, raw=raw)
+        if note:
+            message = f"{message} ({note})"
+        return Finding(file=file, line=line, column=column, path=yamlio.format_path(path), layer=layer,
+                       rule=rule, message=message, hint=hint, severity=severity)

@@ -1,4 +1,7 @@
-"""`renderer validate`: check tenant files and their rendered blueprints. No API call."""
+"""`renderer validate`: check tenant files and their rendered blueprints, or plain render.yaml files.
+
+No API call. Every finding of every file is reported in one run; exit 0 when valid, 1 when not.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +9,73 @@ from pathlib import Path
 
 import click
 
+from renderer.blueprint.report import ValidationReport, render_github, render_json, render_text
 from renderer.cli.options import configuration_options
 from renderer.cli.output import stdout
-from renderer.configuration import blueprint_schema, load_configuration
-from renderer.errors import ValidationFailed
+from renderer.configuration import blueprint_schema, check_blueprint_files, check_tenants
+from renderer.errors import RendererError
+from renderer.tenant import discover
+
+_STYLES = {"error": "red", "warning": "yellow", "ok": "bold green"}
+BLUEPRINT_SUFFIXES = (".yaml", ".yml")
+
+
+def _expand(paths: tuple[Path, ...], blueprints: bool) -> list[Path]:
+    """Files to check: each file as given, each directory's `*.yaml` (and `*.yml` for blueprints)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = (sorted(p for p in path.iterdir() if p.is_file() and p.suffix in BLUEPRINT_SUFFIXES)
+                     if blueprints else discover(path))
+            if not found:
+                raise RendererError(f"{path} holds no {'render.yaml' if blueprints else 'tenant'} files",
+                                    hint="name files ending in .yaml" + (" or .yml" if blueprints else ""))
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise RendererError(f"no such file or directory: {path}")
+    return files
 
 
 @click.command()
 @configuration_options
-def validate(tenants_dir: Path, blueprints_dir: Path, schema: Path | None) -> int:
-    """Validate every tenant file and its rendered blueprint.
+@click.option("--strict", is_flag=True,
+              help="The schema layer is exactly Render's official schema: deprecated forms are errors.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]), default="text",
+              show_default=True, help="text for people, json for tools (stdout holds only JSON), "
+                                      "github for GitHub Actions annotations.")
+@click.option("--blueprint", "blueprint_files", is_flag=True,
+              help="PATHs are plain render.yaml files (a directory: its *.yaml and *.yml), not tenant files.")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, strict: bool, output_format: str,
+             blueprint_files: bool, paths: tuple[Path, ...]) -> int:
+    """Validate tenant files and their rendered blueprints (default: every file in --tenants).
 
-    Exit 0 when everything is valid, 1 when anything is not (each error names file, line and field).
+    \b
+    PATH...             tenant files or directories of them
+    --blueprint PATH... plain render.yaml files or directories of them
+
+    Exit 0 when everything is valid (warnings allowed), 1 when anything is not. Each finding names the
+    file, line, column and path to fix; a problem in a rendered blueprint points at the template line,
+    or at the tenant file's key when the value came from the tenant.
     """
-    try:
-        config = load_configuration(tenants_dir, blueprints_dir, blueprint_schema(schema))
-    except ValidationFailed as exc:
-        for finding in exc.findings:
-            stdout.print(finding.describe(), style="red" if finding.severity == "error" else "yellow")
-        errors = sum(1 for f in exc.findings if f.severity == "error")
-        stdout.print(f"Invalid: {errors} error{'s' if errors != 1 else ''}.", style="bold red")
-        return 1
-    for finding in config.warnings:
-        stdout.print(finding.describe(), style="yellow")
-    n = len(config.tenants)
-    stdout.print(f"Valid: {n} tenant{'s' if n != 1 else ''} in {tenants_dir}.", style="bold green")
-    return 0
+    if blueprint_files and not paths:
+        raise click.UsageError("--blueprint needs at least one render.yaml file or directory")
+    validator = blueprint_schema(schema)
+    if blueprint_files:
+        files = _expand(paths, blueprints=True)
+        findings, _ = check_blueprint_files(files, validator, strict=strict)
+        report = ValidationReport(findings, checked=len(files), subject="file")
+    else:
+        files = _expand(paths, blueprints=False) if paths else discover(tenants_dir)
+        findings, _ = check_tenants(files, blueprints_dir, validator, strict=strict)
+        report = ValidationReport(findings, checked=len(files), subject="tenant")
+    if output_format == "json":
+        click.echo(render_json(report), nl=False)
+    elif output_format == "github":
+        click.echo(render_github(report), nl=False)
+    else:
+        for line, style in render_text(report):
+            stdout.print(line, style=_STYLES[style], markup=False)
+    return report.exit_code

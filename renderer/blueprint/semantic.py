@@ -1,0 +1,417 @@
+"""The semantic layer: renderer's own rules on a blueprint's normal form, run in both modes.
+
+Render's schema checks each field on its own; these rules check what only the whole document shows
+(references, names, the combination of plan, disk and scaling, leftover placeholders). Each rule has an
+id (`Finding.rule`); docs/validation.md lists every id with an example and its source (Render's docs, an
+error Render's API or Blueprint sync was seen to return, or renderer's policy).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from renderer.blueprint.model import (
+    BACKGROUND_WORKER,
+    COLLECTIONS,
+    CRON_JOB,
+    ENV_GROUP,
+    KEY_VALUE,
+    KIND_LABELS,
+    NATIVE_RUNTIMES,
+    POSTGRES,
+    PRIVATE_SERVICE,
+    SERVICE_KINDS,
+    STATIC_SITE,
+    WEB_SERVICE,
+    Blueprint,
+    DocPath,
+    resource_kind,
+    resources,
+)
+from renderer.errors import Finding
+
+RULES = (
+    "unique-name", "fleet-unique-name", "key-value-under-databases", "from-database-ref", "from-database-property",
+    "from-service-ref", "from-service-type", "from-service-property", "from-group-ref", "env-var-source",
+    "env-group-sync-false", "plan-for-kind", "region-for-kind", "runtime-commands", "disk-scaling",
+    "free-plan-limits", "placeholder",
+)
+
+# Instance types by kind, Blueprint spelling (render.yaml.schema.json: definitions.plan; which kind takes
+# which: openapi.json webServiceDetailsPOST.plan = plan, privateService/backgroundWorker/cronJobDetailsPOST.plan
+# = paidPlan, keyValuePlan, postgres.plan).
+SERVICE_PLANS = ("free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra")
+PAID_PLANS = SERVICE_PLANS[1:]
+KEY_VALUE_PLANS = ("free", "starter", "standard", "pro", "pro plus")
+POSTGRES_PLAN = re.compile(r"^(free|basic-(256mb|1gb|4gb)|pro-\d+gb|accelerated-\d+gb)$")
+LEGACY_POSTGRES_PLANS = ("starter", "standard", "pro", "pro plus")
+PLANS_BY_KIND: dict[str, tuple[str, ...]] = {
+    WEB_SERVICE: SERVICE_PLANS, PRIVATE_SERVICE: PAID_PLANS, BACKGROUND_WORKER: PAID_PLANS, CRON_JOB: PAID_PLANS,
+    KEY_VALUE: KEY_VALUE_PLANS,
+}
+# fromDatabase properties (Render Blueprint spec, "fromDatabase").
+DATABASE_PROPERTIES = ("connectionString", "host", "port", "user", "password", "database")
+# fromService `type` -> the kind it names (render.yaml.schema.json: definitions.serviceType).
+REFERENCE_TYPES = {"web": WEB_SERVICE, "static": STATIC_SITE, "worker": BACKGROUND_WORKER, "pserv": PRIVATE_SERVICE,
+                   "cron": CRON_JOB, "keyvalue": KEY_VALUE, "redis": KEY_VALUE}
+TYPE_OF_KIND = {WEB_SERVICE: "web", STATIC_SITE: "static", BACKGROUND_WORKER: "worker", PRIVATE_SERVICE: "pserv",
+                CRON_JOB: "cron", KEY_VALUE: "keyvalue"}
+DEFAULT_REGION = "oregon"  # Render Blueprint spec: region defaults to oregon
+
+_COMMAND_KEYS = frozenset({"buildCommand", "startCommand", "dockerCommand", "preDeployCommand", "initialDeployHook"})
+_PLACEHOLDERS = (
+    re.compile(r"REPLACE_ME"),
+    re.compile(r"\{\{.*?\}\}"),
+    re.compile(r"\$\{[^}\n]*\}"),
+    # `<your-api-key>`, `<API_KEY>`, `<project id>`, `<...>`; not a name such as `R&D <Labs>`
+    re.compile(r"<(\.\.\.|…|[a-z][a-z0-9_ .-]{0,60}|[A-Z][A-Z0-9_]{1,60}|[^<>\n]{0,40}\b[Yy]our\b[^<>\n]{0,40})>"),
+)
+_SHELL_SAFE = 2  # commands legitimately use `${VAR}` and `<` redirections: only the first two patterns apply
+
+
+@dataclass
+class _Resource:
+    path: DocPath
+    list_key: str
+    item: dict[str, Any]
+    kind: str | None
+
+    @property
+    def name(self) -> str | None:
+        name = self.item.get("name")
+        return name if isinstance(name, str) else None
+
+    @property
+    def region(self) -> str:
+        region = self.item.get("region")
+        return region if isinstance(region, str) else DEFAULT_REGION
+
+
+@dataclass
+class _Index:
+    resources: list[_Resource] = field(default_factory=list)
+    by_name: dict[str, list[_Resource]] = field(default_factory=lambda: defaultdict(list))
+    key_values_under_databases: dict[str, _Resource] = field(default_factory=dict)
+    read_replicas: dict[str, _Resource] = field(default_factory=dict)  # replica name -> its primary
+
+    def named(self, name: str, kinds: frozenset[str] | set[str]) -> list[_Resource]:
+        return [r for r in self.by_name.get(name, []) if r.kind in kinds]
+
+
+def _is_key_value_item(item: dict[str, Any]) -> bool:
+    return item.get("type") in ("keyvalue", "redis") or "maxmemoryPolicy" in item
+
+
+def _index(document: Any) -> _Index:
+    index = _Index()
+    for path, list_key, item in resources(document):
+        if not isinstance(item, dict):
+            continue
+        resource = _Resource(path, list_key, item, resource_kind(list_key, item))
+        if list_key == "databases" and _is_key_value_item(item):
+            if resource.name:
+                index.key_values_under_databases[resource.name] = resource
+            resource.kind = None  # not a Postgres database
+        index.resources.append(resource)
+        if resource.name:
+            index.by_name[resource.name].append(resource)
+        replicas = item.get("readReplicas") if resource.kind == POSTGRES else None
+        for replica in replicas if isinstance(replicas, list) else []:
+            if isinstance(replica, dict) and isinstance(replica.get("name"), str):
+                index.read_replicas[replica["name"]] = resource
+    return index
+
+
+class _Rules:
+    def __init__(self, blueprint: Blueprint) -> None:
+        self.blueprint = blueprint
+        self.index = _index(blueprint.document)
+        self.findings: list[Finding] = []
+
+    def error(self, path: DocPath, rule: str, message: str, hint: str | None = None, *,
+              at_value: bool = True, severity: str = "error") -> None:
+        self.findings.append(self.blueprint.finding(path, "semantic", rule, message, hint, at_value=at_value,
+                                                    severity="warning" if severity == "warning" else "error"))
+
+    # -- names ---------------------------------------------------------------------------------------
+    def unique_names(self) -> None:
+        seen: dict[tuple[DocPath, str, str], _Resource] = {}
+        for resource in self.index.resources:
+            collection = COLLECTIONS.get(resource.kind or "")
+            if resource.name is None or collection is None:
+                continue
+            scope = resource.path[:-2] if resource.path[:1] != ("ungrouped",) else ()
+            key = (scope, collection, resource.name)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = resource
+                continue
+            line, _column = self.blueprint.locate((*first.path, "name"))[1:3]
+            where = f" on line {line}" if line else ""
+            self.error((*resource.path, "name"), "unique-name",
+                       f"name `{resource.name}` is already used by another {_collection_label(collection)}{where}",
+                       "give each resource its own name: Render names must be unique per kind")
+
+    def key_values_under_databases(self) -> None:
+        for name, resource in self.index.key_values_under_databases.items():
+            reason = "`type: " + str(resource.item["type"]) + "`" if "type" in resource.item else "`maxmemoryPolicy`"
+            self.error(resource.path, "key-value-under-databases",
+                       f"`{name}` is a Key Value instance (it sets {reason}) but is declared under `databases:`, "
+                       "which holds Postgres databases only",
+                       f"move `{name}` under `services:` with `type: keyvalue` and `ipAllowList: []`, and read it "
+                       f"with `fromService: {{type: keyvalue, name: {name}, property: connectionString}}`",
+                       at_value=False)
+
+    # -- env vars ------------------------------------------------------------------------------------
+    def env_vars(self) -> None:
+        for resource in self.index.resources:
+            items = resource.item.get("envVars")
+            if not isinstance(items, list):
+                continue
+            for j, env in enumerate(items):
+                if isinstance(env, dict):
+                    self.env_var((*resource.path, "envVars", j), env, resource)
+
+    def env_var(self, path: DocPath, env: dict[str, Any], owner: _Resource) -> None:
+        key = env.get("key")
+        label = f"env var `{key}`" if isinstance(key, str) else "this env var"
+        sources = [s for s in ("value", "generateValue", "sync", "fromDatabase", "fromService", "fromGroup")
+                   if s in env and not (s == "generateValue" and env[s] is not True)
+                   and not (s == "sync" and env[s] is not False)]
+        if owner.kind == ENV_GROUP and env.get("sync") is False:
+            self.error((*path, "sync"), "env-group-sync-false",
+                       f"{label} in env group `{owner.name}` has `sync: false`; renderer takes `sync: false` only "
+                       "on a service's env vars (an env group's values come from the blueprint)",
+                       "give the group var a `value:` or `generateValue: true`, or set it with `sync: false` on the "
+                       "services that need it", at_value=False)
+        elif not sources:
+            self.error(path, "env-var-source", f"{label} has no value source",
+                       "give it `value:` or `generateValue: true`" if owner.kind == ENV_GROUP else
+                       "give it exactly one of `value:`, `generateValue: true`, `sync: false`, `fromDatabase:`, "
+                       "`fromService:` or `fromGroup:`", at_value=False)
+        elif len(sources) > 1:
+            shown = [f"`{s}: false`" if s == "sync" else f"`{s}`" for s in sources]
+            self.error((*path, sources[1]), "env-var-source",
+                       f"{label} has more than one value source: {' and '.join(shown)}",
+                       "keep exactly one; a secret you set in the Render Dashboard is `sync: false` without a "
+                       "`value`", at_value=False)
+        if "fromDatabase" in env:
+            self.from_database((*path, "fromDatabase"), env["fromDatabase"])
+        if "fromService" in env:
+            self.from_service((*path, "fromService"), env["fromService"])
+        if "fromGroup" in env:
+            self.from_group((*path, "fromGroup"), env["fromGroup"])
+
+    def from_database(self, path: DocPath, ref: Any) -> None:
+        if not isinstance(ref, dict):
+            return
+        name, prop = ref.get("name"), ref.get("property")
+        if isinstance(name, str):
+            if name in self.index.key_values_under_databases:
+                self.error((*path, "name"), "from-database-ref",
+                           f"fromDatabase reads `{name}`, a Key Value instance wrongly declared under `databases:`; "
+                           "a Key Value is read with `fromService`",
+                           f"declare `{name}` under `services:` with `type: keyvalue` and write "
+                           f"`fromService: {{type: keyvalue, name: {name}, property: connectionString}}`")
+            elif self.index.named(name, {POSTGRES}):
+                self.same_region(path, self.index.named(name, {POSTGRES})[0])
+            elif name in self.index.read_replicas:  # a read replica is read like its primary
+                self.same_region(path, self.index.read_replicas[name])
+            elif self.index.named(name, {KEY_VALUE}):
+                self.error((*path, "name"), "from-database-ref",
+                           f"fromDatabase reads `{name}`, which is a Key Value instance, not a Postgres database",
+                           f"write `fromService: {{type: keyvalue, name: {name}, property: connectionString}}`")
+            elif any(r.list_key == "services" and r.kind is None for r in self.index.by_name.get(name, [])):
+                self.error((*path, "name"), "from-database-ref",
+                           f"fromDatabase names `{name}`, which is declared under `services:`; a Postgres database "
+                           "belongs under `databases:`", f"move `{name}` under `databases:` (without `type:`)")
+            else:
+                databases = sorted(r.name for r in self.index.resources if r.kind == POSTGRES and r.name)
+                close = difflib.get_close_matches(name, databases, n=1)
+                self.error((*path, "name"), "from-database-ref",
+                           f"fromDatabase names `{name}`, which is not a database in this blueprint",
+                           f"did you mean `{close[0]}`?" if close else "declare it under `databases:`")
+        if isinstance(prop, str) and prop not in DATABASE_PROPERTIES:
+            close = difflib.get_close_matches(prop, DATABASE_PROPERTIES, n=1)
+            self.error((*path, "property"), "from-database-property",
+                       f"`{prop}` is not a property of a Postgres database",
+                       f"did you mean `{close[0]}`?" if close else "one of " + ", ".join(DATABASE_PROPERTIES))
+
+    def from_service(self, path: DocPath, ref: Any) -> None:
+        if not isinstance(ref, dict):
+            return
+        name, declared = ref.get("name"), ref.get("type")
+        if isinstance(name, str):
+            candidates = self.index.named(name, set(TYPE_OF_KIND))
+            if not candidates:
+                services = sorted({r.name for r in self.index.resources if r.kind in TYPE_OF_KIND and r.name})
+                close = difflib.get_close_matches(name, services, n=1)
+                self.error((*path, "name"), "from-service-ref",
+                           f"fromService names `{name}`, which is not a service in this blueprint",
+                           f"did you mean `{close[0]}`?" if close else "declare it under `services:` or fix the name")
+            elif isinstance(declared, str):
+                wanted = REFERENCE_TYPES.get(declared)
+                matching = [r for r in candidates if r.kind == wanted]
+                if not matching:
+                    actual = candidates[0].kind or ""
+                    self.error((*path, "type"), "from-service-type",
+                               f"fromService says `type: {declared}` but `{name}` is a {KIND_LABELS[actual]}",
+                               f"write `type: {TYPE_OF_KIND[actual]}`")
+                elif matching[0].kind in (KEY_VALUE, PRIVATE_SERVICE):
+                    self.same_region(path, matching[0])
+        has_property, has_key = "property" in ref, "envVarKey" in ref
+        if has_property == has_key:
+            self.error(path, "from-service-property",
+                       "fromService sets both `property` and `envVarKey`" if has_property
+                       else "fromService needs `property` (host, port, hostport, connectionString) or `envVarKey`",
+                       "keep exactly one of `property` and `envVarKey`", at_value=False)
+
+    def from_group(self, path: DocPath, name: Any) -> None:
+        if isinstance(name, str) and not self.index.named(name, {ENV_GROUP}):
+            groups = sorted(r.name for r in self.index.resources if r.kind == ENV_GROUP and r.name)
+            close = difflib.get_close_matches(name, groups, n=1)
+            self.error(path, "from-group-ref", f"fromGroup names `{name}`, which is not an env group in this blueprint",
+                       f"did you mean `{close[0]}`?" if close else
+                       "declare it under `envVarGroups:` (renderer manages only env groups its blueprint declares)")
+
+    def same_region(self, path: DocPath, target: _Resource) -> None:
+        owner = next((r for r in self.index.resources if r.path == path[: len(r.path)]), None)
+        if owner is None or owner.kind in (ENV_GROUP, STATIC_SITE) or owner.region == target.region:
+            return
+        self.error(path, "region-for-kind",
+                   f"this {KIND_LABELS.get(owner.kind or '', 'resource')} in `{owner.region}` reads "
+                   f"{KIND_LABELS.get(target.kind or '', 'a resource')} `{target.name}` in `{target.region}` over "
+                   "Render's private network, which connects resources in the same region only",
+                   f"put both in one region (set `region: {target.region}` on `{owner.name}`)", at_value=False)
+
+    # -- plans, commands, disks ----------------------------------------------------------------------
+    def plans(self) -> None:
+        for resource in self.index.resources:
+            item, kind = resource.item, resource.kind
+            if kind is None:
+                continue
+            plan = item.get("plan")
+            if isinstance(plan, str):
+                self.plan_for_kind((*resource.path, "plan"), plan, kind)
+            previews = item.get("previews")
+            preview_plan = previews.get("plan") if isinstance(previews, dict) else None
+            if isinstance(preview_plan, str):
+                self.plan_for_kind((*resource.path, "previews", "plan"), preview_plan, kind)
+                if preview_plan == "free" and isinstance(plan, str) and plan != "free" and kind in SERVICE_KINDS:
+                    self.error((*resource.path, "previews", "plan"), "plan-for-kind",
+                               f"a service on `{plan}` cannot have `free` preview instances",
+                               "use a paid `previews.plan`, or omit it to preview on the service's own plan")
+            if isinstance(item.get("previewPlan"), str):
+                self.plan_for_kind((*resource.path, "previewPlan"), item["previewPlan"], kind)
+
+    def plan_for_kind(self, path: DocPath, plan: str, kind: str) -> None:
+        label = KIND_LABELS.get(kind, "resource")
+        if kind == POSTGRES:
+            if plan in LEGACY_POSTGRES_PLANS:
+                self.error(path, "plan-for-kind",
+                           f"`{plan}` is a legacy Postgres instance type that new databases cannot use",
+                           "use a current type such as `basic-256mb`, `basic-1gb` or `pro-4gb`", severity="warning")
+            elif not POSTGRES_PLAN.match(plan) and plan in SERVICE_PLANS:
+                self.error(path, "plan-for-kind", f"`{plan}` is a service instance type, not a Postgres one",
+                           "use `free`, `basic-256mb`, `basic-1gb`, `basic-4gb`, `pro-4gb` or larger")
+            return
+        allowed = PLANS_BY_KIND.get(kind)
+        if allowed is None or plan in allowed:
+            return
+        if plan == "free":
+            self.error(path, "plan-for-kind",
+                       f"a {label} has no free instance type (Render offers free web services, Postgres and "
+                       "Key Value only)", "use `starter` or a larger instance type")
+        elif POSTGRES_PLAN.match(plan) or plan in SERVICE_PLANS:
+            self.error(path, "plan-for-kind", f"`{plan}` is not an instance type for a {label}",
+                       "use one of " + ", ".join(allowed))
+
+    def commands(self) -> None:
+        for resource in self.index.resources:
+            item, kind = resource.item, resource.kind
+            if kind not in (WEB_SERVICE, PRIVATE_SERVICE, BACKGROUND_WORKER, CRON_JOB):
+                continue
+            runtime = item.get("runtime")
+            if runtime in NATIVE_RUNTIMES:
+                for command in ("buildCommand", "startCommand"):
+                    value = item.get(command)
+                    if not isinstance(value, str) or not value.strip():
+                        self.error((*resource.path, "runtime"), "runtime-commands",
+                                   f"a {runtime} {KIND_LABELS[kind]} needs a `{command}`",
+                                   f"add `{command}:` (Render runs it to "
+                                   f"{'build' if command == 'buildCommand' else 'start'} the service)")
+            elif runtime == "image":
+                image = item.get("image")
+                if not isinstance(image, dict) or not image.get("url"):
+                    self.error((*resource.path, "runtime"), "runtime-commands",
+                               f"a {KIND_LABELS[kind]} with `runtime: image` needs `image: {{url: ...}}`",
+                               "add `image:` with the `url` of the image to run, e.g. `docker.io/library/nginx:1.27`")
+
+    def disks(self) -> None:
+        for resource in self.index.resources:
+            item = resource.item
+            if resource.kind not in SERVICE_KINDS:
+                continue
+            instances = item.get("numInstances")
+            many = isinstance(instances, int) and not isinstance(instances, bool) and instances > 1
+            scaling = item.get("scaling") is not None
+            disk = item.get("disk") is not None
+            if disk and (many or scaling):
+                what = f"`numInstances: {instances}`" if many else "`scaling:`"
+                self.error((*resource.path, "disk"), "disk-scaling",
+                           f"a service with a persistent disk runs exactly one instance, so {what} cannot go with "
+                           "`disk:`", "remove `disk:`, or run one instance (no `scaling:`, `numInstances: 1`)",
+                           at_value=False)
+            if item.get("plan") == "free" and (disk or many or scaling):
+                what = "a persistent disk" if disk else "more than one instance"
+                self.error((*resource.path, "plan"), "free-plan-limits",
+                           f"a free service cannot have {what}",
+                           "use `plan: starter` or larger, or remove "
+                           + ("`disk:`" if disk else "`numInstances`/`scaling`"))
+
+    # -- placeholders --------------------------------------------------------------------------------
+    def placeholders(self) -> None:
+        for path, value in _strings(self.blueprint.document, ()):
+            patterns = _PLACEHOLDERS[:_SHELL_SAFE] if path and path[-1] in _COMMAND_KEYS else _PLACEHOLDERS
+            for pattern in patterns:
+                match = pattern.search(value)
+                if match:
+                    self.error(path, "placeholder", f"leftover placeholder `{match.group(0)}` in a value",
+                               "put the real value here (for a secret, use `sync: false` and set it in the "
+                               "Render Dashboard)")
+                    break
+
+    def run(self) -> list[Finding]:
+        self.unique_names()
+        self.key_values_under_databases()
+        self.env_vars()
+        self.plans()
+        self.commands()
+        self.disks()
+        self.placeholders()
+        return self.findings
+
+
+def _collection_label(collection: str) -> str:
+    return "service" if collection == "service" else KIND_LABELS[collection]
+
+
+def _strings(node: Any, path: DocPath) -> Iterator[tuple[DocPath, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, (*path, i))
+    elif isinstance(node, str):
+        yield path, node
+
+
+def semantic_findings(blueprint: Blueprint) -> list[Finding]:
+    """Our rules on `blueprint.document` (layer `semantic`), every finding at once."""
+    return _Rules(blueprint).run()
