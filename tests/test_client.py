@@ -39,6 +39,7 @@ def test_lists_follow_cursor_past_one_page(sim: Sim) -> None:
     assert len(pages) == 2
 
 
+@pytest.mark.sends_invalid_requests
 def test_errors_carry_status_message_and_request_id(sim: Sim) -> None:
     async def scenario() -> None:
         async with RenderClient(settings(sim)) as client:

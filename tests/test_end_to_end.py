@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Result, Sim, run
 
 LOCK = "render.lock.json"
@@ -207,6 +209,7 @@ def test_tenant_narrowing(sim: Sim, project: Path) -> None:
     assert unknown.code == 1 and "unknown tenant: nobody" in unknown.err
 
 
+@pytest.mark.sends_invalid_requests
 def test_failed_create_keeps_earlier_ids(sim: Sim, project: Path) -> None:
     # Render refuses a free background worker (backgroundWorkerDetailsPOST.plan is a paidPlan), so the
     # apply stops at the first worker create: the database created before it must be in the lockfile.

@@ -43,7 +43,7 @@ class RetryPolicy:
     jitter: float = 0.5
 
     def backoff(self) -> wait_exponential_jitter:
-        return wait_exponential_jitter(initial=self.initial, max=self.cap, jitter=self.jitter)
+        return wait_exponential_jitter(multiplier=self.initial, max=self.cap, jitter=self.jitter)
 
 
 def is_idempotent(method: str, path: str) -> bool:
