@@ -110,7 +110,7 @@ class Contract:
             target: Any = self.document
             for part in ref[2:].split("/"):
                 part = part.replace("~1", "/").replace("~0", "~").replace("%7B", "{").replace("%7D", "}")
-                target = target[part]
+                target = target[int(part)] if isinstance(target, list) else target[part]
             node = target
             seen += 1
         return node
@@ -212,7 +212,7 @@ class Contract:
         target: Any = self.document
         for part in ref[2:].split("/"):
             part = part.replace("~1", "/").replace("~0", "~").replace("%7B", "{").replace("%7D", "}")
-            target = target[part]
+            target = target[int(part)] if isinstance(target, list) else target[part]
         return target
 
     def undocumented(self, schema: Any, instance: Any, context: dict[str, Any] | None = None,

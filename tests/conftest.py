@@ -87,6 +87,11 @@ class Sim:
     def admin(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"})
 
+    def admin_get(self, path: str) -> Any:
+        response = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.api_key}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def exchanges(self) -> int:
         return sum(1 for _ in self.record.open()) if self.record.exists() else 0
 
@@ -102,7 +107,7 @@ def start_sim(tmp: Path, *, state: Path | None = None, extra: list[str] | None =
     with log.open("w") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     owner = url = None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: the machine may be busy
     while time.monotonic() < deadline and not url:
         for line in log.read_text().splitlines():
             if line.startswith("renderer sim: workspace "):
@@ -227,10 +232,14 @@ class SimClock:
         if seconds <= 0:
             await asyncio.sleep(0)
             return
-        self.offset += seconds
+        # A moment of real time first, so requests already on their way arrive before the jump, as they
+        # would during a real wait; then the simulator, then this clock (answers that arrive meanwhile
+        # were timed before the jump).
+        await asyncio.sleep(0.05)
         async with httpx.AsyncClient(timeout=10) as http:
             await http.post(self.sim.url + "/_sim/clock/advance", json={"seconds": seconds},
                             headers={"Authorization": f"Bearer {self.sim.api_key}"})
+        self.offset += seconds
 
 
 @pytest.fixture(scope="session")

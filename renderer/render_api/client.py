@@ -196,11 +196,21 @@ class RenderClient:
 
     # The wire
     async def _attempt(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> Answer:
-        """One request through the limiter and a parallelism slot. Raises the error tree for >= 400."""
-        ticket = await self.limiter.acquire(method, path)
+        """One request through the limiter and a parallelism slot (in that order, and a request whose
+        window closed while it waited for a slot asks the limiter again). Raises the error tree for >= 400."""
+        while True:
+            ticket = await self.limiter.acquire(method, path)
+            try:
+                await self._slots.acquire()
+            except BaseException:
+                self.limiter.done(ticket)
+                raise
+            if self.limiter.still_current(ticket):
+                break
+            self._slots.release()
         response: httpx.Response | None = None
         try:
-            async with self._slots:
+            try:
                 started = time.perf_counter()
                 try:
                     if body is None:
@@ -215,6 +225,8 @@ class RenderClient:
                         method=method, path=path, hint="check RENDER_API_URL and the network",
                     ) from None
                 elapsed_ms = (time.perf_counter() - started) * 1000
+            finally:
+                self._slots.release()
         finally:
             if response is None:
                 self.limiter.done(ticket)

@@ -112,6 +112,8 @@ def error_for(
     if status >= 500:
         return ServerError(message, status=status, method=method, path=path, request_id=request_id,
                            hint="Render had an internal error; re-run later")
+    if status == 402 and "payment details" not in message:
+        message = f"{message} (the workspace needs payment details)"
     cls, hint = _BY_STATUS.get(status, (RenderAPIError, None))
     if cls is RateLimited:
         return RateLimited(message, retry_after=retry_after, status=status, method=method, path=path,

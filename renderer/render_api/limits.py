@@ -197,17 +197,22 @@ class _Window:
     length: float
     end: float = -math.inf
     remaining: int = 0
-    in_flight: int = 0
+    in_flight: int = 0  # sent and not answered yet
+    generation: int = 0
+    rolled_at: float = -math.inf
     waking: asyncio.Event | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Ticket:
-    """One granted request; hand it back with `Limiter.done`."""
+    """One granted request: `still_current` just before sending it, `done` when it ended. `generation`
+    is the window it was granted in; `sent` whether it went out on that window's count."""
 
     bucket: Bucket
     key: str
     counted: bool
+    generation: int = 0
+    sent: bool = False
 
 
 class Limiter:
@@ -232,7 +237,11 @@ class Limiter:
             # Our window opens when we send; Render's when the request arrives, a little later: a small
             # margin keeps our end after Render's until a response tells us Render's exact reset.
             window.end = now + window.length + min(0.5, window.length * 0.05)
-            window.remaining = window.limit
+            # Requests sent in the window that closed and still unanswered may land in Render's new one.
+            # (Granted but unsent ones are not counted: `still_current` sends them back for a new grant.)
+            window.remaining = max(0, window.limit - window.in_flight)
+            window.generation += 1
+            window.rolled_at = now
 
     async def acquire(self, method: str, path: str) -> Ticket:
         """Wait (on the clock) until the request's budget has room, then count it."""
@@ -245,8 +254,7 @@ class Limiter:
             self._roll(window, now)
             if window.remaining > 0:
                 window.remaining -= 1
-                window.in_flight += 1
-                return Ticket(bucket, key, True)
+                return Ticket(bucket, key, True, window.generation)
             if window.waking is not None:
                 await window.waking.wait()
                 continue
@@ -263,27 +271,49 @@ class Limiter:
                 waking, window.waking = window.waking, None
                 waking.set()
 
+    def still_current(self, ticket: Ticket) -> bool:
+        """Whether `ticket`'s window is still open. Call it just before sending: a request that waited
+        (for a parallelism slot) past its window's end must not be sent on that window's count. When
+        False the ticket is handed back and the caller acquires a new one."""
+        window = self._windows.get((ticket.bucket, ticket.key)) if ticket.counted else None
+        if window is None:
+            return True
+        self._roll(window, self.clock.now())
+        if ticket.generation != window.generation:
+            return False
+        ticket.sent = True
+        window.in_flight += 1
+        return True
+
     def done(self, ticket: Ticket, *, status: int | None = None, limit: str | None = None,
              remaining: str | None = None, reset_in: float | None = None) -> None:
         """The request of `ticket` finished. With a response, follow its rate-limit headers:
         `remaining` (Ratelimit-Remaining) and `reset_in` (seconds until Ratelimit-Reset); a 429 empties
         the window until `reset_in`."""
         window = self._windows.get((ticket.bucket, ticket.key)) if ticket.counted else None
-        if window is None:
+        if window is None or not ticket.sent:
             return
+        ticket.sent = False
         window.in_flight = max(0, window.in_flight - 1)
         if reset_in is None:
             return
         now = self.clock.now()
         server_end = now + max(0.0, reset_in)
+        if status == 429:
+            # Render refused: nothing is left until it says the window resets.
+            window.end = server_end
+            window.remaining = 0
+            return
+        if ticket.generation != window.generation:
+            # An answer to a request sent in a window that has closed since. It was counted against this
+            # window too (it might have landed in Render's new one); its reset says where it landed.
+            if ticket.generation == window.generation - 1 and server_end <= window.rolled_at + 1.5:
+                window.remaining = min(window.limit, window.remaining + 1)
+            return
         try:
             server_left = int(remaining) if remaining is not None else None
         except ValueError:
             server_left = None
-        if status == 429:
-            window.end = max(window.end, server_end)
-            window.remaining = 0
-            return
         if server_left is None:
             return
         left = max(0, server_left - window.in_flight)

@@ -234,7 +234,7 @@ class SimApp:
     def reset(self) -> None:
         self.store.reset()
         self.store.clock.reset()
-        self.faults.clear()
+        self.faults = Faults()
         self.faults.configure(self.initial_faults)
         self.limiter.reset(self.initial_scale, keep_scale=False)
         self.stats.clear()

@@ -138,9 +138,11 @@ class Store:
         if owner_id != self.owner["id"]:
             raise SimError(404, f"owner {owner_id} not found")
 
-    def _require_payment(self, plan: str | None, what: str) -> None:
+    def _require_payment(self, plan: str | None, what: str, status: int = 402) -> None:
+        """A paid plan in a workspace without payment details is refused: 402 where the description
+        documents it (services), else 400 with the same message (Postgres, Key Value)."""
         if plan != "free" and not self.state["workspace"]["paymentDetails"]:
-            raise SimError(402, f"{PAYMENT_MESSAGE} ({what} on plan {plan or 'starter'})")
+            raise SimError(status, f"{PAYMENT_MESSAGE} ({what} on plan {plan or 'starter'})")
 
     def set_workspace(self, body: JSON) -> JSON:
         with self.lock:
@@ -764,7 +766,7 @@ class Store:
     def create_postgres(self, body: JSON) -> JSON:
         with self.lock:
             self._check_owner(body.get("ownerId"))
-            self._require_payment(body["plan"], "a Postgres database")
+            self._require_payment(body["plan"], "a Postgres database", 400)
             if self._name_taken("postgres", body["name"]):
                 raise SimError(400, f"a Postgres database named {body['name']} already exists in this workspace")
             postgres_id = new_id("dpg", "-a")
@@ -794,7 +796,7 @@ class Store:
         with self.lock:
             postgres = self._postgres(postgres_id)
             if "plan" in body:
-                self._require_payment(body["plan"], "a Postgres database")
+                self._require_payment(body["plan"], "a Postgres database", 400)
             if "diskSizeGB" in body and int(body["diskSizeGB"]) < int(postgres.get("diskSizeGB", 0)):
                 raise SimError(400, "a database disk cannot shrink")
             if "name" in body and self._name_taken("postgres", body["name"], but=postgres_id):
@@ -892,7 +894,7 @@ class Store:
     def create_key_value(self, body: JSON) -> JSON:
         with self.lock:
             self._check_owner(body.get("ownerId"))
-            self._require_payment(body["plan"], "a Key Value instance")
+            self._require_payment(body["plan"], "a Key Value instance", 400)
             if self._name_taken("keyValue", body["name"]):
                 raise SimError(400, f"a Key Value instance named {body['name']} already exists in this workspace")
             key_value_id = new_id("red")
@@ -916,7 +918,7 @@ class Store:
         with self.lock:
             item = self._key_value(key_value_id)
             if "plan" in body:
-                self._require_payment(body["plan"], "a Key Value instance")
+                self._require_payment(body["plan"], "a Key Value instance", 400)
                 item["plan"] = body["plan"]
             if "name" in body:
                 if self._name_taken("keyValue", body["name"], but=key_value_id):
