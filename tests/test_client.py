@@ -282,10 +282,10 @@ def test_gone_is_a_not_found() -> None:
 class InFlight(httpx.AsyncBaseTransport):
     """Counts requests in flight around the transport the test session gives clients."""
 
-    def __init__(self) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
         factory = current_client_options().transport_factory
-        assert factory is not None
-        self.inner = factory()
+        assert inner is not None or factory is not None
+        self.inner = inner or factory()  # type: ignore[misc]
         self.now = self.max = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

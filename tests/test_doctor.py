@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,13 @@ def test_low_headroom_and_limits_off_warn_but_pass(sim: Sim, monkeypatch: pytest
     monkeypatch.setenv("RENDERER_RATE_LIMITS", "off")
     off = run("doctor")
     assert off.code == 0 and "warn rate-limit headroom: client-side rate limiting is off" in off.out
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["sim", "stats"], ["sim", "fault"], ["sim", "seed"]],
+                         ids=" ".join)
+def test_help_works_with_no_environment(command: list[str], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    result = subprocess.run([sys.executable, "-m", "renderer.cli.main", *command, "--help"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout

@@ -8,14 +8,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from renderer.render_api.client import RenderClient
+from renderer.render_api.client import RenderClient, client_options, current_client_options
 from renderer.render_api.errors import RateLimited, ServerError
 from renderer.render_api.limits import Bucket, Budget, RateLimits
 from renderer.render_api.retry import RetryPolicy
 from tests.conftest import Sim, SimClock, run
-from tests.test_client import run_with, settings, worker
+from tests.test_client import InFlight, run_with, settings, worker
 
 
 def stats(sim: Sim, endpoint: str) -> dict[str, int]:
@@ -249,3 +250,19 @@ def test_rate_limits_from_the_environment_and_the_command_line(sim: Sim, project
     assert run("--parallelism", "0", "plan").code == 1
     monkeypatch.setenv("RENDERER_PARALLELISM", "many")
     assert "RENDERER_PARALLELISM must be a whole number" in run("plan").err
+
+
+def test_parallelism_flag_reaches_the_client_the_cli_builds(sim: Sim, project: Path) -> None:
+    assert run("apply", "--auto-approve").code == 0
+    counter: dict[str, Any] = {}
+    checked = current_client_options().transport_factory
+    assert checked is not None
+
+    def counting_transport() -> httpx.AsyncBaseTransport:
+        counter["transport"] = InFlight(checked())
+        return counter["transport"]
+
+    with client_options(transport_factory=counting_transport):
+        sim.admin("/_sim/faults", {"latencyMs": 30})
+        assert run("--parallelism", "2", "plan").code == 0
+    assert counter["transport"].max == 2

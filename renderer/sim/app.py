@@ -187,9 +187,10 @@ class SimApp:
             except SimError as exc:
                 code, payload = exc.status, {"id": request_id, "message": exc.message}
             except (KeyError, TypeError, ValueError) as exc:
-                if not admin:
-                    raise
-                code, payload = 400, {"id": request_id, "message": f"bad admin request: {exc}"}
+                # Only reachable with a body the contract did not check (no OpenAPI description, or an
+                # admin request): still a 400 with a message, never a bare 500.
+                what = "admin request" if admin else "request body"
+                code, payload = 400, {"id": request_id, "message": f"invalid {what}: {type(exc).__name__}: {exc}"}
             if not admin:
                 self.recorder.record({
                     "method": request.method, "path": request.url.path, "query": str(request.url.query),
