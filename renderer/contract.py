@@ -17,6 +17,12 @@ branch the instance means:
 
 When nothing selects a branch (a PATCH without context, a body without `runtime`), that `oneOf` is
 checked as `anyOf`: the instance must match at least one branch.
+
+Strict mode (`strict=True`, what the test suite uses) also reports object properties the description
+does not document. Render ignores unknown fields, so without it a misspelt field in a request body would
+pass silently. `UNDOCUMENTED_ALLOWED` lists the few fields Render's own clients use that the published
+description has not caught up with. Query parameters are checked by `validate_query`: names the
+operation documents, values of the documented type, enum and range.
 """
 
 from __future__ import annotations
@@ -37,6 +43,15 @@ SERVICE_DETAILS = {
 }
 DOCKER_RUNTIMES = frozenset({"docker", "image"})
 _SUFFIXES = ("", "POST", "PATCH")
+
+# Fields the published description lags on: accepted in strict mode on the named component schemas.
+UNDOCUMENTED_ALLOWED: frozenset[tuple[str, str]] = frozenset({
+    # Render replaced `autoDeploy` (yes/no) by `autoDeployTrigger` (commit / checksPass / off) on services;
+    # its Terraform provider and CLI send and read it, the description has it only on workflows.
+    ("service", "autoDeployTrigger"),
+    ("servicePOST", "autoDeployTrigger"),
+    ("servicePATCH", "autoDeployTrigger"),
+})
 
 
 def _items(validator: Any, items: Any, instance: Any, schema: Any) -> Any:
@@ -59,6 +74,7 @@ class Operation:
     method: str
     template: str
     spec: dict[str, Any]
+    shared_parameters: tuple[Any, ...] = ()
 
 
 class Contract:
@@ -81,7 +97,8 @@ class Contract:
             path = path[len(self.base_path):]
         for _, pattern, template, item in self._routes:
             if pattern.match(path) and method.lower() in item:
-                return Operation(method.upper(), template, item[method.lower()])
+                return Operation(method.upper(), template, item[method.lower()],
+                                 tuple(item.get("parameters", ())))
         return None
 
     def deref(self, node: Any) -> Any:
@@ -93,7 +110,7 @@ class Contract:
             target: Any = self.document
             for part in ref[2:].split("/"):
                 part = part.replace("~1", "/").replace("~0", "~").replace("%7B", "{").replace("%7D", "}")
-                target = target[part]
+                target = target[int(part)] if isinstance(target, list) else target[part]
             node = target
             seen += 1
         return node
@@ -163,30 +180,154 @@ class Contract:
             out["items"] = [self.narrow(node["items"], item, parent, context, depth + 1) for item in instance]
         return out
 
+    # Strict mode: properties the description does not document
+    def _parts(self, schema: Any, parent: Any, context: dict[str, Any], depth: int = 0,
+               ) -> tuple[list[dict[str, Any]], set[str]]:
+        """The object schemas `schema` stands for (itself, its allOf parts, the oneOf branch the instance
+        means or every branch when none is selected, anyOf branches) and the component names met."""
+        names: set[str] = set()
+        seen = 0
+        while isinstance(schema, dict) and "$ref" in schema and seen < 32:
+            names.add(self._ref_name(schema) or "")
+            schema = self._deref_once(schema)
+            seen += 1
+        if not isinstance(schema, dict) or depth > 40:
+            return [], names
+        parts = [schema]
+        subs: list[Any] = []
+        if "oneOf" in schema:
+            chosen = self._select(schema["oneOf"], parent, context)
+            subs += [chosen] if chosen is not None else list(schema["oneOf"])
+        subs += list(schema.get("anyOf", [])) + list(schema.get("allOf", []))
+        for sub in subs:
+            more, more_names = self._parts(sub, parent, context, depth + 1)
+            parts += more
+            names |= more_names
+        return parts, names
+
+    def _deref_once(self, node: dict[str, Any]) -> Any:
+        ref = str(node["$ref"])
+        if not ref.startswith("#/"):
+            return {}
+        target: Any = self.document
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~").replace("%7B", "{").replace("%7D", "}")
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        return target
+
+    def undocumented(self, schema: Any, instance: Any, context: dict[str, Any] | None = None,
+                     parent: Any = None, where: str = "", depth: int = 0) -> list[str]:
+        """Object properties in `instance` that `schema` does not document (see `UNDOCUMENTED_ALLOWED`).
+
+        An object schema is open (anything goes) when it sets `additionalProperties` or documents no
+        property at all; `required` names count as documented even without a `properties` entry.
+        """
+        if depth > 60:
+            return []
+        context = context or {}
+        parts, names = self._parts(schema, parent, context)
+        problems: list[str] = []
+        if isinstance(instance, dict):
+            properties: dict[str, Any] = {}
+            required: set[str] = set()
+            open_object = False
+            for part in parts:
+                for key, sub in (part.get("properties") or {}).items():
+                    properties.setdefault(key, sub)
+                required |= set(part.get("required") or [])
+                if part.get("additionalProperties") not in (None, False):
+                    open_object = True
+            if not properties and not required:
+                open_object = True
+            for key, value in instance.items():
+                at = f"{where}/{key}" if where else key
+                if key in properties:
+                    problems += self.undocumented(properties[key], value, context, instance, at, depth + 1)
+                elif not open_object and key not in required and not any(
+                        (name, key) in UNDOCUMENTED_ALLOWED for name in names):
+                    problems.append(f"{at}: not in Render's API description")
+        elif isinstance(instance, list):
+            items = next((part["items"] for part in parts if "items" in part), None)
+            if items is not None:
+                for index, item in enumerate(instance):
+                    problems += self.undocumented(items, item, context, parent,
+                                                  f"{where}/{index}" if where else str(index), depth + 1)
+        return problems
+
+    # Query parameters
+    def validate_query(self, method: str, path: str, query: list[tuple[str, str]]) -> list[str]:
+        """Problems with query parameters: names the operation does not document, values not of the
+        documented type (`integer`, `boolean` as `true`/`false`, arrays as comma-separated or repeated
+        values), outside `enum`, `minimum` or `maximum`."""
+        op = self.operation(method, path)
+        if op is None:
+            return [f"{method} {path} is not an operation in Render's API description"]
+        documented: dict[str, Any] = {}
+        for param in (*op.shared_parameters, *op.spec.get("parameters", ())):
+            param = self.deref(param)
+            if isinstance(param, dict) and param.get("in") == "query":
+                documented[str(param["name"])] = param
+        problems: list[str] = []
+        for name, value in query:
+            param = documented.get(name)
+            if param is None:
+                problems.append(f"query parameter {name!r} is not documented for {op.method} {op.template}")
+                continue
+            schema = self.deref(param.get("schema") or {})
+            values = [value]
+            if schema.get("type") == "array":
+                values = value.split(",") if param.get("explode") is False else [value]
+                schema = self.deref(schema.get("items") or {})
+            problems += [f"query parameter {name}={value!r}: {p}" for v in values for p in self._scalar(schema, v)]
+        return problems
+
+    def _scalar(self, schema: dict[str, Any], value: str) -> list[str]:
+        kind = schema.get("type")
+        parsed: Any = value
+        if kind == "integer":
+            try:
+                parsed = int(value)
+            except ValueError:
+                return ["not an integer"]
+        elif kind == "boolean":
+            if value not in ("true", "false"):
+                return ["not true or false"]
+            return []
+        if "enum" in schema and parsed not in schema["enum"]:
+            return [f"not one of {schema['enum']}"]
+        if "minimum" in schema and parsed < schema["minimum"]:
+            return [f"less than the minimum {schema['minimum']}"]
+        if "maximum" in schema and parsed > schema["maximum"]:
+            return [f"more than the maximum {schema['maximum']}"]
+        return []
+
     # Validation
-    def _errors(self, schema: Any, instance: Any, context: dict[str, Any] | None) -> list[str]:
+    def _errors(self, schema: Any, instance: Any, context: dict[str, Any] | None, strict: bool = False) -> list[str]:
         narrowed = self.narrow(schema, instance, None, context)
         root = {**self._root_extra, **narrowed} if isinstance(narrowed, dict) else narrowed
         validator = _Validator(root)
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
-        return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors]
+        found = [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors]
+        if strict:
+            found += self.undocumented(schema, instance, context)
+        return found
 
     def validate_request(self, method: str, path: str, body: Any,
-                         context: dict[str, Any] | None = None) -> list[str]:
+                         context: dict[str, Any] | None = None, *, strict: bool = False) -> list[str]:
         """Problems with a request body (empty list when it conforms). Undocumented operations are one."""
         op = self.operation(method, path)
         if op is None:
             return [f"{method} {path} is not an operation in Render's API description"]
         schema = self.request_schema(op)
         if schema is None:
-            return []
+            return [f"{op.method} {op.template} takes no request body"] if strict and body is not None else []
         if body is None:
             required = bool((self.deref(op.spec.get("requestBody")) or {}).get("required"))
             return ["a JSON request body is required"] if required else []
-        return self._errors(schema, body, context)
+        return self._errors(schema, body, context, strict)
 
     def validate_response(self, method: str, path: str, status: int, body: Any,
-                          context: dict[str, Any] | None = None) -> list[str]:
+                          context: dict[str, Any] | None = None, *, strict: bool = False) -> list[str]:
         """Problems with a response (status documented for the operation, body matching its schema)."""
         op = self.operation(method, path)
         if op is None:
@@ -199,4 +340,4 @@ class Contract:
             return [] if body is None else [f"status {status} of {op.method} {op.template} has no body"]
         if body is None:
             return [f"status {status} of {op.method} {op.template} must have a JSON body"]
-        return self._errors(media["schema"], body, context)
+        return self._errors(media["schema"], body, context, strict)

@@ -1,9 +1,22 @@
 """Shared fixtures: one Render API simulator per test session (a real subprocess over real HTTP), reset
 between tests, with every request and response it sees checked against Render's OpenAPI description.
+
+Two contract checks run across the whole suite, both strict (undocumented fields are problems, except
+`renderer.contract.UNDOCUMENTED_ALLOWED`):
+
+- on the client's side: every `RenderClient` built during a test (directly, or by the CLI in-process)
+  gets `ContractTransport` through `renderer.render_api.client.client_options`, httpx's transport seam.
+  It checks each request the client sends (path, query, body) and each answer it gets;
+- on the simulator's side: the exchanges the session simulator records (`--record`).
+
+Clients also get a `SimClock`: its `sleep` advances the session simulator's clock instead of waiting, so
+rate-limit waits and retry backoffs take no real time. The session simulator enforces Render's rate
+limits (tests that need many raw requests use /_sim/seed or /_sim/rate-limits).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -12,9 +25,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +37,7 @@ import pytest
 
 from renderer.cli.main import main as cli_main
 from renderer.contract import Contract
+from renderer.render_api.client import client_options
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("RENDERER_SHARED", ROOT.parent / "shared"))
@@ -31,11 +46,19 @@ OPENAPI = SHARED / "render" / "openapi.json"
 CORPUS = SHARED / "corpus" / "render-yaml"
 
 CONTRACT_CHECKS = {"checked": 0}
+_CONTRACT: dict[str, Contract] = {}
+
+
+def load_contract() -> Contract:
+    """Render's OpenAPI description, loaded and compiled once per test session."""
+    if "contract" not in _CONTRACT:
+        _CONTRACT["contract"] = Contract(json.loads(OPENAPI.read_text()))
+    return _CONTRACT["contract"]
 
 
 @pytest.fixture(scope="session")
 def contract() -> Contract:
-    return Contract(json.loads(OPENAPI.read_text()))
+    return load_contract()
 
 
 @dataclass
@@ -48,6 +71,7 @@ class Sim:
     record: Path
     process: subprocess.Popen[str]
     api_key: str = "test-key"
+    log: Path | None = None
 
     @property
     def api_url(self) -> str:
@@ -63,31 +87,39 @@ class Sim:
     def admin(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"})
 
+    def admin_get(self, path: str) -> Any:
+        response = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.api_key}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def exchanges(self) -> int:
         return sum(1 for _ in self.record.open()) if self.record.exists() else 0
 
 
 def start_sim(tmp: Path, *, state: Path | None = None, extra: list[str] | None = None) -> Sim:
-    """Start `renderer sim serve --port 0` as a subprocess and wait for its `listening on` line."""
+    """Start `renderer sim serve --port 0` as a subprocess and wait for its `listening on` line. Its output
+    goes to a log file (a pipe nobody reads would fill up and stall it)."""
     state = state or tmp / "sim-state.json"
     record = tmp / "exchanges.jsonl"
+    log = tmp / f"sim-{time.monotonic_ns()}.log"
     cmd = [sys.executable, "-m", "renderer.cli.main", "sim", "serve", "--port", "0", "--state", str(state),
            "--openapi", str(OPENAPI), "--record", str(record), *(extra or [])]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    with log.open("w") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     owner = url = None
-    deadline = time.monotonic() + 30
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"simulator exited with {process.wait()}")
-        if line.startswith("renderer sim: workspace "):
-            owner = line.split()[3]
-        if line.startswith("listening on "):
-            url = line.removeprefix("listening on ").strip()
-            break
-    assert url and owner, "simulator did not start"
-    return Sim(url=url, owner_id=owner, state=state, record=record, process=process)
+    deadline = time.monotonic() + 90  # generous: the machine may be busy
+    while time.monotonic() < deadline and not url:
+        for line in log.read_text().splitlines():
+            if line.startswith("renderer sim: workspace "):
+                owner = line.split()[3]
+            if line.startswith("listening on "):
+                url = line.removeprefix("listening on ").strip()
+        if not url:
+            if process.poll() is not None:
+                raise RuntimeError(f"simulator exited with {process.returncode}:\n{log.read_text()}")
+            time.sleep(0.05)
+    assert url and owner, "simulator did not start:\n" + log.read_text()
+    return Sim(url=url, owner_id=owner, state=state, record=record, process=process, log=log)
 
 
 def stop_sim(sim: Sim, sig: int = signal.SIGTERM) -> None:
@@ -101,7 +133,7 @@ def stop_sim(sim: Sim, sig: int = signal.SIGTERM) -> None:
 
 
 def check_exchanges(contract: Contract, record: Path, start: int) -> tuple[int, list[str]]:
-    """Validate recorded exchanges from line `start` on. Returns (lines read, problems)."""
+    """Validate recorded exchanges from line `start` on, strictly. Returns (lines read, problems)."""
     problems: list[str] = []
     if not record.exists():
         return start, problems
@@ -109,7 +141,8 @@ def check_exchanges(contract: Contract, record: Path, start: int) -> tuple[int, 
     for line in lines[start:]:
         entry = json.loads(line)
         method, path, status = entry["method"], entry["path"], entry["status"]
-        found = contract.validate_response(method, path, status, entry["response"], entry.get("context"))
+        found = contract.validate_response(method, path, status, entry["response"], entry.get("context"),
+                                           strict=True)
         if status < 400 and method in ("POST", "PUT", "PATCH"):
             found += contract.validate_request(method, path, entry["request"], entry.get("context"))
         problems += [f"{method} {path} -> {status}: {p}" for p in found]
@@ -117,11 +150,122 @@ def check_exchanges(contract: Contract, record: Path, start: int) -> tuple[int, 
     return len(lines), problems
 
 
+@dataclass
+class ContractLedger:
+    """What `ContractTransport` found: exchanges checked over the session, problems of the current test."""
+
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, problems: list[str]) -> None:
+        with self.lock:
+            self.checked += 1
+            self.problems += problems
+
+    def take(self) -> list[str]:
+        with self.lock:
+            taken, self.problems = self.problems, []
+            return taken
+
+
+CLIENT_LEDGER = ContractLedger()
+
+
+class ContractTransport(httpx.AsyncBaseTransport):
+    """The client's transport, checked: every request (path, query parameters, JSON body) and every
+    answer (status documented, body matching its schema) against Render's OpenAPI description, strictly.
+    A request that gets no answer (a dropped connection) is still checked."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, contract: Contract, ledger: ContractLedger) -> None:
+        self.inner = inner
+        self.contract = contract
+        self.ledger = ledger
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        method, path = request.method, request.url.path
+        problems = self.contract.validate_query(method, path, list(request.url.params.multi_items()))
+        body = json.loads(request.content) if request.content else None
+        if method in ("POST", "PUT", "PATCH"):
+            problems += self.contract.validate_request(method, path, body, strict=True)
+        elif body is not None:
+            problems.append("a body on a request without one")
+        problems = [f"request: {p}" for p in problems]
+        try:
+            response = await self.inner.handle_async_request(request)
+            try:
+                raw = b"".join([chunk async for chunk in response.aiter_raw()])
+            finally:
+                await response.aclose()
+        except BaseException:
+            self.ledger.add([f"{method} {path} (no answer): {p}" for p in problems])
+            raise
+        probe = httpx.Response(response.status_code, headers=response.headers, content=raw)
+        answer = probe.json() if probe.content else None
+        problems += [f"answer: {p}" for p in
+                     self.contract.validate_response(method, path, response.status_code, answer, strict=True)]
+        self.ledger.add([f"{method} {path} -> {response.status_code}: {p}" for p in problems])
+        return httpx.Response(response.status_code, headers=response.headers, content=raw, request=request,
+                              extensions=response.extensions)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class SimClock:
+    """The client's clock in tests: real time plus an offset. `sleep` adds to the offset and advances the
+    session simulator's clock by as much, so no test waits in real time. `slept` lists every sleep."""
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        self.offset = 0.0
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return time.monotonic() + self.offset
+
+    def epoch(self) -> float:
+        return time.time() + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        # A moment of real time first, so requests already on their way arrive before the jump, as they
+        # would during a real wait; then the simulator, then this clock (answers that arrive meanwhile
+        # were timed before the jump).
+        await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(timeout=10) as http:
+            await http.post(self.sim.url + "/_sim/clock/advance", json={"seconds": seconds},
+                            headers={"Authorization": f"Bearer {self.sim.api_key}"})
+        self.offset += seconds
+
+
 @pytest.fixture(scope="session")
 def sim_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     sim = start_sim(tmp_path_factory.mktemp("sim"))
     yield sim
     stop_sim(sim)
+
+
+@pytest.fixture(autouse=True)
+def client_seam(sim_session: Sim, request: pytest.FixtureRequest) -> Iterator[SimClock]:
+    """Every client built in the test checks its exchanges (ContractTransport) and sleeps on a SimClock.
+    After the test, any contract problem fails it; a test marked `sends_invalid_requests` (it checks that
+    Render's refusal reaches the user) may send requests that break the contract, never get such answers."""
+    clock = SimClock(sim_session)
+    CLIENT_LEDGER.take()
+
+    def transport() -> httpx.AsyncBaseTransport:
+        return ContractTransport(httpx.AsyncHTTPTransport(), load_contract(), CLIENT_LEDGER)
+
+    with client_options(transport_factory=transport, clock=clock):
+        yield clock
+    problems = CLIENT_LEDGER.take()
+    if request.node.get_closest_marker("sends_invalid_requests"):
+        problems = [p for p in problems if ": request: " not in p]
+    assert not problems, "client exchanges that break Render's contract:\n" + "\n".join(problems)
 
 
 @pytest.fixture
@@ -186,6 +330,10 @@ def run(*args: str, stdin: str = "") -> Result:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if CLIENT_LEDGER.checked:
+        terminalreporter.write_line(
+            f"contract: {CLIENT_LEDGER.checked} client exchanges (request and answer) checked against Render's "
+            "OpenAPI description on the client's transport")
     if CONTRACT_CHECKS["checked"]:
         terminalreporter.write_line(
             f"contract: {CONTRACT_CHECKS['checked']} simulator exchanges checked against Render's OpenAPI description")

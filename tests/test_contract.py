@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import httpx
 from openapi_schema_validator import OAS30Validator
 
 from renderer.contract import Contract
-from tests.conftest import OPENAPI
+from tests.conftest import OPENAPI, ContractLedger, ContractTransport, Sim
 
 
 def web_service(**overrides: Any) -> dict[str, Any]:
@@ -71,3 +73,53 @@ def test_undocumented_status_and_operation(contract: Contract) -> None:
         "status 418 is not documented for GET /services"]
     assert contract.validate_request("POST", "/v1/nowhere", {}) == [
         "POST /v1/nowhere is not an operation in Render's API description"]
+
+
+def test_strict_mode_reports_undocumented_fields_but_allows_the_lagging_ones(contract: Contract) -> None:
+    body = {"type": "background_worker", "name": "w", "ownerId": "tea-x", "autoDeployTrigger": "off",
+            "serviceDetails": {"runtime": "node", "numInstance": 2,
+                               "envSpecificDetails": {"buildCommand": "b", "startCommand": "s"}}}
+    assert contract.validate_request("POST", "/v1/services", body) == []  # Render ignores unknown fields
+    assert contract.validate_request("POST", "/v1/services", body, strict=True) == [
+        "serviceDetails/numInstance: not in Render's API description"]
+    assert contract.validate_response("GET", "/v1/services/srv-x", 200, web_service(autoDeployTrigger="commit"),
+                                      strict=True) == []
+    assert contract.validate_response("GET", "/v1/services/srv-x", 200, web_service(colour="red"),
+                                      strict=True) == ["colour: not in Render's API description"]
+    assert contract.validate_request("POST", "/v1/services/srv-x/suspend", {}, strict=True) == [
+        "POST /services/{serviceId}/suspend takes no request body"]
+
+
+def test_query_parameters_are_checked(contract: Contract) -> None:
+    assert contract.validate_query("GET", "/v1/services", [("limit", "100"), ("includePreviews", "false"),
+                                                           ("ownerId", "tea-a,tea-b"), ("type", "web_service")]) == []
+    assert contract.validate_query("GET", "/v1/services", [("limit", "500"), ("includePreview", "false"),
+                                                           ("type", "web"), ("includePreviews", "no")]) == [
+        "query parameter limit='500': more than the maximum 100",
+        "query parameter 'includePreview' is not documented for GET /services",
+        "query parameter type='web': not one of ['static_site', 'web_service', 'private_service', "
+        "'background_worker', 'cron_job']",
+        "query parameter includePreviews='no': not true or false",
+    ]
+    assert contract.validate_query("GET", "/v1/postgres/dpg-x/export", [("limit", "100")]) == [
+        "query parameter 'limit' is not documented for GET /postgres/{postgresId}/export"]
+
+
+def test_the_client_transport_check_catches_a_bad_exchange(sim: Sim, contract: Contract) -> None:
+    ledger = ContractLedger()
+
+    async def scenario() -> None:
+        transport = ContractTransport(httpx.AsyncHTTPTransport(), contract, ledger)
+        async with httpx.AsyncClient(transport=transport, base_url=sim.api_url,
+                                     headers={"Authorization": f"Bearer {sim.api_key}"}) as http:
+            await http.get("/services", params={"limit": 100, "includePreviews": "false"})
+            await http.get("/services", params={"limit": 101})
+            await http.post("/postgres", json={"name": "db", "ownerId": sim.owner_id, "plan": "basic_256mb",
+                                               "version": "16", "colour": "blue"})
+
+    asyncio.run(scenario())
+    assert ledger.checked == 3
+    assert ledger.take() == [
+        "GET /v1/services -> 200: request: query parameter limit='101': more than the maximum 100",
+        "POST /v1/postgres -> 201: request: colour: not in Render's API description",
+    ]

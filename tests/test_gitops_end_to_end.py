@@ -201,15 +201,17 @@ def test_commit_trailer_allows_destroy(
 
 def test_failed_apply_still_commits_what_was_created(
         sim: Sim, github: FakeGitHub, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Render refuses a free background worker (backgroundWorkerDetailsPOST.plan is a paidPlan): the apply
-    # stops after creating the database, and that database's ID must reach origin/main.
+    # The simulator refuses the first POST /services: the apply stops after creating the database, and
+    # that database's ID must reach origin/main.
     project = GitProject(tmp_path, [])
     monkeypatch.chdir(project.path)
     before = project.sha()
     project.copy_tenant("acme-corp")
-    project.write("tenants/acme-corp.yaml", (project.path / "tenants/acme-corp.yaml").read_text() + "plan: free\n")
-    after = project.commit("Add acme-corp on the free plan")
+    after = project.commit("Add acme-corp")
     project.push("main")
+    rule = {"action": "status", "method": "POST", "path": "/v1/services", "nth": 1, "times": 1,
+            "status": 400, "message": "refused on purpose"}
+    assert sim.admin("/_sim/faults", {"rules": [rule]}).status_code == 200
 
     code, out = deploy(project, actions, before, after)
 

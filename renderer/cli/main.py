@@ -16,6 +16,7 @@ import click
 
 from renderer.cli import apply as apply_cmd
 from renderer.cli import ci as ci_cmd
+from renderer.cli import doctor as doctor_cmd
 from renderer.cli import drift as drift_cmd
 from renderer.cli import import_ as import_cmd
 from renderer.cli import plan as plan_cmd
@@ -25,11 +26,18 @@ from renderer.cli import sim as sim_cmd
 from renderer.cli import status as status_cmd
 from renderer.cli import validate as validate_cmd
 from renderer.errors import RendererError
+from renderer.render_api.client import client_options
+from renderer.render_api.limits import RateLimits
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.option("--parallelism", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Render API requests in flight at once (default: $RENDERER_PARALLELISM, else 8).")
+@click.option("--rate-limits", default=None, metavar="SPEC",
+              help="Client-side rate limits: `off`, `scale=N` or `BUCKET=N/WINDOW,...` (default: "
+                   "$RENDERER_RATE_LIMITS, else Render's published limits).")
+def cli(verbose: int, parallelism: int | None, rate_limits: str | None) -> None:
     """Provision one isolated Render stack per tenant from tenant files and blueprint templates.
 
     \b
@@ -42,6 +50,8 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="renderer: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
     # httpx logs request URLs at INFO; ours already log method, path and status at DEBUG.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    limits = RateLimits.parse(rate_limits, origin="--rate-limits") if rate_limits else None
+    click.get_current_context().with_resource(client_options(rate_limits=limits, parallelism=parallelism))
 
 
 cli.add_command(validate_cmd.validate)
@@ -54,6 +64,7 @@ cli.add_command(status_cmd.status)
 cli.add_command(drift_cmd.drift)
 cli.add_command(import_cmd.import_)
 cli.add_command(ci_cmd.ci)
+cli.add_command(doctor_cmd.doctor)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The simulator's clock: real time plus an offset that tests can advance."""
+"""The simulator's clock: real time plus an offset that tests can advance (`POST /_sim/clock/advance`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+
+    def reset(self) -> None:
+        self.offset = 0.0
 
     def iso(self, at: float | None = None) -> str:
         """RFC 3339 timestamp (`2026-11-30T19:36:12.123456Z`) of `at` or now."""

@@ -1,14 +1,23 @@
-"""The simulator's state: one workspace, its services, env vars, deploys and Postgres databases.
+"""The simulator's state: one workspace and everything renderer manages in it.
 
 Objects are kept in the shapes Render's API returns (openapi.json: schemas.service, schemas.postgres,
-schemas.deploy, ...). The state lives in a JSON file, created when missing and replaced atomically after
-every change, so it survives a restart or a kill.
+schemas.deploy, schemas.keyValue, schemas.envGroup, schemas.customDomain, the disk of GET /disks/{id})
+plus private fields whose names start with `_`, which views strip. IDs carry Render's prefixes: `tea-`
+workspace, `srv-` service, `dep-` deploy, `dpg-` Postgres, `red-` Key Value, `evg-` env group, `cdm-`
+custom domain, `dsk-` disk. The state lives in a JSON file, created when missing and replaced
+atomically after every change, so it survives a restart or a kill.
+
+Deploys move on the simulator clock: `created`, then `build_in_progress` after 2 s, then (for a deploy
+going live) `update_in_progress` after 20 s and `live` after 30 s; a forced outcome ends the deploy in
+`build_failed` (at 20 s), `pre_deploy_failed` or `update_failed` (at 30 s) or `canceled` (at 20 s). When a
+newer deploy is live, the older live one reads `deactivated`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -19,13 +28,33 @@ from renderer.sim.clock import Clock
 
 JSON = dict[str, Any]
 ID_ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # Render IDs: a prefix and 20 base-32 characters
-STATE_VERSION = 1
-BUILD_SECONDS = 2.0  # a deploy is `created`, then `build_in_progress`, then `live` after this long
+STATE_VERSION = 2
 NATIVE_RUNTIMES = frozenset({"elixir", "go", "node", "python", "ruby", "rust"})
+SCALABLE = frozenset({"web_service", "private_service", "background_worker"})
+DOMAIN_SERVICES = frozenset({"web_service", "static_site"})
+SHORT_TYPE = {"static_site": "static", "web_service": "web", "private_service": "pserv",
+              "background_worker": "worker", "cron_job": "cron"}
+DEPLOY_OUTCOMES = ("live", "build_failed", "update_failed", "pre_deploy_failed", "canceled")
+# Seconds after creation at which a deploy enters each status, by outcome (module docstring).
+DEPLOY_TIMELINE: dict[str, list[tuple[float, str]]] = {
+    "live": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "live")],
+    "build_failed": [(0, "created"), (2, "build_in_progress"), (20, "build_failed")],
+    "pre_deploy_failed": [(0, "created"), (2, "build_in_progress"), (20, "pre_deploy_in_progress"),
+                          (30, "pre_deploy_failed")],
+    "update_failed": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "update_failed")],
+    "canceled": [(0, "created"), (2, "build_in_progress"), (20, "canceled")],
+}
+DEPLOY_ENDED = frozenset({"live", "build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated"})
+DATABASE_READY_SECONDS = 30.0
+EXPORT_READY_SECONDS = 10.0
+PAYMENT_MESSAGE = "You must enter payment information to perform this request."
+KEY_VALUE_VERSION = "8.1.4"
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 class SimError(Exception):
-    """An API error the simulator answers with: `{"message": ...}` and `status`."""
+    """An API error the simulator answers with: `{"id": ..., "message": ...}` and `status`."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -41,15 +70,23 @@ def random_secret(length: int = 32) -> str:
     return secrets.token_urlsafe(length)[:length]
 
 
+def public(obj: JSON) -> JSON:
+    """`obj` without private (`_`) fields."""
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
 class Store:
     """All simulator state behind one lock. Methods raise `SimError` for answers other than 2xx."""
 
-    def __init__(self, path: Path, clock: Clock) -> None:
+    def __init__(self, path: Path, clock: Clock, *, default_outcome: str = "live") -> None:
         self.path = path
         self.clock = clock
+        self.default_outcome = default_outcome
         self.lock = threading.RLock()
+        self._batch = False
         if path.exists() and path.stat().st_size > 0:
             self.state: JSON = json.loads(path.read_text(encoding="utf-8"))
+            self._upgrade()
         else:
             self.state = self._empty()
             self.save()
@@ -59,10 +96,23 @@ class Store:
         return {
             "version": STATE_VERSION,
             "owner": {"id": owner_id, "name": "Simulated Workspace", "email": "sim@example.com", "type": "team"},
-            "services": {}, "envVars": {}, "deploys": {}, "postgres": {}, "postgresSecrets": {},
+            "user": {"name": "Simulated User", "email": "sim@example.com"},
+            "workspace": {"paymentDetails": True},
+            "services": {}, "envVars": {}, "secretFiles": {}, "deploys": {}, "customDomains": {}, "disks": {},
+            "postgres": {}, "postgresSecrets": {}, "postgresExports": {},
+            "keyValue": {}, "keyValueSecrets": {}, "envGroups": {}, "deployOutcomes": [],
         }
 
+    def _upgrade(self) -> None:
+        """Fill in what state files of earlier versions lack."""
+        for key, value in self._empty().items():
+            if key not in ("owner", "version"):
+                self.state.setdefault(key, value)
+        self.state["version"] = STATE_VERSION
+
     def save(self) -> None:
+        if self._batch:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -72,6 +122,7 @@ class Store:
         os.replace(tmp, self.path)
 
     def reset(self) -> None:
+        """Everything but the workspace ID back to empty."""
         with self.lock:
             owner = self.state["owner"]
             self.state = self._empty()
@@ -87,6 +138,26 @@ class Store:
         if owner_id != self.owner["id"]:
             raise SimError(404, f"owner {owner_id} not found")
 
+    def _require_payment(self, plan: str | None, what: str, status: int = 402) -> None:
+        """A paid plan in a workspace without payment details is refused: 402 where the description
+        documents it (services), else 400 with the same message (Postgres, Key Value)."""
+        if plan != "free" and not self.state["workspace"]["paymentDetails"]:
+            raise SimError(status, f"{PAYMENT_MESSAGE} ({what} on plan {plan or 'starter'})")
+
+    def set_workspace(self, body: JSON) -> JSON:
+        with self.lock:
+            if "paymentDetails" in body:
+                self.state["workspace"]["paymentDetails"] = bool(body["paymentDetails"])
+            self.save()
+            return dict(self.state["workspace"])
+
+    def user(self) -> JSON:
+        user: JSON = self.state["user"]
+        return user
+
+    def _name_taken(self, collection: str, name: str, but: str | None = None) -> bool:
+        return any(item["name"] == name and item_id != but for item_id, item in self.state[collection].items())
+
     # Services
     def _service(self, service_id: str) -> JSON:
         service: JSON | None = self.state["services"].get(service_id)
@@ -94,14 +165,15 @@ class Store:
             raise SimError(404, "service not found")
         return service
 
-    def list_services(self, *, names: list[str], types: list[str], owners: list[str]) -> list[JSON]:
+    def list_services(self, *, names: list[str], types: list[str], owners: list[str],
+                      suspended: list[str] | None = None, regions: list[str] | None = None) -> list[JSON]:
         result = []
         for service in self.state["services"].values():
-            if names and service["name"] not in names:
-                continue
-            if types and service["type"] not in types:
-                continue
-            if owners and service["ownerId"] not in owners:
+            region = service["serviceDetails"].get("region")
+            if (names and service["name"] not in names) or (types and service["type"] not in types) \
+                    or (owners and service["ownerId"] not in owners) \
+                    or (suspended and service["suspended"] not in suspended) \
+                    or (regions and region not in regions):
                 continue
             result.append(service)
         return result
@@ -109,12 +181,21 @@ class Store:
     def get_service(self, service_id: str) -> JSON:
         return self._service(service_id)
 
-    def _details(self, kind: str, slug: str, body: JSON, service_id: str) -> JSON:
+    def _slug(self, name: str) -> str:
+        base = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", name.lower())).strip("-") or "service"
+        taken = {s["slug"] for s in self.state["services"].values()}
+        slug = base
+        while slug in taken:
+            slug = f"{base}-{''.join(secrets.choice('abcdefghijklmnopqrstuvwxyz0123456789') for _ in range(4))}"
+        return slug
+
+    def _details(self, kind: str, slug: str, body: JSON) -> JSON:
         given: JSON = body.get("serviceDetails") or {}
         if kind == "static_site":
             return {"buildCommand": given.get("buildCommand", ""), "publishPath": given.get("publishPath", "public"),
                     "url": f"https://{slug}.onrender.com", "buildPlan": "starter",
-                    "pullRequestPreviewsEnabled": "no", "previews": {"generation": "off"}}
+                    "pullRequestPreviewsEnabled": given.get("pullRequestPreviewsEnabled", "no"),
+                    "previews": given.get("previews", {"generation": "off"})}
         runtime = given.get("runtime") or given.get("env")
         if runtime is None:
             raise SimError(400, "serviceDetails.runtime is required")
@@ -130,10 +211,10 @@ class Store:
                            "dockerfilePath": env_given.get("dockerfilePath", "./Dockerfile")}
         if given.get("preDeployCommand"):
             env_details["preDeployCommand"] = given["preDeployCommand"]
+        plan = given.get("plan", "starter")
         details: JSON = {
             "env": runtime, "runtime": runtime, "envSpecificDetails": env_details,
-            "plan": given.get("plan", "starter"), "region": given.get("region", "oregon"),
-            "buildPlan": "starter",
+            "plan": plan, "region": given.get("region", "oregon"), "buildPlan": "starter",
         }
         if kind == "cron_job":
             if not given.get("schedule"):
@@ -141,9 +222,11 @@ class Store:
             details["schedule"] = given["schedule"]
             return details
         details["numInstances"] = int(given.get("numInstances", 1))
-        details["pullRequestPreviewsEnabled"] = "no"
-        details["previews"] = {"generation": "off"}
+        details["pullRequestPreviewsEnabled"] = given.get("pullRequestPreviewsEnabled", "no")
+        details["previews"] = given.get("previews", {"generation": "off"})
         details["maxShutdownDelaySeconds"] = int(given.get("maxShutdownDelaySeconds", 30))
+        if "autoscaling" in given:
+            details["autoscaling"] = self._autoscaling(given["autoscaling"])
         if kind == "web_service":
             details["healthCheckPath"] = given.get("healthCheckPath", "")
             details["openPorts"] = [{"port": 10000, "protocol": "TCP"}]
@@ -153,24 +236,43 @@ class Store:
             details["url"] = f"{slug}:10000"
         return details
 
+    @staticmethod
+    def _auto_deploy(body: JSON, current: str = "yes") -> tuple[str, str]:
+        """(`autoDeploy`, `autoDeployTrigger`) from a body that may set either."""
+        trigger = body.get("autoDeployTrigger")
+        if trigger is not None:
+            if trigger not in ("commit", "checksPass", "off"):
+                raise SimError(400, "autoDeployTrigger must be one of commit, checksPass, off")
+            return ("no" if trigger == "off" else "yes"), str(trigger)
+        auto = str(body.get("autoDeploy", current))
+        return auto, ("commit" if auto == "yes" else "off")
+
     def create_service(self, body: JSON) -> tuple[JSON, str]:
         with self.lock:
             self._check_owner(body.get("ownerId"))
             name = body["name"]
-            if any(s["name"] == name for s in self.state["services"].values()):
+            if self._name_taken("services", name):
                 raise SimError(409, f"a service named {name} already exists in this workspace")
             kind = body["type"]
+            plan = None if kind == "static_site" else (body.get("serviceDetails") or {}).get("plan", "starter")
+            if plan is not None:
+                self._require_payment(plan, f"a {kind}")
+            slug = self._slug(name)
+            details = self._details(kind, slug, body)
+            disk_given = (body.get("serviceDetails") or {}).get("disk")
+            if disk_given and (kind not in SCALABLE or plan == "free"):
+                raise SimError(400, "a disk needs a paid web service, private service or background worker")
             service_id = new_id("srv")
-            slug = name.lower()
             now = self.clock.iso()
+            auto, trigger = self._auto_deploy(body)
             service: JSON = {
                 "id": service_id, "name": name, "ownerId": body["ownerId"], "type": kind,
                 "createdAt": now, "updatedAt": now,
                 "dashboardUrl": f"https://dashboard.render.com/{'static' if kind == 'static_site' else 'web'}"
                                 f"/{service_id}",
-                "suspended": "not_suspended", "suspenders": [], "autoDeploy": body.get("autoDeploy", "yes"),
+                "suspended": "not_suspended", "suspenders": [], "autoDeploy": auto, "autoDeployTrigger": trigger,
                 "notifyOnFail": "default", "slug": slug, "rootDir": body.get("rootDir", ""),
-                "serviceDetails": self._details(kind, slug, body, service_id),
+                "serviceDetails": details,
             }
             if body.get("repo"):
                 service["repo"] = body["repo"]
@@ -183,7 +285,13 @@ class Store:
                 value = random_secret() if item.get("generateValue") else str(item.get("value", ""))
                 env = [e for e in env if e["key"] != item["key"]] + [{"key": item["key"], "value": value}]
             self.state["envVars"][service_id] = env
+            self.state["secretFiles"][service_id] = [
+                {"name": f["name"], "content": f["content"]} for f in body.get("secretFiles") or []]
             self.state["deploys"][service_id] = []
+            self.state["customDomains"][service_id] = []
+            if disk_given:
+                self._add_disk(service_id, disk_given["name"], int(disk_given.get("sizeGB", 1)),
+                               disk_given["mountPath"])
             deploy = self._new_deploy(service_id, "api")
             self.save()
             return service, deploy["id"]
@@ -192,16 +300,22 @@ class Store:
         with self.lock:
             service = self._service(service_id)
             if "name" in body and body["name"] != service["name"]:
-                if any(s["name"] == body["name"] for s in self.state["services"].values()):
+                if self._name_taken("services", body["name"], but=service_id):
                     raise SimError(409, f"a service named {body['name']} already exists in this workspace")
                 service["name"] = body["name"]
-            for key in ("repo", "branch", "rootDir", "autoDeploy"):
+            for key in ("repo", "branch", "rootDir"):
                 if key in body:
                     service[key] = body[key]
+            if "autoDeploy" in body or "autoDeployTrigger" in body:
+                service["autoDeploy"], service["autoDeployTrigger"] = self._auto_deploy(body, service["autoDeploy"])
             given: JSON = body.get("serviceDetails") or {}
             details: JSON = service["serviceDetails"]
+            if "plan" in given and service["type"] != "static_site":
+                self._require_payment(given["plan"], f"a {service['type']}")
+                if given["plan"] == "free" and details.get("disk"):
+                    raise SimError(400, "a service with a disk cannot use the free instance type")
             for key in ("plan", "healthCheckPath", "maxShutdownDelaySeconds", "publishPath", "buildCommand",
-                        "schedule"):
+                        "schedule", "pullRequestPreviewsEnabled", "previews"):
                 if key in given and (key in details or (key == "healthCheckPath" and service["type"] == "web_service")):
                     details[key] = given[key]
             if "runtime" in given:
@@ -221,26 +335,98 @@ class Store:
         with self.lock:
             self._service(service_id)
             del self.state["services"][service_id]
-            self.state["envVars"].pop(service_id, None)
-            self.state["deploys"].pop(service_id, None)
+            for collection in ("envVars", "secretFiles", "deploys", "customDomains"):
+                self.state[collection].pop(service_id, None)
+            self.state["disks"] = {k: d for k, d in self.state["disks"].items() if d.get("serviceId") != service_id}
+            for group in self.state["envGroups"].values():
+                group["_serviceIds"] = [s for s in group["_serviceIds"] if s != service_id]
+            self.save()
+
+    def suspend_service(self, service_id: str) -> None:
+        with self.lock:
+            service = self._service(service_id)
+            service["suspended"], service["suspenders"] = "suspended", ["user"]
+            service["updatedAt"] = self.clock.iso()
+            self.save()
+
+    def resume_service(self, service_id: str) -> None:
+        with self.lock:
+            service = self._service(service_id)
+            if service["suspended"] != "suspended":
+                raise SimError(400, "service is not suspended")
+            service["suspended"], service["suspenders"] = "not_suspended", []
+            service["updatedAt"] = self.clock.iso()
+            self._new_deploy(service_id, "service_resumed")
             self.save()
 
     def scale_service(self, service_id: str, num_instances: int) -> None:
         with self.lock:
             service = self._service(service_id)
-            if "numInstances" not in service["serviceDetails"]:
+            if service["type"] not in SCALABLE:
                 raise SimError(400, f"a {service['type']} cannot be scaled")
             if num_instances < 1:
                 raise SimError(400, "numInstances must be at least 1")
+            if service["serviceDetails"].get("disk") and num_instances > 1:
+                raise SimError(400, "a service with a disk runs exactly one instance")
             service["serviceDetails"]["numInstances"] = num_instances
             service["updatedAt"] = self.clock.iso()
             self.save()
 
-    # Env vars
+    @staticmethod
+    def _autoscaling(body: JSON) -> JSON:
+        low, high = int(body["min"]), int(body["max"])
+        if low < 1 or high < low:
+            raise SimError(400, "autoscaling needs 1 <= min <= max")
+        criteria = body["criteria"]
+        for name in ("cpu", "memory"):
+            percentage = int(criteria[name]["percentage"])
+            if not 1 <= percentage <= 90:
+                raise SimError(400, f"autoscaling {name} percentage must be between 1 and 90")
+        return {"enabled": bool(body["enabled"]), "min": low, "max": high,
+                "criteria": {n: {"enabled": bool(criteria[n]["enabled"]), "percentage": int(criteria[n]["percentage"])}
+                             for n in ("cpu", "memory")}}
+
+    def put_autoscaling(self, service_id: str, body: JSON) -> JSON:
+        with self.lock:
+            service = self._service(service_id)
+            if service["type"] not in SCALABLE:
+                raise SimError(400, f"a {service['type']} cannot autoscale")
+            if service["serviceDetails"].get("plan") == "free":
+                raise SimError(400, "autoscaling needs a paid instance type")
+            config = self._autoscaling(body)
+            service["serviceDetails"]["autoscaling"] = config
+            service["updatedAt"] = self.clock.iso()
+            self.save()
+            return config
+
+    def delete_autoscaling(self, service_id: str) -> None:
+        with self.lock:
+            service = self._service(service_id)
+            service["serviceDetails"].pop("autoscaling", None)
+            service["updatedAt"] = self.clock.iso()
+            self.save()
+
+    # Env vars (per service, and per env group)
     def env_vars(self, service_id: str) -> list[JSON]:
         self._service(service_id)
         env: list[JSON] = self.state["envVars"].setdefault(service_id, [])
         return env
+
+    @staticmethod
+    def _check_key(key: str) -> None:
+        if not _ENV_KEY.match(key):
+            raise SimError(400, f"invalid environment variable key {key!r}")
+
+    @staticmethod
+    def _put(items: list[JSON], key: str, body: JSON) -> JSON:
+        value = random_secret() if body.get("generateValue") else str(body.get("value", ""))
+        for item in items:
+            if item["key"] == key:
+                item["value"] = value
+                return item
+        item = {"key": key, "value": value}
+        items.append(item)
+        return item
 
     def get_env_var(self, service_id: str, key: str) -> JSON:
         for item in self.env_vars(service_id):
@@ -250,15 +436,8 @@ class Store:
 
     def put_env_var(self, service_id: str, key: str, body: JSON) -> JSON:
         with self.lock:
-            env = self.env_vars(service_id)
-            value = random_secret() if body.get("generateValue") else str(body.get("value", ""))
-            for item in env:
-                if item["key"] == key:
-                    item["value"] = value
-                    break
-            else:
-                item = {"key": key, "value": value}
-                env.append(item)
+            self._check_key(key)
+            item = self._put(self.env_vars(service_id), key, body)
             self.save()
             return item
 
@@ -280,52 +459,276 @@ class Store:
             self.state["envVars"][service_id] = kept
             self.save()
 
+    # Secret files
+    def secret_files(self, service_id: str) -> list[JSON]:
+        self._service(service_id)
+        files: list[JSON] = self.state["secretFiles"].setdefault(service_id, [])
+        return files
+
+    def get_secret_file(self, service_id: str, name: str) -> JSON:
+        for item in self.secret_files(service_id):
+            if item["name"] == name:
+                return item
+        raise SimError(404, "secret file not found")
+
+    @staticmethod
+    def _put_file(files: list[JSON], name: str, body: JSON) -> JSON:
+        if "content" not in body:
+            raise SimError(400, "content is required")
+        for item in files:
+            if item["name"] == name:
+                item["content"] = str(body["content"])
+                return item
+        item = {"name": name, "content": str(body["content"])}
+        files.append(item)
+        return item
+
+    def put_secret_file(self, service_id: str, name: str, body: JSON) -> JSON:
+        with self.lock:
+            item = self._put_file(self.secret_files(service_id), name, body)
+            self.save()
+            return item
+
+    def delete_secret_file(self, service_id: str, name: str) -> None:
+        with self.lock:
+            files = self.secret_files(service_id)
+            kept = [f for f in files if f["name"] != name]
+            if len(kept) == len(files):
+                raise SimError(404, "secret file not found")
+            self.state["secretFiles"][service_id] = kept
+            self.save()
+
     # Deploys
+    def force_outcome(self, outcome: str, service_id: str | None = None, count: int = 1) -> None:
+        """The next `count` deploys (of `service_id`, or of any service) end in `outcome`."""
+        if outcome not in DEPLOY_OUTCOMES:
+            raise SimError(400, f"outcome must be one of {', '.join(DEPLOY_OUTCOMES)}")
+        with self.lock:
+            self.state["deployOutcomes"] += [{"serviceId": service_id, "outcome": outcome}] * max(1, count)
+            self.save()
+
+    def _next_outcome(self, service_id: str) -> str:
+        queue: list[JSON] = self.state["deployOutcomes"]
+        for index, forced in enumerate(queue):
+            if forced["serviceId"] in (None, service_id):
+                del queue[index]
+                return str(forced["outcome"])
+        return self.default_outcome
+
     def _new_deploy(self, service_id: str, trigger: str) -> JSON:
         now = self.clock.now()
         deploy: JSON = {"id": new_id("dep"), "trigger": trigger, "createdAt": self.clock.iso(now),
-                        "_created": now, "_outcome": "live"}
+                        "_created": now, "_outcome": self._next_outcome(service_id)}
         self.state["deploys"].setdefault(service_id, []).append(deploy)
         return deploy
 
+    def _status(self, deploy: JSON, now: float) -> tuple[str, float | None]:
+        """A deploy's status now and when it ended (None while in progress)."""
+        created = float(deploy["_created"])
+        if "_canceledAt" in deploy:
+            return "canceled", float(deploy["_canceledAt"])
+        status, ended = "created", None
+        for offset, name in DEPLOY_TIMELINE[deploy["_outcome"]]:
+            if now - created >= offset:
+                status = name
+                ended = created + offset if name in DEPLOY_ENDED else None
+        return status, ended
+
     def _deploy_view(self, service_id: str, deploy: JSON) -> JSON:
-        elapsed = self.clock.now() - float(deploy["_created"])
-        view = {k: v for k, v in deploy.items() if not k.startswith("_")}
-        if elapsed < BUILD_SECONDS / 4:
-            view["status"] = "created"
-        elif elapsed < BUILD_SECONDS:
-            view["status"] = "build_in_progress"
-            view["startedAt"] = deploy["createdAt"]
-        else:
-            view["status"] = deploy["_outcome"]
-            view["startedAt"] = deploy["createdAt"]
-            view["finishedAt"] = self.clock.iso(float(deploy["_created"]) + BUILD_SECONDS)
-            later_live = [d for d in self.state["deploys"].get(service_id, [])
-                          if d["_created"] > deploy["_created"] and d["_outcome"] == "live"
-                          and self.clock.now() - float(d["_created"]) >= BUILD_SECONDS]
-            if view["status"] == "live" and later_live:
-                view["status"] = "deactivated"
-        view["updatedAt"] = view.get("finishedAt", view["createdAt"])
+        now = self.clock.now()
+        view = public(deploy)
+        status, ended = self._status(deploy, now)
+        if status != "created":
+            view["startedAt"] = self.clock.iso(float(deploy["_created"]) + 2)
+        if ended is not None:
+            view["finishedAt"] = self.clock.iso(ended)
+        if status == "live":
+            for later in self.state["deploys"].get(service_id, []):
+                if later["_created"] > deploy["_created"] and self._status(later, now)[0] == "live":
+                    status = "deactivated"
+                    break
+        view["status"] = status
+        view["updatedAt"] = view.get("finishedAt", view.get("startedAt", view["createdAt"]))
         return view
 
-    def create_deploy(self, service_id: str) -> JSON:
+    def create_deploy(self, service_id: str, body: JSON | None) -> JSON:
         with self.lock:
-            self._service(service_id)
+            service = self._service(service_id)
+            if service["suspended"] == "suspended":
+                raise SimError(400, "cannot deploy a suspended service")
+            if (body or {}).get("commitId") and service["type"] == "cron_job":
+                raise SimError(400, "commitId is not supported for cron jobs")
             deploy = self._new_deploy(service_id, "api")
             self.save()
             return self._deploy_view(service_id, deploy)
 
-    def list_deploys(self, service_id: str) -> list[JSON]:
+    def list_deploys(self, service_id: str, statuses: list[str] | None = None) -> list[JSON]:
         self._service(service_id)
-        deploys = self.state["deploys"].get(service_id, [])
-        return [self._deploy_view(service_id, d) for d in reversed(deploys)]
+        views = [self._deploy_view(service_id, d) for d in reversed(self.state["deploys"].get(service_id, []))]
+        return [v for v in views if not statuses or v["status"] in statuses]
+
+    def _deploy(self, service_id: str, deploy_id: str) -> JSON:
+        self._service(service_id)
+        deploys: list[JSON] = self.state["deploys"].get(service_id, [])
+        for deploy in deploys:
+            if deploy["id"] == deploy_id:
+                return deploy
+        raise SimError(404, "deploy not found")
 
     def get_deploy(self, service_id: str, deploy_id: str) -> JSON:
+        return self._deploy_view(service_id, self._deploy(service_id, deploy_id))
+
+    def cancel_deploy(self, service_id: str, deploy_id: str) -> JSON:
+        with self.lock:
+            deploy = self._deploy(service_id, deploy_id)
+            if self._status(deploy, self.clock.now())[1] is not None:
+                raise SimError(400, "the deploy has already finished")
+            deploy["_canceledAt"] = self.clock.now()
+            self.save()
+            return self._deploy_view(service_id, deploy)
+
+    # Custom domains
+    def _domains(self, service_id: str) -> list[JSON]:
         self._service(service_id)
-        for deploy in self.state["deploys"].get(service_id, []):
-            if deploy["id"] == deploy_id:
-                return self._deploy_view(service_id, deploy)
-        raise SimError(404, "deploy not found")
+        domains: list[JSON] = self.state["customDomains"].setdefault(service_id, [])
+        return domains
+
+    def list_custom_domains(self, service_id: str, *, names: list[str], domain_type: str | None,
+                            verification: str | None) -> list[JSON]:
+        return [d for d in self._domains(service_id)
+                if (not names or d["name"] in names) and (domain_type in (None, d["domainType"]))
+                and (verification in (None, d["verificationStatus"]))]
+
+    def _new_domain(self, service: JSON, name: str, redirect_for: str) -> JSON:
+        labels = name.split(".")
+        return {"id": new_id("cdm"), "name": name, "domainType": "apex" if len(labels) == 2 else "subdomain",
+                "publicSuffix": labels[-1], "redirectForName": redirect_for, "verificationStatus": "unverified",
+                "createdAt": self.clock.iso(), "server": {"id": service["id"], "name": service["name"]}}
+
+    def add_custom_domain(self, service_id: str, name: str) -> list[JSON]:
+        """Adding an apex domain adds its `www.` subdomain redirecting to it, and the other way round."""
+        with self.lock:
+            service = self._service(service_id)
+            if service["type"] not in DOMAIN_SERVICES:
+                raise SimError(400, "custom domains can be added to web services and static sites only")
+            name = name.strip().lower()
+            if not _DOMAIN.match(name) or name.endswith(".onrender.com"):
+                raise SimError(400, f"{name!r} is not a domain name you can add")
+            taken = {d["name"] for domains in self.state["customDomains"].values() for d in domains}
+            labels = name.split(".")
+            companion = None
+            if len(labels) == 2:
+                companion = "www." + name
+            elif len(labels) == 3 and labels[0] == "www":
+                companion = ".".join(labels[1:])
+            wanted = [n for n in (name, companion) if n]
+            if any(n in taken for n in wanted):
+                raise SimError(409, f"the domain {name} is already in use")
+            added = [self._new_domain(service, name, "")]
+            if companion:
+                added.append(self._new_domain(service, companion, name))
+            self._domains(service_id).extend(added)
+            self.save()
+            return added
+
+    def _domain(self, service_id: str, id_or_name: str) -> JSON:
+        for domain in self._domains(service_id):
+            if id_or_name in (domain["id"], domain["name"]):
+                return domain
+        raise SimError(404, "custom domain not found")
+
+    def get_custom_domain(self, service_id: str, id_or_name: str) -> JSON:
+        return self._domain(service_id, id_or_name)
+
+    def delete_custom_domain(self, service_id: str, id_or_name: str) -> None:
+        with self.lock:
+            domain = self._domain(service_id, id_or_name)
+            self.state["customDomains"][service_id] = [d for d in self._domains(service_id)
+                                                       if d["id"] != domain["id"]]
+            self.save()
+
+    def verify_custom_domain(self, service_id: str, id_or_name: str) -> None:
+        with self.lock:
+            self._domain(service_id, id_or_name)["verificationStatus"] = "verified"
+            self.save()
+
+    # Disks
+    def _disk(self, disk_id: str) -> JSON:
+        disk: JSON | None = self.state["disks"].get(disk_id)
+        if disk is None:
+            raise SimError(404, "disk not found")
+        return disk
+
+    def _sync_disk(self, disk: JSON | None, service_id: str) -> None:
+        service = self.state["services"].get(service_id)
+        if service is None:
+            return
+        if disk is None:
+            service["serviceDetails"].pop("disk", None)
+        else:
+            service["serviceDetails"]["disk"] = {k: disk[k] for k in ("id", "name", "sizeGB", "mountPath")}
+
+    def _add_disk(self, service_id: str, name: str, size_gb: int, mount_path: str) -> JSON:
+        if size_gb < 1:
+            raise SimError(400, "sizeGB must be at least 1")
+        if not mount_path.startswith("/"):
+            raise SimError(400, "mountPath must be an absolute path")
+        now = self.clock.iso()
+        disk: JSON = {"id": new_id("dsk"), "name": name, "sizeGB": size_gb, "mountPath": mount_path,
+                      "serviceId": service_id, "createdAt": now, "updatedAt": now}
+        self.state["disks"][disk["id"]] = disk
+        self._sync_disk(disk, service_id)
+        return disk
+
+    def list_disks(self, *, owners: list[str], names: list[str], service_ids: list[str],
+                   disk_ids: list[str]) -> list[JSON]:
+        if owners and self.owner["id"] not in owners:
+            return []
+        return [d for d in self.state["disks"].values()
+                if (not names or d["name"] in names) and (not service_ids or d["serviceId"] in service_ids)
+                and (not disk_ids or d["id"] in disk_ids)]
+
+    def get_disk(self, disk_id: str) -> JSON:
+        return self._disk(disk_id)
+
+    def create_disk(self, body: JSON) -> JSON:
+        with self.lock:
+            service_id = str(body["serviceId"])
+            service = self._service(service_id)
+            if service["type"] not in SCALABLE or service["serviceDetails"].get("plan") == "free":
+                raise SimError(400, "a disk needs a paid web service, private service or background worker")
+            if service["serviceDetails"].get("disk"):
+                raise SimError(400, "the service already has a disk")
+            if service["serviceDetails"].get("numInstances", 1) > 1:
+                raise SimError(400, "a service with more than one instance cannot have a disk")
+            disk = self._add_disk(service_id, str(body["name"]), int(body["sizeGB"]), str(body["mountPath"]))
+            self.save()
+            return disk
+
+    def update_disk(self, disk_id: str, body: JSON) -> JSON:
+        with self.lock:
+            disk = self._disk(disk_id)
+            if "sizeGB" in body:
+                if int(body["sizeGB"]) < disk["sizeGB"]:
+                    raise SimError(400, "a disk cannot shrink")
+                disk["sizeGB"] = int(body["sizeGB"])
+            if "mountPath" in body:
+                if not str(body["mountPath"]).startswith("/"):
+                    raise SimError(400, "mountPath must be an absolute path")
+                disk["mountPath"] = str(body["mountPath"])
+            if "name" in body:
+                disk["name"] = str(body["name"])
+            disk["updatedAt"] = self.clock.iso()
+            self._sync_disk(disk, disk["serviceId"])
+            self.save()
+            return disk
+
+    def delete_disk(self, disk_id: str) -> None:
+        with self.lock:
+            disk = self._disk(disk_id)
+            del self.state["disks"][disk_id]
+            self._sync_disk(None, disk["serviceId"])
+            self.save()
 
     # Postgres
     def _postgres(self, postgres_id: str) -> JSON:
@@ -334,20 +737,28 @@ class Store:
             raise SimError(404, "postgres instance not found")
         return postgres
 
+    def _database_status(self, item: JSON) -> str:
+        if item["suspended"] == "suspended":
+            return "suspended"
+        return "creating" if self.clock.now() - float(item["_created"]) < DATABASE_READY_SECONDS else "available"
+
     def postgres_view(self, postgres: JSON, *, detail: bool) -> JSON:
-        view = {k: v for k, v in postgres.items() if not k.startswith("_")}
+        view = public(postgres)
         view["owner"] = self.owner
-        elapsed = self.clock.now() - float(postgres["_created"])
-        view["status"] = "creating" if elapsed < BUILD_SECONDS else "available"
+        view["status"] = self._database_status(postgres)
         if detail:
             # schemas.postgresDetail requires `project` without defining it; a database outside any
             # project has none.
             view["project"] = None
         return view
 
-    def list_postgres(self, *, names: list[str], owners: list[str]) -> list[JSON]:
+    def list_postgres(self, *, names: list[str], owners: list[str], regions: list[str] | None = None,
+                      suspended: list[str] | None = None) -> list[JSON]:
+        if owners and self.owner["id"] not in owners:
+            return []
         return [self.postgres_view(p, detail=False) for p in self.state["postgres"].values()
-                if (not names or p["name"] in names) and (not owners or self.owner["id"] in owners)]
+                if (not names or p["name"] in names) and (not regions or p["region"] in regions)
+                and (not suspended or p["suspended"] in suspended)]
 
     def get_postgres(self, postgres_id: str) -> JSON:
         return self.postgres_view(self._postgres(postgres_id), detail=True)
@@ -355,9 +766,12 @@ class Store:
     def create_postgres(self, body: JSON) -> JSON:
         with self.lock:
             self._check_owner(body.get("ownerId"))
+            self._require_payment(body["plan"], "a Postgres database", 400)
+            if self._name_taken("postgres", body["name"]):
+                raise SimError(400, f"a Postgres database named {body['name']} already exists in this workspace")
             postgres_id = new_id("dpg", "-a")
             now = self.clock.now()
-            base = body["name"].replace("-", "_").lower()
+            base = re.sub(r"[^a-z0-9_]", "_", body["name"].lower())
             database = body.get("databaseName") or f"{base}_{secrets.choice(ID_ALPHABET)}{secrets.choice(ID_ALPHABET)}"
             user = body.get("databaseUser") or f"{base}_user"
             postgres: JSON = {
@@ -374,12 +788,19 @@ class Store:
                 postgres["diskSizeGB"] = body["diskSizeGB"]
             self.state["postgres"][postgres_id] = postgres
             self.state["postgresSecrets"][postgres_id] = {"password": random_secret()}
+            self.state["postgresExports"][postgres_id] = []
             self.save()
             return self.postgres_view(postgres, detail=True)
 
     def update_postgres(self, postgres_id: str, body: JSON) -> JSON:
         with self.lock:
             postgres = self._postgres(postgres_id)
+            if "plan" in body:
+                self._require_payment(body["plan"], "a Postgres database", 400)
+            if "diskSizeGB" in body and int(body["diskSizeGB"]) < int(postgres.get("diskSizeGB", 0)):
+                raise SimError(400, "a database disk cannot shrink")
+            if "name" in body and self._name_taken("postgres", body["name"], but=postgres_id):
+                raise SimError(409, f"a Postgres database named {body['name']} already exists in this workspace")
             for key in ("name", "plan", "diskSizeGB", "ipAllowList"):
                 if key in body:
                     postgres[key] = body[key]
@@ -396,6 +817,18 @@ class Store:
             self._postgres(postgres_id)
             del self.state["postgres"][postgres_id]
             self.state["postgresSecrets"].pop(postgres_id, None)
+            self.state["postgresExports"].pop(postgres_id, None)
+            self.save()
+
+    def _set_suspended(self, item: JSON, suspended: bool) -> None:
+        if not suspended and item["suspended"] != "suspended":
+            raise SimError(400, "not suspended")
+        item["suspended"], item["suspenders"] = ("suspended", ["user"]) if suspended else ("not_suspended", [])
+        item["updatedAt"] = self.clock.iso()
+
+    def suspend_postgres(self, postgres_id: str, suspended: bool) -> None:
+        with self.lock:
+            self._set_suspended(self._postgres(postgres_id), suspended)
             self.save()
 
     def postgres_connection_info(self, postgres_id: str) -> JSON:
@@ -409,3 +842,281 @@ class Store:
             "externalConnectionString": f"postgresql://{user}:{password}@{host}/{database}",
             "psqlCommand": f"PGPASSWORD={password} psql -h {host} -U {user} {database}",
         }
+
+    def create_postgres_export(self, postgres_id: str) -> None:
+        with self.lock:
+            postgres = self._postgres(postgres_id)
+            if postgres["suspended"] == "suspended":
+                raise SimError(400, "cannot export a suspended database")
+            now = self.clock.now()
+            export_id = new_id("exp")
+            self.state["postgresExports"].setdefault(postgres_id, []).append(
+                {"id": export_id, "createdAt": self.clock.iso(now), "_created": now,
+                 "_url": f"https://sim-exports.invalid/{postgres_id}/{export_id}.dir.tar.gz"})
+            self.save()
+
+    def list_postgres_exports(self, postgres_id: str) -> list[JSON]:
+        self._postgres(postgres_id)
+        views = []
+        for export in reversed(self.state["postgresExports"].get(postgres_id, [])):
+            view = public(export)
+            if self.clock.now() - float(export["_created"]) >= EXPORT_READY_SECONDS:
+                view["url"] = export["_url"]
+            views.append(view)
+        return views
+
+    # Key Value
+    def _key_value(self, key_value_id: str) -> JSON:
+        item: JSON | None = self.state["keyValue"].get(key_value_id)
+        if item is None:
+            raise SimError(404, "key value instance not found")
+        return item
+
+    def key_value_view(self, item: JSON, *, detail: bool) -> JSON:
+        view = public(item)
+        view["owner"] = self.owner
+        view["status"] = self._database_status(item)
+        if detail:
+            view.pop("dashboardUrl", None)  # schemas.keyValueDetail has no dashboardUrl
+        view.pop("suspended", None)
+        view.pop("suspenders", None)
+        return view
+
+    def list_key_value(self, *, names: list[str], owners: list[str], regions: list[str] | None = None) -> list[JSON]:
+        if owners and self.owner["id"] not in owners:
+            return []
+        return [self.key_value_view(k, detail=False) for k in self.state["keyValue"].values()
+                if (not names or k["name"] in names) and (not regions or k["region"] in regions)]
+
+    def get_key_value(self, key_value_id: str) -> JSON:
+        return self.key_value_view(self._key_value(key_value_id), detail=True)
+
+    def create_key_value(self, body: JSON) -> JSON:
+        with self.lock:
+            self._check_owner(body.get("ownerId"))
+            self._require_payment(body["plan"], "a Key Value instance", 400)
+            if self._name_taken("keyValue", body["name"]):
+                raise SimError(400, f"a Key Value instance named {body['name']} already exists in this workspace")
+            key_value_id = new_id("red")
+            now = self.clock.now()
+            free = body["plan"] == "free"
+            item: JSON = {
+                "id": key_value_id, "createdAt": self.clock.iso(now), "updatedAt": self.clock.iso(now),
+                "region": body.get("region", "oregon"), "plan": body["plan"], "name": body["name"],
+                "options": {"maxmemoryPolicy": body.get("maxmemoryPolicy", "allkeys_lru"),
+                            "persistenceMode": "off" if free else body.get("persistenceMode", "journal_snapshot")},
+                "ipAllowList": body.get("ipAllowList", []), "version": KEY_VALUE_VERSION,
+                "dashboardUrl": f"https://dashboard.render.com/r/{key_value_id}",
+                "suspended": "not_suspended", "suspenders": [], "_created": now,
+            }
+            self.state["keyValue"][key_value_id] = item
+            self.state["keyValueSecrets"][key_value_id] = {"password": random_secret()}
+            self.save()
+            return self.key_value_view(item, detail=True)
+
+    def update_key_value(self, key_value_id: str, body: JSON) -> JSON:
+        with self.lock:
+            item = self._key_value(key_value_id)
+            if "plan" in body:
+                self._require_payment(body["plan"], "a Key Value instance", 400)
+                item["plan"] = body["plan"]
+            if "name" in body:
+                if self._name_taken("keyValue", body["name"], but=key_value_id):
+                    raise SimError(409, f"a Key Value instance named {body['name']} already exists")
+                item["name"] = body["name"]
+            for key in ("maxmemoryPolicy", "persistenceMode"):
+                if key in body:
+                    item["options"][key] = body[key]
+            if "ipAllowList" in body:
+                item["ipAllowList"] = body["ipAllowList"]
+            item["updatedAt"] = self.clock.iso()
+            self.save()
+            return self.key_value_view(item, detail=True)
+
+    def delete_key_value(self, key_value_id: str) -> None:
+        with self.lock:
+            self._key_value(key_value_id)
+            del self.state["keyValue"][key_value_id]
+            self.state["keyValueSecrets"].pop(key_value_id, None)
+            self.save()
+
+    def suspend_key_value(self, key_value_id: str, suspended: bool) -> None:
+        with self.lock:
+            self._set_suspended(self._key_value(key_value_id), suspended)
+            self.save()
+
+    def key_value_connection_info(self, key_value_id: str) -> JSON:
+        item = self._key_value(key_value_id)
+        password = self.state["keyValueSecrets"][key_value_id]["password"]
+        host = f"{item['region']}-keyvalue.render.com"
+        external = f"rediss://{key_value_id}:{password}@{host}:6379"
+        return {"internalConnectionString": f"redis://{key_value_id}:6379",
+                "externalConnectionString": external, "cliCommand": f"valkey-cli -u {external}"}
+
+    # Env groups
+    def _group(self, env_group_id: str) -> JSON:
+        group: JSON | None = self.state["envGroups"].get(env_group_id)
+        if group is None:
+            raise SimError(404, "environment group not found")
+        return group
+
+    def env_group_view(self, group: JSON, *, detail: bool) -> JSON:
+        view = public(group)
+        links = []
+        for service_id in group["_serviceIds"]:
+            service = self.state["services"].get(service_id)
+            if service is not None:
+                links.append({"id": service_id, "name": service["name"], "type": SHORT_TYPE[service["type"]]})
+        view["serviceLinks"] = links
+        if detail:
+            view["envVars"] = [dict(e) for e in group["_envVars"]]
+            view["secretFiles"] = [dict(f) for f in group["_secretFiles"]]
+        return view
+
+    def list_env_groups(self, *, names: list[str], owners: list[str]) -> list[JSON]:
+        if owners and self.owner["id"] not in owners:
+            return []
+        return [self.env_group_view(g, detail=False) for g in self.state["envGroups"].values()
+                if not names or g["name"] in names]
+
+    def get_env_group(self, env_group_id: str) -> JSON:
+        return self.env_group_view(self._group(env_group_id), detail=True)
+
+    def create_env_group(self, body: JSON) -> JSON:
+        with self.lock:
+            self._check_owner(body.get("ownerId"))
+            if self._name_taken("envGroups", body["name"]):
+                raise SimError(400, f"an environment group named {body['name']} already exists in this workspace")
+            for service_id in body.get("serviceIds") or []:
+                self._service(service_id)
+            env: list[JSON] = []
+            for item in body.get("envVars") or []:
+                self._check_key(item["key"])
+                self._put(env, item["key"], item)
+            now = self.clock.iso()
+            group: JSON = {"id": new_id("evg"), "name": body["name"], "ownerId": body["ownerId"],
+                           "createdAt": now, "updatedAt": now, "_envVars": env,
+                           "_secretFiles": [{"name": f["name"], "content": f["content"]}
+                                            for f in body.get("secretFiles") or []],
+                           "_serviceIds": list(dict.fromkeys(body.get("serviceIds") or []))}
+            self.state["envGroups"][group["id"]] = group
+            self.save()
+            return self.env_group_view(group, detail=True)
+
+    def _touch_group(self, group: JSON) -> JSON:
+        group["updatedAt"] = self.clock.iso()
+        self.save()
+        return self.env_group_view(group, detail=True)
+
+    def update_env_group(self, env_group_id: str, body: JSON) -> JSON:
+        with self.lock:
+            group = self._group(env_group_id)
+            if self._name_taken("envGroups", body["name"], but=env_group_id):
+                raise SimError(400, f"an environment group named {body['name']} already exists in this workspace")
+            group["name"] = body["name"]
+            return self._touch_group(group)
+
+    def delete_env_group(self, env_group_id: str) -> None:
+        with self.lock:
+            self._group(env_group_id)
+            del self.state["envGroups"][env_group_id]
+            self.save()
+
+    def link_env_group(self, env_group_id: str, service_id: str, linked: bool) -> JSON:
+        with self.lock:
+            group = self._group(env_group_id)
+            self._service(service_id)
+            if linked and service_id not in group["_serviceIds"]:
+                group["_serviceIds"].append(service_id)
+            elif not linked:
+                if service_id not in group["_serviceIds"]:
+                    raise SimError(404, "the service is not linked to this environment group")
+                group["_serviceIds"].remove(service_id)
+            return self._touch_group(group)
+
+    def get_group_env_var(self, env_group_id: str, key: str) -> JSON:
+        for item in self._group(env_group_id)["_envVars"]:
+            if item["key"] == key:
+                return dict(item)
+        raise SimError(404, "environment variable not found")
+
+    def put_group_env_var(self, env_group_id: str, key: str, body: JSON) -> JSON:
+        with self.lock:
+            group = self._group(env_group_id)
+            self._check_key(key)
+            self._put(group["_envVars"], key, body)
+            return self._touch_group(group)
+
+    def delete_group_env_var(self, env_group_id: str, key: str) -> None:
+        with self.lock:
+            group = self._group(env_group_id)
+            kept = [e for e in group["_envVars"] if e["key"] != key]
+            if len(kept) == len(group["_envVars"]):
+                raise SimError(404, "environment variable not found")
+            group["_envVars"] = kept
+            self._touch_group(group)
+
+    def get_group_secret_file(self, env_group_id: str, name: str) -> JSON:
+        for item in self._group(env_group_id)["_secretFiles"]:
+            if item["name"] == name:
+                return dict(item)
+        raise SimError(404, "secret file not found")
+
+    def put_group_secret_file(self, env_group_id: str, name: str, body: JSON) -> JSON:
+        with self.lock:
+            group = self._group(env_group_id)
+            self._put_file(group["_secretFiles"], name, body)
+            return self._touch_group(group)
+
+    def delete_group_secret_file(self, env_group_id: str, name: str) -> None:
+        with self.lock:
+            group = self._group(env_group_id)
+            kept = [f for f in group["_secretFiles"] if f["name"] != name]
+            if len(kept) == len(group["_secretFiles"]):
+                raise SimError(404, "secret file not found")
+            group["_secretFiles"] = kept
+            self._touch_group(group)
+
+    # Seeding, for benchmarks: many resources at once, without the API (or its rate limits).
+    def seed(self, body: JSON) -> JSON:
+        """Create `services` services (`type`, default web_service, named `<prefix>-<n>`) with
+        `envVarsPerService` env vars each, plus `postgres`, `keyValue` and `envGroups` instances.
+        Saves once. Returns the counts created."""
+        counts = {key: int(body.get(key, 0)) for key in ("services", "envVarsPerService", "postgres",
+                                                         "keyValue", "envGroups")}
+        if any(value < 0 for value in counts.values()) or counts["services"] > 100_000:
+            raise SimError(400, "seed counts must be between 0 and 100000")
+        kind = str(body.get("type", "web_service"))
+        if kind not in SHORT_TYPE:
+            raise SimError(400, f"type must be one of {', '.join(SHORT_TYPE)}")
+        prefix = str(body.get("prefix", "seed"))
+        owner = self.owner["id"]
+        details: JSON = {"runtime": "python", "plan": "starter", "region": "oregon",
+                         "envSpecificDetails": {"buildCommand": "pip install -r requirements.txt",
+                                                "startCommand": "python main.py"}}
+        if kind == "cron_job":
+            details["schedule"] = "0 * * * *"
+        with self.lock:
+            self._batch = True
+            try:
+                start = len(self.state["services"])
+                for n in range(counts["services"]):
+                    name = f"{prefix}-{start + n:05d}"
+                    envs = [{"key": f"SEED_VAR_{i}", "value": f"value-{n}-{i}"}
+                            for i in range(counts["envVarsPerService"])]
+                    self.create_service({"type": kind, "name": name, "ownerId": owner, "serviceDetails": details,
+                                         "envVars": envs})
+                for n in range(counts["postgres"]):
+                    self.create_postgres({"name": f"{prefix}-db-{n:05d}", "ownerId": owner, "plan": "basic_256mb",
+                                          "version": "16"})
+                for n in range(counts["keyValue"]):
+                    self.create_key_value({"name": f"{prefix}-kv-{n:05d}", "ownerId": owner, "plan": "starter"})
+                for n in range(counts["envGroups"]):
+                    self.create_env_group({"name": f"{prefix}-group-{n:05d}", "ownerId": owner,
+                                           "envVars": [{"key": "SEEDED", "value": "yes"}]})
+            finally:
+                self._batch = False
+            self.save()
+        return {"created": {k: counts[k] for k in ("services", "postgres", "keyValue", "envGroups")},
+                "envVars": counts["services"] * counts["envVarsPerService"]}
+
