@@ -1,8 +1,8 @@
-"""`renderer ci plan` and `renderer ci apply`: the steps of the GitHub Actions workflows.
+"""`renderer ci plan`, `renderer ci apply` and `renderer ci drift`: the steps of the GitHub Actions workflows.
 
 Both read GitHub's environment (GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL,
 GITHUB_STEP_SUMMARY; see `renderer.ci.context`) when they run, never at import, so `--help` works
-anywhere. The logic lives in `renderer.ci.pr_plan` and `renderer.ci.deploy`.
+anywhere. The logic lives in `renderer.ci.pr_plan`, `renderer.ci.deploy` and `renderer.ci.drift_issue`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import click
 
 from renderer.ci.context import GitHubEnv
 from renderer.ci.deploy import ApplyRun, run_apply
+from renderer.ci.drift_issue import DriftRun, run_drift
 from renderer.ci.lockcommit import PushMode
 from renderer.ci.pr_plan import PlanRun, run_plan
 from renderer.cli.options import configuration_options, inputs
@@ -39,7 +40,8 @@ def _out_option(default: str) -> Callable[[F], F]:
 
 @click.group()
 def ci() -> None:
-    """GitHub Actions steps: plan a pull request, apply on merge (README: 'Set up in your repository')."""
+    """GitHub Actions steps: plan a pull request, apply on merge, report drift (README: 'Set up in your
+    repository')."""
 
 
 @ci.command("plan")
@@ -89,3 +91,25 @@ def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile
     run = ApplyRun(inputs=inputs(tenants_dir, blueprints_dir, schema, lockfile), out_dir=out_dir, branch=branch,
                    remote=remote, push_mode=PushMode(push_mode))
     return run_apply(run, GitHubEnv.from_environ(), _emit)
+
+
+@ci.command("drift")
+@click.option("--tenants", "tenants_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("tenants"), show_default=True, help="Tenant files directory (for tenant slugs).")
+@_lockfile_option
+@_out_option("renderer-drift: drift.json")
+@click.option("--branch", default="main", show_default=True,
+              help="The deploy branch (its open bot lockfile pull request, if any, supplies the lockfile).")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to fetch the bot branch from.")
+def drift(tenants_dir: Path, lockfile: Path, out_dir: Path | None, branch: str, remote: str) -> int:
+    """Report drift for every tenant and keep it in ONE GitHub issue.
+
+    Opens the issue (label `renderer-drift`, hidden marker) when drift appears, edits it in place while
+    drift remains, and closes it when the drift is gone. The report is also written to the job summary.
+
+    Reads GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL, GITHUB_STEP_SUMMARY, RENDER_API_URL,
+    RENDER_API_KEY, RENDER_OWNER_ID, RENDERER_FINGERPRINT_KEY (secrets are compared only with it),
+    RENDERER_TENANT_SECRETS. Exit 0 with or without drift (the issue is the signal), 1 on error.
+    """
+    run = DriftRun(tenants_dir=tenants_dir, lockfile=lockfile, out_dir=out_dir, remote=remote, branch=branch)
+    return run_drift(run, GitHubEnv.from_environ(require_event=False), _emit)
