@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from renderer.apply import DEFAULT_LOCK_TIMEOUT
 from renderer.ci.context import GitHubEnv
 from renderer.ci.deploy import ApplyRun, run_apply
 from renderer.ci.drift_issue import DriftRun, run_drift
@@ -74,22 +75,28 @@ def plan(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile:
               default=PushMode.AUTO.value, show_default=True,
               help="auto: commit to the branch, or open a bot pull request when the branch is protected; "
                    "direct: only commit to the branch; pull-request: always through a bot pull request.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
+              help="Seconds to wait for the apply lock held by another apply or import of this lockfile.")
 def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path, out_dir: Path | None,
-          branch: str, remote: str, push_mode: str) -> int:
+          branch: str, remote: str, push_mode: str, lock_timeout: float) -> int:
     """Plan every tenant, apply, and commit render.lock.json back to the deploy branch.
 
-    A plan that deletes or replaces stops unless the merged PR has the `allow-destroy` label, a pushed
-    commit has an `Allow-Destroy: <reason>` trailer, or a manual run ticked `allow_destroy`. The lockfile
-    is committed (by github-actions[bot], `[skip ci]`) even when apply fails half-way. A scheduled run
-    only resumes an apply that stopped on Render's create budget (exit 4).
+    First, under the apply lock, an apply interrupted earlier is recovered from its journal (kept on
+    the branch renderer/journal). A plan that destroys needs an explicit allow from the merged change:
+    the PR label allow-destroy / allow-data-loss / allow-mass-destroy, a commit trailer
+    Allow-Destroy: / Allow-Data-Loss: / Allow-Mass-Destroy: <reason>, or the manual run's input of the
+    same name; deletion protection is never lifted. The lockfile is committed (by github-actions[bot],
+    [skip ci]) even when apply fails or stops half-way, through a bot pull request when the branch is
+    protected. A scheduled run only resumes an apply that stopped with work left (exit 4) or was
+    interrupted.
 
     Reads GITHUB_EVENT_PATH (push, schedule or workflow_dispatch), GITHUB_REPOSITORY, GITHUB_TOKEN,
     GITHUB_API_URL, GITHUB_STEP_SUMMARY, GITHUB_SHA, RENDER_API_URL, RENDER_API_KEY, RENDER_OWNER_ID,
-    RENDERER_TENANT_SECRETS. Exit 0 when applied, 1 on error or a refused destructive plan, 4 when apply
-    stopped on Render's create budget (progress committed).
+    RENDERER_FINGERPRINT_KEY, RENDERER_TENANT_SECRETS. Exit 0 when applied (or nothing to resume), 1 on
+    error or a refused plan, 4 when apply stopped with work left (progress committed; resumed later).
     """
     run = ApplyRun(inputs=inputs(tenants_dir, blueprints_dir, schema, lockfile), out_dir=out_dir, branch=branch,
-                   remote=remote, push_mode=PushMode(push_mode))
+                   remote=remote, push_mode=PushMode(push_mode), lock_timeout=lock_timeout)
     return run_apply(run, GitHubEnv.from_environ(), _emit)
 
 
