@@ -125,3 +125,23 @@ def test_drift_needs_the_repository_and_token(
     assert result.code == 1
     assert "GITHUB_TOKEN is not set: renderer ci needs it to open, edit and close the drift issue" in result.output
     assert github.calls == []
+
+
+def test_with_protected_main_drift_compares_with_the_open_bot_pull_requests_lockfile(
+        sim: Sim, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = GitProject(tmp_path, ["globex"])
+    monkeypatch.chdir(project.path)
+    project.protect_main()
+    actions = Actions(tmp_path, monkeypatch, github)
+    actions.event("push", push_event("0" * 40, project.sha()), sha=project.sha())
+    assert run("ci", "apply").code == 0
+    assert project.origin.commit("main").hexsha == project.sha()
+    project.sync_main()
+    assert not (project.path / LOCK).exists()  # the IDs are only in the bot pull request so far
+
+    out = drift_run(actions)
+
+    # Against main's (absent) lockfile, globex's three resources would be `unmanaged` drift.
+    assert "Compared with the lockfile of the open bot pull request #101." in actions.summary
+    assert "No drift: Render matches what renderer last applied for 1 tenant." in out
+    assert github.state.issues == {}
