@@ -19,7 +19,7 @@ from renderer.ci.deploy import Outcome, commit_message
 from renderer.journal import CRASH_ENV, CRASH_EXIT_CODE
 from renderer.lockfile import Lockfile
 from renderer.render_api.retry import RetryPolicy
-from tests.ci_support import Actions, GitProject, ci_apply, live_ids, live_names
+from tests.ci_support import Actions, GitProject, ci_apply, live_ids, live_names, pull_request_event
 from tests.conftest import ROOT, Sim, run
 from tests.github_fake import FakeGitHub
 
@@ -238,6 +238,16 @@ def test_tearing_down_every_tenant_needs_the_mass_destroy_allow(
     for slug in ("globex", "initech"):
         (project.path / "tenants" / f"{slug}.yaml").unlink()
     project.commit("Offboard everyone")
+    project.push("offboard-all")
+    actions.event("pull_request", pull_request_event(21, base_sha=project.sha("origin/main"), head_sha=project.sha(),
+                                                     head_ref="offboard-all", labels=["allow-destroy"]))
+    assert run("ci", "plan").code == 0
+    body = github.comments_on(21)[0]["body"]
+    assert ("- destroy (deletes 6 resources): the `allow-destroy` label or an `Allow-Destroy: <reason>` commit "
+            "trailer. Now: allowed by label `allow-destroy` on #21.") in body
+    assert ("- mass destroy (the tenants directory has no tenant files, so every one of the 2 tenants in the "
+            "lockfile would be torn down): the `allow-mass-destroy` label or an `Allow-Mass-Destroy: <reason>` "
+            "commit trailer. Now: **not allowed**.") in body
     before, merge = project.merge("offboard-all", 21)
     github.add_pull(21, head="offboard-all", merged_sha=merge, labels=["allow-destroy"])
 
@@ -252,3 +262,40 @@ def test_tearing_down_every_tenant_needs_the_mass_destroy_allow(
     assert live_ids(sim) == set()
     assert origin_lock(project)["tenants"] == {}
     assert "Mass destroy allowed by label `allow-mass-destroy` on #21." in actions.summary
+
+
+def test_with_protected_main_a_partial_apply_and_its_resume_go_through_the_bot_pull_request(
+        sim: Sim, github: FakeGitHub, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = GitProject(tmp_path, [])
+    monkeypatch.chdir(project.path)
+    before, after = add_acme(project)
+    project.protect_main()
+    rule = {"action": "rate_limit", "method": "POST", "path": "/v1/services", "times": RetryPolicy().attempts,
+            "retryAfter": 1}
+    assert sim.admin("/_sim/faults", {"rules": [rule]}).status_code == 200
+
+    code, out = ci_apply(actions, before, after)
+
+    assert code == 4, out
+    assert project.origin.commit("main").hexsha == after  # main refused the push
+    bot = project.origin.commit("renderer/lockfile")
+    assert bot.parents[0].hexsha == after and "Renderer-Apply: incomplete" in str(bot.message)
+    partial = resources(project, "acme-corp", "renderer/lockfile")
+    assert list(partial) == ["postgres.backboneos-db"]
+    [pull] = github.state.pulls.values()
+    assert (pull["head"]["ref"], pull["state"]) == ("renderer/lockfile", "open")
+
+    # The scheduled resume starts from the bot branch's lockfile (main has none) and updates the same PR.
+    code, out = scheduled(actions, project)
+    assert code == 0, out
+    assert "Apply complete! Resources: 2 created" in out
+    done = resources(project, "acme-corp", "renderer/lockfile")
+    assert done["postgres.backboneos-db"] == partial["postgres.backboneos-db"]
+    assert set(done.values()) == live_ids(sim) and live_names(sim) == ACME
+    assert "Renderer-Apply: complete" in str(project.origin.commit("renderer/lockfile").message)
+    assert list(github.state.pulls) == [pull["number"]]
+    assert project.origin.commit("main").hexsha == after
+
+    calls = sim.exchanges()
+    assert scheduled(actions, project)[0] == 0  # complete: nothing to resume
+    assert sim.exchanges() == calls
