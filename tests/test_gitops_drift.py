@@ -117,6 +117,18 @@ def test_an_issue_with_the_label_but_not_the_marker_is_left_alone(
     assert len(github.state.issues) == 2
 
 
+def test_the_issue_is_found_by_its_marker_when_its_label_was_removed(
+        sim: Sim, github: FakeGitHub, applied: tuple[GitProject, Actions]) -> None:
+    project, actions = applied
+    put_env(sim, resource_id(project, "globex", WEB), "TENANT_NAME", "Hacked Corp")
+    drift_run(actions)
+    [number] = github.state.issues
+    github.state.issues[number]["labels"] = []  # someone took the label off
+    drift_run(actions)
+    assert list(github.state.issues) == [number]
+    assert github.writes()[-1].path == f"/repos/acme/crm/issues/{number}"
+
+
 def test_drift_needs_the_repository_and_token(
         sim: Sim, github: FakeGitHub, applied: tuple[GitProject, Actions], monkeypatch: pytest.MonkeyPatch) -> None:
     _, actions = applied

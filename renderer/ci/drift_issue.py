@@ -9,7 +9,9 @@ kept in ONE GitHub issue.
 
 The issue is found by its label and marker together: GET /repos/{owner}/{repo}/issues?labels=renderer-drift
 &state=open, keeping the oldest whose body starts with the marker (an issue someone else labelled is
-left alone). Drift that comes back after the issue was closed opens a new issue.
+left alone); failing that, by the marker among all open issues (the label was removed by hand, or GitHub
+dropped it: it sets labels only for tokens with push access). Drift that comes back after the issue was
+closed opens a new issue.
 
 The lockfile compared is the checkout's, or, while a bot lockfile pull request is open (the deploy branch
 is protected, `renderer.ci.lockcommit`), that branch's: it holds the IDs of what apply created since,
@@ -118,8 +120,13 @@ def issue_body(report: DriftReport, run_url: str | None, source: str) -> str:
 
 
 def find_issue(client: GitHubClient) -> Issue | None:
-    """The open drift issue: the oldest open issue with the label whose body starts with the marker."""
-    return next((i for i in client.list_issues(labels=LABEL) if (i.body or "").startswith(MARKER)), None)
+    """The open drift issue: the oldest open issue with the label whose body starts with the marker, else
+    (the label was removed, or GitHub dropped it at creation) the oldest open issue with the marker."""
+    for labels in (LABEL, None):
+        found = next((i for i in client.list_issues(labels=labels) if (i.body or "").startswith(MARKER)), None)
+        if found is not None:
+            return found
+    return None
 
 
 def sync_issue(client: GitHubClient, report: DriftReport, body: str) -> IssueOutcome:
