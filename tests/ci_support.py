@@ -64,6 +64,10 @@ class GitProject:
         self.repo.git.commit("-m", message)
         return self.repo.head.commit.hexsha
 
+    def commit_empty(self, message: str) -> str:
+        self.repo.git.commit("--allow-empty", "-m", message)
+        return self.repo.head.commit.hexsha
+
     def branch(self, name: str) -> None:
         self.repo.git.checkout("-b", name)
 
@@ -154,3 +158,25 @@ class Actions:
     @property
     def summary(self) -> str:
         return self.summary_path.read_text()
+
+
+def ci_apply(actions: Actions, before: str, after: str, *extra: str) -> tuple[int, str]:
+    """`renderer ci apply` for a push of main from `before` to `after`: (exit code, output)."""
+    from tests.conftest import run
+
+    actions.event("push", push_event(before, after), sha=after)
+    result = run("ci", "apply", *extra)
+    return result.code, result.output
+
+
+def live_ids(sim: Any) -> set[str]:
+    """Every service and Postgres ID on the simulator."""
+    services = sim.get("/services", limit=100).json()
+    databases = sim.get("/postgres", limit=100).json()
+    return {s["service"]["id"] for s in services} | {p["postgres"]["id"] for p in databases}
+
+
+def live_names(sim: Any) -> list[str]:
+    services = sim.get("/services", limit=100).json()
+    databases = sim.get("/postgres", limit=100).json()
+    return sorted([s["service"]["name"] for s in services] + [p["postgres"]["name"] for p in databases])

@@ -1,5 +1,6 @@
 """A small fake of GitHub's REST API for the `renderer ci` tests: a real HTTP server (starlette + uvicorn
-on a free port, in a thread of the test process) holding issue comments, pull requests and issues.
+on a free port, in a thread of the test process) holding issue comments, pull requests and issues
+(list with `labels`/`state` filters, create, edit and close with `state_reason`).
 
 It behaves as GitHub documents for the calls renderer makes: `Bearer` token auth (401 "Bad
 credentials"), 404 for another repository or an unknown id, list pages with `per_page`/`page` and a
@@ -196,6 +197,13 @@ class FakeGitHub:
                          if labels <= {lbl["name"] for lbl in i["labels"]} and (state == "all" or i["state"] == state)]
                 return self._page(request, found)
             if method == "POST":
+                if not isinstance(body, dict) or not isinstance(body.get("title"), str) or not body["title"]:
+                    return self._json(422, {"message": "Validation Failed", "errors": [
+                        {"resource": "Issue", "code": "missing_field", "field": "title"}]})
+                if len(body.get("body") or "") > MAX_BODY:
+                    return self._json(422, {"message": "Validation Failed", "errors": [
+                        {"resource": "Issue", "code": "custom", "field": "body",
+                         "message": f"body is too long (maximum is {MAX_BODY} characters)"}]})
                 s.next_number += 1
                 issue = {"number": s.next_number, "state": "open", "title": body["title"], "body": body.get("body"),
                          "labels": [{"name": n} for n in body.get("labels", [])],
@@ -206,7 +214,10 @@ class FakeGitHub:
             issue = s.issues.get(int(m.group(1)))
             if issue is None:
                 return self._json(404, {"message": "Not Found"})
-            issue.update({k: v for k, v in body.items() if k in ("title", "body", "state")})
+            if body.get("state_reason") not in (None, "completed", "not_planned", "reopened"):
+                return self._json(422, {"message": "Validation Failed", "errors": [
+                    {"resource": "Issue", "code": "invalid", "field": "state_reason"}]})
+            issue.update({k: v for k, v in body.items() if k in ("title", "body", "state", "state_reason")})
             return self._json(200, issue)
         return self._json(404, {"message": "Not Found"})
 

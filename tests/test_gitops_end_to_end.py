@@ -160,14 +160,16 @@ def test_removed_tenant_file_plans_teardown_and_deploy_needs_an_allow(
     assert "**1 tenant: 0 create, 0 update, 1 delete, 0 unchanged**" in body
     assert "- `tenants/initech.yaml` removed (teardown): `initech`" in body
     assert body.index("[!WARNING]") < body.index("<details><summary><b>initech</b>: delete")
-    assert "the deploy stops unless the PR carries the `allow-destroy` label" in body
-    assert "Now: **not allowed**." in body
+    assert ("**On merge:** this plan needs an explicit allow for each item below, or the deploy stops:\n"
+            "- destroy (deletes 3 resources): the `allow-destroy` label or an `Allow-Destroy: <reason>` commit "
+            "trailer. Now: **not allowed**.") in body
 
     before, merge = project.merge("offboard-initech", 11)
     github.add_pull(11, head="offboard-initech", merged_sha=merge)
     code, out = deploy(project, actions, before, merge)
     assert code == 1
-    assert "deletes or replaces 3 resources and the merged change does not allow it" in out
+    assert ("the plan needs an explicit allow the merged change does not carry (destroy: deletes 3 resources); "
+            "nothing was changed") in out
     assert initech <= live_ids(sim)
     assert project.origin.commit("main").hexsha == merge  # nothing committed
     assert "**Stopped:**" in actions.summary

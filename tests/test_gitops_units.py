@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from renderer.ci.affected import ChangedPath, Rule, changed_paths, select
+from renderer.ci.allow import AllowKind, change_allows, input_allows, record, recorded
 from renderer.ci.context import GitHubEnv
 from renderer.ci.deploy import pull_number_from_message
 from renderer.ci.lockcommit import auth_environment, merge_lockfiles
@@ -162,7 +163,7 @@ def test_ci_apply_masks_tenant_secrets_on_a_runner(
 def test_help_needs_no_github_environment() -> None:
     for name in ("GITHUB_EVENT_PATH", "GITHUB_REPOSITORY", "GITHUB_TOKEN", "GITHUB_API_URL", "GITHUB_STEP_SUMMARY"):
         assert name not in os.environ or pytest.fail(f"{name} leaked into the test environment")
-    for args in (("ci", "--help"), ("ci", "plan", "--help"), ("ci", "apply", "--help")):
+    for args in (("ci", "--help"), ("ci", "plan", "--help"), ("ci", "apply", "--help"), ("ci", "drift", "--help")):
         result = run(*args)
         assert result.code == 0, result.output
         assert "Usage: renderer ci" in result.out
@@ -288,3 +289,25 @@ def test_failed_plan_is_posted_then_fails_the_job(
     comment = github.comments_on(8)[0]["body"]
     assert "**The plan failed.**" in comment and "backboneos-worker-globex" in comment
     assert "**The plan failed.**" in actions.summary
+
+
+def test_allow_conventions_labels_trailers_inputs_and_the_record_for_a_resume(tmp_path: Path) -> None:
+    assert [(k.label, k.trailer, k.input) for k in AllowKind] == [
+        ("allow-destroy", "Allow-Destroy", "allow_destroy"),
+        ("allow-data-loss", "Allow-Data-Loss", "allow_data_loss"),
+        ("allow-mass-destroy", "Allow-Mass-Destroy", "allow_mass_destroy")]
+    project = GitProject(tmp_path, [])
+    project.commit_empty("Move the database\n\nAllow-Data-Loss: restored from backup\nAllow-Mass-Destroy: no")
+    commits = [project.repo.head.commit]
+    allows = change_allows(["allow-destroy", "unrelated"], 12, commits)
+    assert allows.kinds == [AllowKind.DESTROY, AllowKind.DATA_LOSS]
+    assert allows[AllowKind.DESTROY].by == "label `allow-destroy` on #12"
+    assert allows[AllowKind.DATA_LOSS].by == (f"trailer `Allow-Data-Loss: restored from backup` in "
+                                              f"{commits[0].hexsha[:7]}")
+    assert not allows.allowed(AllowKind.MASS_DESTROY)  # `no` is no allow
+    assert input_allows({"allow_mass_destroy": True, "allow_destroy": False}).kinds == [AllowKind.MASS_DESTROY]
+    line = record(allows)
+    assert line == "Renderer-Allow: destroy, data-loss"
+    project.commit_empty(f"render.lock.json: partial apply [skip ci]\n\n{line}\nRenderer-Apply: incomplete")
+    assert recorded(project.repo.head.commit).kinds == [AllowKind.DESTROY, AllowKind.DATA_LOSS]
+    assert record(input_allows({})) is None and recorded(None).kinds == []

@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
-FILES = [WORKFLOWS / "plan.yml", WORKFLOWS / "deploy.yml"]
+FILES = [WORKFLOWS / "plan.yml", WORKFLOWS / "deploy.yml", WORKFLOWS / "drift.yml"]
 BIN = Path(sys.executable).parent
 SEVERITIES = ["unknown", "informational", "low", "medium", "high"]
 
@@ -68,6 +68,21 @@ def test_deploy_workflow_shape() -> None:
     runs = [s["run"] for s in job["steps"] if "run" in s]
     assert runs == ["make env", ".venv/bin/renderer ci apply --out renderer-apply"]
     assert doc["on"]["workflow_dispatch"]["inputs"]["allow_destroy"]["type"] == "boolean"
+
+
+def test_drift_workflow_shape() -> None:
+    doc = load(WORKFLOWS / "drift.yml")
+    assert set(doc["on"]) == {"schedule", "workflow_dispatch"}
+    assert doc["permissions"] == {}
+    assert doc["concurrency"] == {"group": "renderer-drift", "cancel-in-progress": False}
+    job = doc["jobs"]["drift"]
+    assert job["permissions"] == {"contents": "read", "issues": "write", "pull-requests": "read"}
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert runs == ["make env", ".venv/bin/renderer ci drift --out renderer-drift"]
+
+
+def test_workflow_files_are_all_checked() -> None:
+    assert sorted(WORKFLOWS.glob("*.yml")) == sorted(FILES)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

@@ -127,10 +127,13 @@ class GitHubEnv:
     on_actions: bool
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> GitHubEnv:
-        """Read the environment. Raises `RendererError` when the event file is missing or not JSON."""
+    def from_environ(cls, environ: Mapping[str, str] | None = None, *, require_event: bool = True) -> GitHubEnv:
+        """Read the environment. Raises `RendererError` when the event file is missing (unless
+        `require_event` is False: a command that does not depend on the event) or not JSON."""
         env = os.environ if environ is None else environ
         raw_path = env.get("GITHUB_EVENT_PATH")
+        if not raw_path and not require_event:
+            return cls._build(env, env.get("GITHUB_EVENT_NAME") or "unknown", Path(), {})
         if not raw_path:
             raise RendererError(
                 "GITHUB_EVENT_PATH is not set: renderer ci reads the event that triggered the workflow",
@@ -145,7 +148,10 @@ class GitHubEnv:
             raise RendererError(f"the event file {path} is not JSON: {exc}") from None
         if not isinstance(payload, dict):
             raise RendererError(f"the event file {path} does not hold a JSON object")
-        name = env.get("GITHUB_EVENT_NAME") or _infer_event_name(payload)
+        return cls._build(env, env.get("GITHUB_EVENT_NAME") or _infer_event_name(payload), path, payload)
+
+    @classmethod
+    def _build(cls, env: Mapping[str, str], name: str, path: Path, payload: dict[str, Any]) -> GitHubEnv:
         return cls(
             event_name=name, event_path=path, payload=payload,
             repository=env.get("GITHUB_REPOSITORY") or None,

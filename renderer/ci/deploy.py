@@ -2,16 +2,23 @@
 commit `render.lock.json` back.
 
 1. The event: `push` to the deploy branch (the merged PR is looked up for its number and labels),
-   `schedule` (only resumes an apply whose last lockfile commit says `Renderer-Apply: incomplete`; otherwise
-   it ends without calling Render) or `workflow_dispatch` (input `allow_destroy`).
+   `schedule` (only resumes: an apply whose last lockfile commit says `Renderer-Apply: incomplete`, or
+   one that left its journal on `renderer/journal`; otherwise it ends without calling Render) or
+   `workflow_dispatch` (inputs `allow_destroy`, `allow_data_loss`, `allow_mass_destroy`).
 2. The starting lockfile: the checkout's, or, while a bot lockfile PR is open (main is protected), that
-   branch's, so nothing applied is forgotten.
-3. Tenant secrets (`tenant_secrets`), then plan; `plan.json` goes to the output directory.
-4. A plan that deletes or replaces stops (exit 1) unless allowed (`allow`).
-5. Apply. Whatever happens (success, a refused call half-way, exit 4 on Render's create budget, a
-   crash), the lockfile as apply left it is stamped with provenance (`commit`, `pull_request` on each
-   tenant this run changed) and committed (`lockcommit`); then the apply's own error is raised again.
-6. The job summary shows the plan, the outcome and where the lockfile went; the output directory gets a
+   branch's, so nothing applied is forgotten. An interrupted run's journal is fetched (`journal_branch`).
+3. Under the apply lock (`renderer.apply.apply_lock`, as `renderer apply`): recover from that journal
+   (`renderer.apply.recover`), bring in the tenant secrets, plan; `plan.json` goes to the output directory.
+4. A plan that needs an allow the change does not carry (`allow`: destroy, data loss, mass destroy), or
+   that touches a tenant with deletion protection, stops (exit 1) before any write.
+5. The plan's writes are pushed to `renderer/journal` (write-ahead), then apply. Whatever happens
+   (success, a refused call half-way, a stop with work left, a crash of the process), the lockfile as
+   apply left it is stamped with provenance (`commit`, `pull_request` on each tenant this run changed)
+   and committed (`lockcommit`), and the journal branch is deleted or replaced by what apply left.
+6. The outcome: `complete` (exit 0); `incomplete` (exit 4: apply stopped early with work left, its
+   `ApplyReport.exit_code` 4, or Render's rate limit refused a write even after retrying; the hourly
+   scheduled run resumes it); `failed` (the apply's error is raised again, exit 1).
+7. The job summary shows the plan, the outcome and where the lockfile went; the output directory gets a
    copy of the final lockfile.
 """
 
@@ -27,20 +34,36 @@ from pathlib import Path
 
 import git
 
+from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
-from renderer.apply import ApplyReport, apply_plan
+from renderer.apply import (
+    DEFAULT_LOCK_TIMEOUT,
+    EXIT_DONE,
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    ApplyReport,
+    apply_lock,
+    apply_plan,
+    check_allowed,
+    check_secrets,
+    recover,
+)
 from renderer.ci.allow import (
-    ALLOW_LABEL,
-    ALLOW_TRAILER,
-    NOT_ALLOWED,
-    Allow,
+    NONE,
+    AllowKind,
+    Allows,
+    change_allows,
     commits_between,
-    first,
-    label_allow,
-    trailer_allow,
+    how_to_allow,
+    input_allows,
+    missing,
+    needed,
+    record,
+    recorded,
 )
 from renderer.ci.context import GitHubEnv
 from renderer.ci.github import GitHubClient, PullRequestInfo
+from renderer.ci.journal_branch import JOURNAL_BRANCH, JournalBranch, plan_intents
 from renderer.ci.lockcommit import BOT_BRANCH, Published, PushMode, Remote, lockfile_at, publish
 from renderer.ci.pr_plan import repo_relative
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
@@ -51,11 +74,12 @@ from renderer.plan.render_json import render_json
 from renderer.plan.render_markdown import render_markdown
 from renderer.plan.render_text import render_text
 from renderer.render_api.client import RenderClient, Settings
+from renderer.render_api.errors import RateLimited
 from renderer.workflow import Inputs, make_plan
 
 Emit = Callable[[str], None]
 STATUS_TRAILER = "Renderer-Apply"
-INCOMPLETE_EXIT = 4  # apply stopped early with work left (Render's create budget): resume later
+INCOMPLETE_EXIT = EXIT_INCOMPLETE  # apply stopped early with work left: a scheduled run resumes it
 SUBJECT_TENANTS = 3
 
 
@@ -69,6 +93,7 @@ class ApplyRun:
     remote: str = "origin"
     branch: str = "main"
     push_mode: PushMode = PushMode.AUTO
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
 
 
 @dataclass
@@ -80,17 +105,36 @@ class Outcome:
     report: ApplyReport | None = None
     refused: bool = False
     started: bool = False
+    recovered: list[str] = field(default_factory=list)
     error: BaseException | None = None
     published: Published | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
+        """`complete`, `incomplete` (stopped early with work left: resumed later) or `failed`."""
         if self.error is None:
-            return "complete"
-        if isinstance(self.error, RendererError) and self.error.exit_code == INCOMPLETE_EXIT:
+            code = self.report.exit_code if self.report is not None else EXIT_DONE
+            return {EXIT_DONE: "complete", EXIT_INCOMPLETE: "incomplete"}.get(code, "failed")
+        if isinstance(self.error, RendererError) and self.error.exit_code == EXIT_INCOMPLETE:
+            return "incomplete"
+        # Render refused a write on its rate limit even after the client waited and retried: nothing is
+        # wrong with the change, the budget is spent. Resume later, as for a stop on the create budget.
+        if self.started and isinstance(self.error, RateLimited):
             return "incomplete"
         return "failed"
+
+    @property
+    def exit_code(self) -> int:
+        """0 complete, 4 incomplete, 1 failed (refused plans included)."""
+        return {"complete": EXIT_DONE, "incomplete": EXIT_INCOMPLETE}.get(self.status, EXIT_ERROR)
+
+    def stopped_why(self) -> str:
+        """One line on why an incomplete or failed run stopped."""
+        if self.report is not None and self.error is None:
+            return self.report.summary()
+        first_line = str(self.error).splitlines()[0] if self.error is not None else "stopped before the end"
+        return f"stopped before the end ({first_line}); this records what was done."
 
 
 def merged_pull(pulls: list[PullRequestInfo], sha: str) -> PullRequestInfo | None:
@@ -140,17 +184,21 @@ def id_lines(slug: str, before: Lockfile, after: Lockfile, plan: Plan | None) ->
 
 
 def commit_message(outcome: Outcome, tenants: list[str], before: Lockfile, after: Lockfile, sha: str,
-                   pull: int | None, run_url: str | None) -> str:
+                   pull: int | None, run_url: str | None, allows: Allows = NONE) -> str:
     names = ", ".join(tenants[:SUBJECT_TENANTS])
     if len(tenants) > SUBJECT_TENANTS:
         names += f" and {len(tenants) - SUBJECT_TENANTS} more"
-    verb = {"complete": "apply", "incomplete": "partial apply (Render create budget, resumes)",
+    verb = {"complete": "apply", "incomplete": "partial apply (stopped early, resumes)",
             "failed": "partial apply (failed)"}[outcome.status]
     subject = f"render.lock.json: {verb} {names} [skip ci]" if names else (
         "render.lock.json: resumed apply found nothing left to do [skip ci]")
     source = f"{sha[:7]}" + (f" (#{pull})" if pull else "")
-    lines = [subject, "", f"renderer ci apply of {source}: " + (
-        outcome.report.summary() if outcome.report else "stopped before the end; this records what was done.")]
+    body = outcome.report.summary() if outcome.report is not None and outcome.error is None else (
+        outcome.stopped_why() if outcome.started else "recorded what an interrupted apply had done.")
+    lines = [subject, "", f"renderer ci apply of {source}: {body}"]
+    if outcome.recovered:
+        lines.append(f"Recovered from the journal of an interrupted apply: {len(outcome.recovered)} step"
+                     f"{'s' if len(outcome.recovered) != 1 else ''}.")
     if run_url:
         lines.append(run_url)
     lines.append("")
@@ -160,6 +208,9 @@ def commit_message(outcome: Outcome, tenants: list[str], before: Lockfile, after
     lines += ["", f"Renderer-Commit: {sha}"]
     if pull:
         lines.append(f"Renderer-Pull-Request: {pull}")
+    allowed = record(allows)
+    if allowed:
+        lines.append(allowed)
     lines.append(f"{STATUS_TRAILER}: {outcome.status}")
     return "\n".join(lines) + "\n"
 
@@ -179,10 +230,13 @@ class Deploy:
         self.sha = gh.sha or self.head.hexsha
         self.remote = Remote.for_repo(self.repo, name=run.remote, branch=run.branch, server_url=gh.server_url,
                                       token=gh.token)
+        journal_file = journal_io.journal_path(self.lock_path)
+        self.journal = JournalBranch(self.remote, journal_file, repo_relative(self.repo, journal_file))
         self.client: GitHubClient | None = None
         if gh.token and gh.repository:
             self.client = GitHubClient(gh.api_url, gh.require_repository(), gh.token)
         self.secret_names: list[str] = []
+        self.allows = NONE
         self.outcome = Outcome()
 
     def close(self) -> None:
@@ -209,8 +263,8 @@ class Deploy:
         last = next(self.repo.iter_commits(self.head, grep=f"^{STATUS_TRAILER}: ", max_count=1), None)
         return lockfile_io.load(self.lock_path), last
 
-    def _event(self) -> tuple[Allow, int | None, bool]:
-        """(allow, merged PR number, resume-only) for this event."""
+    def _event(self) -> tuple[Allows, int | None, bool]:
+        """(allows, merged PR number, resume-only) for this event."""
         name = self.gh.event_name
         if name == "push":
             event = self.gh.push_event()
@@ -218,14 +272,14 @@ class Deploy:
                 raise RendererError(f"renderer ci apply deploys {self.run.branch}; this push is to {event.ref}",
                                     hint="trigger the deploy workflow on pushes to the deploy branch only")
             pull = self._merged_pull(event.after)
-            labels = label_allow(pull.label_names, pull.number) if pull else NOT_ALLOWED
-            allow = first(labels, trailer_allow(commits_between(self.repo, event.before, event.after)))
-            return allow, pull.number if pull else pull_number_from_message(str(self.head.message)), False
+            allows = change_allows(pull.label_names if pull else [], pull.number if pull else None,
+                                   commits_between(self.repo, event.before, event.after))
+            return allows, pull.number if pull else pull_number_from_message(str(self.head.message)), False
         if name == "workflow_dispatch":
-            flag = self.gh.dispatch_event().flag("allow_destroy")
-            return (Allow(True, "the `allow_destroy` input of this manual run") if flag else NOT_ALLOWED), None, False
+            dispatch = self.gh.dispatch_event()
+            return input_allows({k.input: dispatch.flag(k.input) for k in AllowKind}), None, False
         if name == "schedule":
-            return NOT_ALLOWED, None, True
+            return NONE, None, True
         raise RendererError(f"renderer ci apply runs on push, schedule or workflow_dispatch events, not {name}")
 
     def _merged_pull(self, sha: str) -> PullRequestInfo | None:
@@ -235,30 +289,53 @@ class Deploy:
         return merged_pull(self.client.pulls_for_commit(sha), sha)
 
     # The run
-    async def _plan_and_apply(self, allow: Allow) -> None:
+    def _refuse(self, plan: Plan) -> None:
+        """Raise before any write when the plan touches deletion protection or needs an allow not given."""
+        try:  # every flag given: only deletion protection can refuse, and no flag lifts it
+            check_allowed(plan, allow_destroy=True, allow_replace=True, allow_data_loss=True, allow_mass_destroy=True)
+        except RendererError:
+            self.outcome.refused = True
+            raise
+        lacking = missing(plan, self.allows)
+        if lacking:
+            self.outcome.refused = True
+            reasons = "; ".join(f"{kind.words}: {why}" for kind, why in lacking.items())
+            raise RendererError(
+                f"the plan needs an explicit allow the merged change does not carry ({reasons}); "
+                "nothing was changed", hint=how_to_allow(lacking))
+
+    def _journal_message(self) -> str:
+        lines = [f"renderer ci apply of {self.sha[:7]} in progress: its journal [skip ci]", ""]
+        if self.gh.run_url:
+            lines += [self.gh.run_url, ""]
+        lines.append(f"Renderer-Commit: {self.sha}")
+        allowed = record(self.allows)
+        if allowed:
+            lines.append(allowed)
+        return "\n".join(lines) + "\n"
+
+    async def _recover_plan_apply(self) -> None:
         async with RenderClient(Settings.from_env()) as client:
+            self.outcome.recovered = await recover(client, lockfile_io.load(self.lock_path), self.lock_path,
+                                                   self.emit)
             planned = await make_plan(self.run.inputs, client)
             plan = self.outcome.plan = planned.plan
-            self.outcome.before = planned.lockfile.model_copy(deep=True)
             if self.run.out_dir is not None:
                 self.run.out_dir.mkdir(parents=True, exist_ok=True)
                 (self.run.out_dir / "plan.json").write_text(render_json(plan), encoding="utf-8")
             self.emit(render_text(plan).plain.rstrip("\n"))
             if not plan.has_changes:
                 return
-            if plan.is_destructive and not allow.allowed:
-                self.outcome.refused = True
-                n = sum(1 for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE))
-                raise RendererError(
-                    f"the plan deletes or replaces {n} resource{'s' if n != 1 else ''} and the merged change "
-                    "does not allow it; nothing was changed",
-                    hint=f"add the `{ALLOW_LABEL}` label to the merged pull request and re-run this job, push a "
-                         f"commit with an `{ALLOW_TRAILER}: <reason>` trailer, or run the workflow by hand with "
-                         "`allow_destroy`")
+            self._refuse(plan)
+            check_secrets(plan, planned.environ)
+            self.journal.save(self.head, plan_intents(plan), self._journal_message())
             self.outcome.started = True
+            destroy = self.allows.allowed(AllowKind.DESTROY)
             self.outcome.report = await apply_plan(
                 plan, client, planned.lockfile, self.lock_path, planned.live, emit=self.emit,
-                allow_destroy=allow.allowed, allow_replace=allow.allowed)
+                allow_destroy=destroy, allow_replace=destroy, allow_data_loss=self.allows.allowed(AllowKind.DATA_LOSS),
+                allow_mass_destroy=self.allows.allowed(AllowKind.MASS_DESTROY), environ=planned.environ,
+                fingerprints=planned.fingerprints)
             self.emit(self.outcome.report.summary())
 
     def _stamp(self, before: Lockfile, pull: int | None) -> tuple[Lockfile, list[str]]:
@@ -284,10 +361,10 @@ class Deploy:
         return created.number, created.html_url
 
     def _publish(self, start: Lockfile, pull: int | None, *, allow_empty: bool = False) -> None:
-        before = self.outcome.before or start
+        before = self.outcome.before = start
         after, tenants = self._stamp(before, pull)
-        message = scrub(commit_message(self.outcome, tenants, before, after, self.sha, pull, self.gh.run_url),
-                        self.env, self.secret_names)
+        message = scrub(commit_message(self.outcome, tenants, before, after, self.sha, pull, self.gh.run_url,
+                                       self.allows), self.env, self.secret_names)
         # The merge base for a rebase is what the checked-out commit holds: with a pending bot branch that
         # is older than `start`, and every pending entry must count as this run's.
         self.outcome.published = publish(
@@ -301,38 +378,56 @@ class Deploy:
             self.outcome.notes.append("Both this run and main changed the lockfile entries of "
                                       + ", ".join(self.outcome.published.conflicts) + "; this run's entries were kept.")
 
+    def _settle_journal(self, lockfile_recorded: bool) -> None:
+        """Leave on `renderer/journal` what the next run must recover from, and nothing else."""
+        local = self.journal.journal_file
+        if local.exists():
+            self.journal.save(self.head, local.read_text(encoding="utf-8"), self._journal_message())
+            self.outcome.notes.append(f"Apply left its journal (a write whose result is unknown); it is on "
+                                      f"`{JOURNAL_BRANCH}` and the next run recovers from it.")
+        elif lockfile_recorded:
+            self.journal.clear()
+
     def execute(self) -> int:
-        allow, pull, resume_only = self._event()
+        self.allows, pull, resume_only = self._event()
         start, last_commit = self._source()
-        if resume_only and last_status(last_commit) != "incomplete":
-            self.emit("scheduled run: the last apply completed; nothing to resume")
-            self.gh.write_summary("## renderer apply\n\nScheduled run: the last apply completed, nothing to resume. "
-                                  "No call was made to Render.\n")
-            return 0
+        interrupted = self.journal.restore()
+        if resume_only:
+            if last_status(last_commit) != "incomplete" and interrupted is None:
+                self.emit("scheduled run: the last apply completed; nothing to resume")
+                self.gh.write_summary("## renderer apply\n\nScheduled run: the last apply completed, nothing to "
+                                      "resume. No call was made to Render.\n")
+                return 0
+            self.allows = recorded(interrupted if interrupted is not None else last_commit)
         self.secret_names = expand_tenant_secrets(self.env, actions_mask if self.gh.on_actions else None)
         try:
-            asyncio.run(self._plan_and_apply(allow))
+            with apply_lock(self.lock_path, self.run.lock_timeout):
+                asyncio.run(self._recover_plan_apply())
         except BaseException as exc:  # recorded; the lockfile is committed, then this is raised again
             self.outcome.error = exc
         publish_error: RendererError | None = None
         plan = self.outcome.plan
         # A resume that finds nothing left records that, so later scheduled runs stop planning.
         resumed_clean = resume_only and self.outcome.error is None and plan is not None and not plan.has_changes
-        if self.outcome.started or resumed_clean:
+        if self.outcome.started or resumed_clean or self.outcome.recovered:
             try:
                 self._publish(start, pull, allow_empty=resumed_clean)
             except RendererError as exc:
-                if self.outcome.error is None:
-                    raise
                 publish_error = exc
+        self._settle_journal(lockfile_recorded=publish_error is None)
         if self.run.out_dir is not None and self.lock_path.exists():
             self.run.out_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.lock_path, self.run.out_dir / "render.lock.json")
-        self.gh.write_summary(scrub(self.summary(allow, publish_error), self.env, self.secret_names))
+        self.gh.write_summary(scrub(self.summary(publish_error), self.env, self.secret_names))
         self._emit_publication()
-        if self.outcome.error is not None:
+        if self.outcome.error is not None and self.outcome.status == "failed":
             raise self.outcome.error
-        return 0
+        if publish_error is not None:
+            raise publish_error
+        if self.outcome.status == "incomplete":
+            self.emit(f"apply stopped early with work left: {self.outcome.stopped_why()} Progress is committed; "
+                      "the scheduled deploy run resumes it.")
+        return self.outcome.exit_code
 
     def _emit_publication(self) -> None:
         published = self.outcome.published
@@ -346,21 +441,27 @@ class Deploy:
         else:
             self.emit("render.lock.json unchanged")
 
-    def summary(self, allow: Allow, publish_error: RendererError | None) -> str:
+    def summary(self, publish_error: RendererError | None) -> str:
         out = self.outcome
         blocks = ["## renderer apply"]
+        if out.recovered:
+            blocks.append("**Recovered from an interrupted apply:**\n\n" + "\n".join(f"- {n}" for n in out.recovered))
         if out.plan is not None:
             blocks.append(render_markdown(out.plan).rstrip("\n"))
         if out.refused:
             blocks.append(f"**Stopped:** {out.error}")
+        elif out.status == "incomplete":
+            blocks.append(f"**Apply stopped early with work left; the scheduled run resumes it:**\n\n```\n"
+                          f"{out.stopped_why()}\n```")
         elif out.error is not None:
-            verb = ("stopped early with work left; a scheduled run resumes it" if out.status == "incomplete"
-                    else "failed")
-            blocks.append(f"**Apply {verb}:**\n\n```\n{out.error}\n```")
+            blocks.append(f"**Apply failed:**\n\n```\n{out.error}\n```")
         elif out.report is not None:
             blocks.append(f"**{out.report.summary()}**")
-        if allow.allowed and out.plan is not None and out.plan.is_destructive:
-            blocks.append(f"Destroy allowed by {allow.by}.")
+        if out.plan is not None:
+            for kind in AllowKind:
+                allow = self.allows[kind]
+                if allow.allowed and kind in needed(out.plan):
+                    blocks.append(f"{kind.words.capitalize()} allowed by {allow.by}.")
         published = out.published
         if published is not None and published.how == "main":
             blocks.append(f"`render.lock.json` committed to `{self.run.branch}` as `{published.commit}`.")
@@ -368,13 +469,15 @@ class Deploy:
             blocks.append(f"`{self.run.branch}` is protected: `render.lock.json` is in pull request "
                           f"#{published.pull_request} ({published.url}); merge it to record the IDs.")
         if publish_error is not None:
-            blocks.append(f"**The lockfile could not be committed:** {publish_error}. The run's artifact holds it.")
-        blocks += out.notes
+            blocks.append(f"**The lockfile could not be committed:** {publish_error}. The run's artifact holds it; "
+                          f"the journal on `{JOURNAL_BRANCH}` lets the next run recover.")
+        blocks += out.notes + self.journal.notes
         return "\n\n".join(blocks) + "\n"
 
 
 def run_apply(run: ApplyRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[str, str] | None = None) -> int:
-    """Run `renderer ci apply` (module docstring). Returns 0; raises the apply's error after committing."""
+    """Run `renderer ci apply` (module docstring). Returns 0 (complete) or 4 (incomplete, progress
+    committed); raises the apply's error after committing what it did, or the refusal of a plan."""
     deploy = Deploy(run, gh, emit, os.environ if environ is None else environ)
     try:
         return deploy.execute()

@@ -98,6 +98,8 @@ class PullRequestInfo(BaseModel):
 
 
 class Issue(BaseModel):
+    """An issue (GET /repos/{owner}/{repo}/issues items; the fields renderer uses)."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     number: int
@@ -260,18 +262,30 @@ class GitHubClient:
         response = self.request("PATCH", f"{self._repo}/pulls/{number}", json={"title": title, "body": body})
         return PullRequestInfo.model_validate(response.json())
 
-    # Issues (one tracking issue, e.g. for drift): find by label, open, edit, close.
-    def list_issues(self, *, labels: str, state: str = "open") -> list[Issue]:
-        """GET /repos/{owner}/{repo}/issues?labels=...; pull requests (which the endpoint includes) are left out."""
-        items = self.paginate(f"{self._repo}/issues", {"labels": labels, "state": state})
-        return [Issue.model_validate(i) for i in items if "pull_request" not in i]
+    # Issues (one tracking issue, e.g. for drift): list, open, edit, close.
+    def list_issues(self, *, labels: str | None = None, state: str = "open") -> list[Issue]:
+        """GET /repos/{owner}/{repo}/issues (oldest first, optionally only those with `labels`); pull
+        requests, which the endpoint includes, are left out."""
+        params: dict[str, Any] = {"state": state, "sort": "created", "direction": "asc"}
+        if labels:
+            params["labels"] = labels
+        return [Issue.model_validate(i) for i in self.paginate(f"{self._repo}/issues", params)
+                if "pull_request" not in i]
 
-    def create_issue(self, *, title: str, body: str, labels: list[str]) -> Issue:
-        response = self.request("POST", f"{self._repo}/issues", json={"title": title, "body": body, "labels": labels})
+    def create_issue(self, *, title: str, body: str, labels: list[str] | None = None) -> Issue:
+        """POST /repos/{owner}/{repo}/issues (labels only when given: GitHub drops them silently for a
+        token without push access)."""
+        payload: dict[str, Any] = {"title": title, "body": body}
+        if labels:
+            payload["labels"] = labels
+        response = self.request("POST", f"{self._repo}/issues", json=payload)
         return Issue.model_validate(response.json())
 
     def update_issue(self, number: int, *, title: str | None = None, body: str | None = None,
-                     state: str | None = None) -> Issue:
-        fields = {k: v for k, v in (("title", title), ("body", body), ("state", state)) if v is not None}
+                     state: str | None = None, state_reason: str | None = None) -> Issue:
+        """PATCH /repos/{owner}/{repo}/issues/{number}; `state` `open`/`closed`, `state_reason`
+        `completed`/`not_planned` (GitHub's values)."""
+        fields = {k: v for k, v in (("title", title), ("body", body), ("state", state),
+                                    ("state_reason", state_reason)) if v is not None}
         response = self.request("PATCH", f"{self._repo}/issues/{number}", json=fields)
         return Issue.model_validate(response.json())

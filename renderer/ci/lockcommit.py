@@ -163,6 +163,20 @@ class Remote:
         raise RendererError(f"git push to {self.name} {branch} failed: {(err or out).strip()}",
                             hint="the workflow needs `permissions: contents: write`")
 
+    def delete_branch(self, branch: str, *, lease: str) -> PushResult:
+        """Delete `branch` on the remote if its tip is still `lease`. Raises `RendererError` for failures
+        other than a rejection."""
+        ref = f"refs/heads/{branch}"
+        status, out, err = self._git("push", "--porcelain", f"--force-with-lease={ref}:{lease}", self.name, f":{ref}")
+        if status == 0:
+            return PushResult.OK
+        if "[remote rejected]" in out:
+            return PushResult.PROTECTED
+        if "[rejected]" in out or "stale info" in out:
+            return PushResult.REJECTED
+        raise RendererError(f"git push --delete {self.name} {branch} failed: {(err or out).strip()}",
+                            hint="the workflow needs `permissions: contents: write`")
+
 
 def auth_environment(url: str, server_url: str, token: str | None) -> dict[str, str]:
     """git configuration, as environment variables, that sends `token` to `server_url` (as actions/checkout

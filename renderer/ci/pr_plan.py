@@ -21,7 +21,7 @@ import git
 
 from renderer import lockfile as lockfile_io
 from renderer.ci import affected as affected_mod
-from renderer.ci.allow import ALLOW_LABEL, ALLOW_TRAILER, Allow, first, label_allow, trailer_allow
+from renderer.ci.allow import Allows, change_allows, needed
 from renderer.ci.comments import cap_lines, split_comments, sync_comments
 from renderer.ci.context import GitHubEnv, PullRequest
 from renderer.ci.github import GitHubClient
@@ -87,12 +87,22 @@ def selection_block(affected: affected_mod.Affected, base_ref: str, base_sha: st
     return text
 
 
-def allow_line(plan: Plan, allow: Allow) -> str:
-    if not plan.is_destructive:
-        return ""
-    state = f"allowed by {allow.by}" if allow.allowed else "**not allowed**"
-    return (f"**On merge:** this plan deletes or replaces resources, so the deploy stops unless the PR carries "
-            f"the `{ALLOW_LABEL}` label or an `{ALLOW_TRAILER}: <reason>` commit trailer. Now: {state}.")
+def allow_line(plan: Plan, allows: Allows) -> str:
+    """What the deploy needs to carry this plan out: each allow it needs, and whether the PR gives it."""
+    lines = []
+    protected = sorted({c.tenant for c in plan.changes if c.protected})
+    if protected:
+        lines.append(f"**On merge:** the deploy refuses this plan: {', '.join(f'`{s}`' for s in protected)} "
+                     "has `deletion_protection: true`, which no allow lifts. Set it to `false` and deploy that first.")
+    need = needed(plan)
+    if need:
+        lines.append("**On merge:** this plan needs an explicit allow for each item below, or the deploy stops:")
+        for kind, why in need.items():
+            allow = allows[kind]
+            state = f"allowed by {allow.by}" if allow.allowed else "**not allowed**"
+            lines.append(f"- {kind.words} ({why}): the `{kind.label}` label or an `{kind.trailer}: <reason>` commit "
+                         f"trailer. Now: {state}.")
+    return "\n".join(lines)
 
 
 def context_line(gh: GitHubEnv, pr: PullRequest, head_sha: str) -> str:
@@ -196,8 +206,7 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
     secret_names = expand_tenant_secrets(env, actions_mask if gh.on_actions else None)
     repository = gh.require_repository()
     token = gh.require_token("comment the plan on the pull request")
-    allow = first(label_allow(pr.label_names, pr.number),
-                  trailer_allow(repo.iter_commits(f"{start.hexsha}..{head.hexsha}")))
+    allows = change_allows(pr.label_names, pr.number, repo.iter_commits(f"{start.hexsha}..{head.hexsha}"))
     context = context_line(gh, pr, head.hexsha)
     selection = selection_block(affected, pr.base.ref, pr.base.sha, never_applied)
 
@@ -218,7 +227,7 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
         head_text = "\n\n".join([context, f"**The plan failed.**\n\n```\n{failure}\n```", selection])
         sections: list[tuple[str, str]] = []
     else:
-        head_text = comment_head(context, parts, [allow_line(plan, allow) if plan else "", selection])
+        head_text = comment_head(context, parts, [allow_line(plan, allows) if plan else "", selection])
         sections = parts.sections if parts else []
     bodies = [scrub(b, env, secret_names) for b in split_comments(TITLE, head_text, sections)]
     with GitHubClient(gh.api_url, repository, token) as client:

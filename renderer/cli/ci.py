@@ -1,8 +1,8 @@
-"""`renderer ci plan` and `renderer ci apply`: the steps of the GitHub Actions workflows.
+"""`renderer ci plan`, `renderer ci apply` and `renderer ci drift`: the steps of the GitHub Actions workflows.
 
 Both read GitHub's environment (GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL,
 GITHUB_STEP_SUMMARY; see `renderer.ci.context`) when they run, never at import, so `--help` works
-anywhere. The logic lives in `renderer.ci.pr_plan` and `renderer.ci.deploy`.
+anywhere. The logic lives in `renderer.ci.pr_plan`, `renderer.ci.deploy` and `renderer.ci.drift_issue`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from typing import Any, TypeVar
 
 import click
 
+from renderer.apply import DEFAULT_LOCK_TIMEOUT
 from renderer.ci.context import GitHubEnv
 from renderer.ci.deploy import ApplyRun, run_apply
+from renderer.ci.drift_issue import DriftRun, run_drift
 from renderer.ci.lockcommit import PushMode
 from renderer.ci.pr_plan import PlanRun, run_plan
 from renderer.cli.options import configuration_options, inputs
@@ -39,7 +41,8 @@ def _out_option(default: str) -> Callable[[F], F]:
 
 @click.group()
 def ci() -> None:
-    """GitHub Actions steps: plan a pull request, apply on merge (README: 'Set up in your repository')."""
+    """GitHub Actions steps: plan a pull request, apply on merge, report drift (README: 'Set up in your
+    repository')."""
 
 
 @ci.command("plan")
@@ -72,20 +75,48 @@ def plan(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile:
               default=PushMode.AUTO.value, show_default=True,
               help="auto: commit to the branch, or open a bot pull request when the branch is protected; "
                    "direct: only commit to the branch; pull-request: always through a bot pull request.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
+              help="Seconds to wait for the apply lock held by another apply or import of this lockfile.")
 def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path, out_dir: Path | None,
-          branch: str, remote: str, push_mode: str) -> int:
+          branch: str, remote: str, push_mode: str, lock_timeout: float) -> int:
     """Plan every tenant, apply, and commit render.lock.json back to the deploy branch.
 
-    A plan that deletes or replaces stops unless the merged PR has the `allow-destroy` label, a pushed
-    commit has an `Allow-Destroy: <reason>` trailer, or a manual run ticked `allow_destroy`. The lockfile
-    is committed (by github-actions[bot], `[skip ci]`) even when apply fails half-way. A scheduled run
-    only resumes an apply that stopped on Render's create budget (exit 4).
+    First, under the apply lock, an apply interrupted earlier is recovered from its journal (kept on
+    the branch renderer/journal). A plan that destroys needs an explicit allow from the merged change:
+    the PR label allow-destroy / allow-data-loss / allow-mass-destroy, a commit trailer
+    Allow-Destroy: / Allow-Data-Loss: / Allow-Mass-Destroy: <reason>, or the manual run's input of the
+    same name; deletion protection is never lifted. The lockfile is committed (by github-actions[bot],
+    [skip ci]) even when apply fails or stops half-way, through a bot pull request when the branch is
+    protected. A scheduled run only resumes an apply that stopped with work left (exit 4) or was
+    interrupted.
 
     Reads GITHUB_EVENT_PATH (push, schedule or workflow_dispatch), GITHUB_REPOSITORY, GITHUB_TOKEN,
     GITHUB_API_URL, GITHUB_STEP_SUMMARY, GITHUB_SHA, RENDER_API_URL, RENDER_API_KEY, RENDER_OWNER_ID,
-    RENDERER_TENANT_SECRETS. Exit 0 when applied, 1 on error or a refused destructive plan, 4 when apply
-    stopped on Render's create budget (progress committed).
+    RENDERER_FINGERPRINT_KEY, RENDERER_TENANT_SECRETS. Exit 0 when applied (or nothing to resume), 1 on
+    error or a refused plan, 4 when apply stopped with work left (progress committed; resumed later).
     """
     run = ApplyRun(inputs=inputs(tenants_dir, blueprints_dir, schema, lockfile), out_dir=out_dir, branch=branch,
-                   remote=remote, push_mode=PushMode(push_mode))
+                   remote=remote, push_mode=PushMode(push_mode), lock_timeout=lock_timeout)
     return run_apply(run, GitHubEnv.from_environ(), _emit)
+
+
+@ci.command("drift")
+@click.option("--tenants", "tenants_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("tenants"), show_default=True, help="Tenant files directory (for tenant slugs).")
+@_lockfile_option
+@_out_option("renderer-drift: drift.json")
+@click.option("--branch", default="main", show_default=True,
+              help="The deploy branch (its open bot lockfile pull request, if any, supplies the lockfile).")
+@click.option("--remote", default="origin", show_default=True, help="The git remote to fetch the bot branch from.")
+def drift(tenants_dir: Path, lockfile: Path, out_dir: Path | None, branch: str, remote: str) -> int:
+    """Report drift for every tenant and keep it in ONE GitHub issue.
+
+    Opens the issue (label `renderer-drift`, hidden marker) when drift appears, edits it in place while
+    drift remains, and closes it when the drift is gone. The report is also written to the job summary.
+
+    Reads GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL, GITHUB_STEP_SUMMARY, RENDER_API_URL,
+    RENDER_API_KEY, RENDER_OWNER_ID, RENDERER_FINGERPRINT_KEY (secrets are compared only with it),
+    RENDERER_TENANT_SECRETS. Exit 0 with or without drift (the issue is the signal), 1 on error.
+    """
+    run = DriftRun(tenants_dir=tenants_dir, lockfile=lockfile, out_dir=out_dir, remote=remote, branch=branch)
+    return run_drift(run, GitHubEnv.from_environ(require_event=False), _emit)
