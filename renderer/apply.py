@@ -592,7 +592,9 @@ class Applier:
             if isinstance(exc.__cause__, RenderAPIError):
                 for seq in self.journal.open_steps("create", tenant=change.tenant, address=change.address):
                     self.journal.failed(seq, f"429: {exc.__cause__.api_message}")
+                self._save()
             raise
+        self._save()  # the budget window the gate recorded
 
     async def _apply_tenant(self, slug: str, changes: list[Change]) -> None:
         def order(c: Change) -> int:
@@ -791,7 +793,7 @@ async def apply_plan(
     check_secrets(plan, environ)
     if any(c.action in (Action.CREATE, Action.REPLACE) for c in plan.changes):
         client.settings.require_owner()
-    gate = CreateGate.for_plan(plan, client, max_wait=max_create_wait)
+    gate = CreateGate.for_plan(plan, client, lockfile, max_wait=max_create_wait)
     applier = Applier(client, lockfile, lockfile_path, live, plan, emit, environ=environ, fingerprints=fingerprints,
                       gate=gate, parallelism=tenant_parallelism, skip_backup=skip_backup,
                       backup_timeout=backup_timeout, backup_poll=backup_poll)

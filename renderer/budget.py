@@ -18,8 +18,10 @@ A change "uses the budget" when it sends `POST /services`: the create of a servi
 replace of one. A replace takes its unit before its delete half is sent, so a service is never deleted
 for a create that cannot go out in the same run.
 
-The client's limiter only knows the requests this process sent. When Render answers 429 anyway (another
-run spent the budget), a service create is not retried after a long wait: `MAX_CREATE_WAIT` seconds is
+The client's limiter only knows the requests this process sent, so apply also records the window in the
+lockfile (`service_create_window`: when it resets and how many creates it has used) after every service
+create, and the next run starts from it. When Render answers 429 anyway (creates made elsewhere, or a
+lockfile from another checkout), a service create is not retried after a long wait: `MAX_CREATE_WAIT` seconds is
 the longest apply waits for the window to reset (`renderer.render_api.retry.max_rate_wait`); beyond that
 the gate closes for the rest of the run and the remaining service creates wait for the next one.
 Service creates go out one at a time (`CreateGate.slot`) so that one 429 stops every later create.
@@ -32,6 +34,7 @@ import contextlib
 import math
 from collections.abc import AsyncIterator, Iterable
 
+from renderer.lockfile import CreateWindow, Lockfile
 from renderer.plan.model import Action, Change, Plan
 from renderer.render_api.client import RenderClient
 from renderer.render_api.errors import RateLimited
@@ -61,11 +64,12 @@ def create_budget(client: RenderClient) -> Budget:
 
 
 def _duration(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{math.ceil(seconds / 3600 - 0.01):g} h"
-    if seconds >= 60:
-        return f"{math.ceil(seconds / 60 - 0.01):g} min"
-    return f"{math.ceil(seconds):g} s"
+    """A rough duration: `2 h`, `45 min`, `30 s` (rounded to the nearest unit)."""
+    if seconds >= 3570:
+        return f"{round(seconds / 3600):g} h"
+    if seconds >= 59.5:
+        return f"{round(seconds / 60):g} min"
+    return f"{max(1, round(seconds)):g} s"
 
 
 def budget_notice(plan: Plan, budget: Budget) -> str | None:
@@ -95,8 +99,11 @@ class CreateGate:
     """
 
     def __init__(self, allowance: dict[str, int] | None, *, max_wait: float = MAX_CREATE_WAIT,
-                 resets_in: float | None = None) -> None:
+                 resets_in: float | None = None, client: RenderClient | None = None,
+                 lockfile: Lockfile | None = None) -> None:
         self.allowance = allowance
+        self.client = client
+        self.lockfile = lockfile
         self.max_wait = max_wait
         self.closed = False
         self.resets_in = resets_in
@@ -105,22 +112,45 @@ class CreateGate:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def for_plan(cls, plan: Plan, client: RenderClient, *, max_wait: float = MAX_CREATE_WAIT) -> CreateGate:
-        """Share out what is left of the client's budget over the plan's tenants, in plan order. When the
-        window resets within `max_wait` seconds, the next window's budget counts too (the limiter waits)."""
+    def for_plan(cls, plan: Plan, client: RenderClient, lockfile: Lockfile | None = None, *,
+                 max_wait: float = MAX_CREATE_WAIT) -> CreateGate:
+        """Share out what is left of the budget over the plan's tenants, in plan order: the less of what
+        the client's limiter believes and what the lockfile's window says. When the window resets within
+        `max_wait` seconds, the next window's budget counts too (the limiter waits)."""
         state = client.service_create_budget()
         if state is None:
-            return cls(None, max_wait=max_wait)
-        available = state.remaining
-        if state.resets_in <= max_wait and state.remaining < state.limit:
+            return cls(None, max_wait=max_wait, client=client, lockfile=lockfile)
+        remaining, resets_in = state.remaining, state.resets_in
+        window = lockfile.service_create_window if lockfile is not None else None
+        if window is not None and window.resets_at > client.clock.epoch():
+            recorded = max(0, state.limit - window.used)
+            if recorded < remaining:
+                remaining, resets_in = recorded, window.resets_at - client.clock.epoch()
+        available = remaining
+        if resets_in <= max_wait and remaining < state.limit:
             available += state.limit
         allowance: dict[str, int] = {}
         for slug in plan.tenants:
             units = min(tenant_units(plan, slug), available)
             allowance[slug] = units
             available -= units
-        resets_in = state.resets_in if state.remaining == 0 else None
-        return cls(allowance, max_wait=max_wait, resets_in=resets_in)
+        return cls(allowance, max_wait=max_wait, resets_in=resets_in if remaining == 0 else None, client=client,
+                   lockfile=lockfile)
+
+    def _note(self, *, used: int | None = None, resets_in: float | None = None) -> None:
+        """Record a create (or, with `used`/`resets_in`, Render's refusal) in the lockfile's window."""
+        if self.lockfile is None or self.client is None:
+            return
+        now = self.client.clock.epoch()
+        budget = create_budget(self.client)
+        window = self.lockfile.service_create_window
+        if used is not None:
+            self.lockfile.service_create_window = CreateWindow(resets_at=round(now + (resets_in or budget.window), 3),
+                                                               used=used)
+        elif window is None or window.resets_at <= now:
+            self.lockfile.service_create_window = CreateWindow(resets_at=round(now + budget.window, 3), used=1)
+        else:
+            window.used += 1
 
     def _take(self, slug: str) -> None:
         if self.closed:
@@ -156,7 +186,10 @@ class CreateGate:
             except RateLimited as exc:
                 self.closed = True
                 self.resets_in = exc.retry_after
+                if self.client is not None:
+                    self._note(used=create_budget(self.client).requests, resets_in=exc.retry_after)
                 raise BudgetExhausted(change.tenant) from exc
+            self._note()
 
 
 def stop_message(left: list[Change], budget: Budget, resets_in: float | None) -> str:

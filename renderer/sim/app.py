@@ -27,7 +27,7 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
     POST   /_sim/rate-limits        {"scale": N | "off"}
     POST   /_sim/deploy-outcomes    {"outcome": "build_failed", "serviceId"?: ..., "count"?: 1}: how the
                                     next deploys end (live, build_failed, update_failed,
-                                    pre_deploy_failed, canceled)
+                                    pre_deploy_failed, canceled, deactivated)
     POST   /_sim/workspace          {"paymentDetails": false}: paid plans then answer 402
 """
 

@@ -9,8 +9,9 @@ atomically after every change, so it survives a restart or a kill.
 
 Deploys move on the simulator clock: `created`, then `build_in_progress` after 2 s, then (for a deploy
 going live) `update_in_progress` after 20 s and `live` after 30 s; a forced outcome ends the deploy in
-`build_failed` (at 20 s), `pre_deploy_failed` or `update_failed` (at 30 s) or `canceled` (at 20 s). When a
-newer deploy is live, the older live one reads `deactivated`.
+`build_failed` (at 20 s), `pre_deploy_failed` or `update_failed` (at 30 s), `canceled` (at 20 s) or
+`deactivated` (at 30 s: superseded before going live). When a newer deploy is live, the older live one
+reads `deactivated`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ SCALABLE = frozenset({"web_service", "private_service", "background_worker"})
 DOMAIN_SERVICES = frozenset({"web_service", "static_site"})
 SHORT_TYPE = {"static_site": "static", "web_service": "web", "private_service": "pserv",
               "background_worker": "worker", "cron_job": "cron"}
-DEPLOY_OUTCOMES = ("live", "build_failed", "update_failed", "pre_deploy_failed", "canceled")
+DEPLOY_OUTCOMES = ("live", "build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated")
 # Seconds after creation at which a deploy enters each status, by outcome (module docstring).
 DEPLOY_TIMELINE: dict[str, list[tuple[float, str]]] = {
     "live": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "live")],
@@ -43,6 +44,8 @@ DEPLOY_TIMELINE: dict[str, list[tuple[float, str]]] = {
                           (30, "pre_deploy_failed")],
     "update_failed": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "update_failed")],
     "canceled": [(0, "created"), (2, "build_in_progress"), (20, "canceled")],
+    # Superseded before it could go live (another deploy of the service took over).
+    "deactivated": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "deactivated")],
 }
 DEPLOY_ENDED = frozenset({"live", "build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated"})
 DATABASE_READY_SECONDS = 30.0
