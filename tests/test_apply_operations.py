@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,39 @@ def test_export_that_never_completes_stops_the_delete(sim: Sim, project: Path) -
     assert f"backup of globex/{DB} ({db}) failed: the export was started but is not complete after 3 s" in (
         result.err)
     assert sim.get(f"/postgres/{db}").status_code == 200
+
+
+def _masked(text: str) -> str:
+    text = re.sub(r'"resets_at": [0-9.]+', '"resets_at": T', text)
+    return re.sub(r"\b(srv|dpg|dep|exp)-[0-9a-v]{20}\b", r"\1-ID", text)
+
+
+def _apply_two_tenants(sim: Sim, project: Path, parallelism: str) -> tuple[str, str, list[str]]:
+    """Apply globex and initech from scratch; returns the masked output, masked lockfile and the order of
+    the creates sent (`POST /v1/postgres backboneos-db-globex`)."""
+    assert sim.admin("/_sim/reset").status_code == 200
+    assert sim.admin("/_sim/faults", {"latencyMs": 30}).status_code == 200  # every call takes a while
+    (project / LOCK).unlink(missing_ok=True)
+    start = sim.exchanges()
+    result = apply("--tenant-parallelism", parallelism)
+    assert result.code == 0, result.output
+    creates = [f"{e['method']} {e['path']} {e['request']['name']}" for e in exchanges_since(sim, start)
+               if e["method"] == "POST" and e["path"] in ("/v1/postgres", "/v1/services")]
+    return _masked(result.out), _masked((project / LOCK).read_text()), creates
+
+
+def test_tenants_apply_concurrently_with_the_result_of_a_sequential_run(sim: Sim, project: Path) -> None:
+    (project / "tenants" / "acme-corp.yaml").unlink()
+    out_1, lock_1, creates_1 = _apply_two_tenants(sim, project, "1")
+    out_2, lock_2, creates_2 = _apply_two_tenants(sim, project, "2")
+    sequential = ["POST /v1/postgres backboneos-db-globex", "POST /v1/services backboneos-worker-globex",
+                  "POST /v1/services backboneos-backend-globex", "POST /v1/postgres backboneos-db-initech",
+                  "POST /v1/services backboneos-worker-initech", "POST /v1/services backboneos-backend-initech"]
+    assert creates_1 == sequential
+    # Concurrent: both tenants' databases are created before either tenant's services.
+    assert sorted(creates_2[:2]) == [sequential[0], sequential[3]]
+    assert sorted(creates_2) == sorted(sequential)
+    # Output in plan order, line for line as the sequential run's; the same lockfile (IDs aside).
+    assert out_2 == out_1
+    assert lock_2 == lock_1
+    assert plan().code == 0
