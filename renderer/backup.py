@@ -5,7 +5,8 @@ replaced), apply asks Render for a logical backup and waits for it:
 
 1. `GET /postgres/{id}/export`: the exports that already exist;
 2. `POST /postgres/{id}/export` (openapi.json: operation create-postgres-export; 202, no body);
-3. `GET /postgres/{id}/export` every `poll` seconds until a new export (an `id` not seen in step 1)
+3. `GET /postgres/{id}/export` after 0.5 s, then after twice as long each time up to every `poll`
+   seconds, until a new export (an `id` not seen in step 1)
    carries its download `url`, which Render sets once the export is complete
    (https://render.com/docs/postgresql-backups#logical-backups), for at most `timeout` seconds.
 
@@ -73,6 +74,7 @@ async def take_backup(client: RenderClient, postgres_id: str, *, what: str,
         raise BackupFailed(f"backup of {what} ({postgres_id}) failed: Render refused the export: {exc.message}",
                            hint=hint) from None
     deadline = client.clock.now() + timeout
+    delay = min(poll, 0.5)
     while True:
         try:
             exports = await client.list_postgres_exports(postgres_id)
@@ -88,4 +90,5 @@ async def take_backup(client: RenderClient, postgres_id: str, *, what: str,
             state = "was started but is not complete" if new else "does not appear in the list of exports"
             raise BackupFailed(f"backup of {what} ({postgres_id}) failed: the export {state} after {timeout:g} s",
                                hint=hint)
-        await client.clock.sleep(poll)
+        await client.clock.sleep(delay)
+        delay = min(poll, delay * 2)
