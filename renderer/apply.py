@@ -3,8 +3,10 @@
 Order within a tenant: deletes of services and the delete half of replaces (services before the
 datastores they read), then creates and the create half of replaces in dependency order (Postgres
 before the services whose `DATABASE_URL` reads it), then updates (one deploy per changed service),
-then deletes of datastores. Tenants are applied one after another; the first error stops the run and
-marks that tenant `failed`.
+then deletes of datastores. Up to `--tenant-parallelism` tenants are applied at once, with output in
+plan order (`renderer.concurrency`); the first error marks that tenant `failed` and starts no further
+tenant. Service creates beyond Render's hourly budget wait for the next run (`renderer.budget`, exit 4);
+a Postgres database is exported before it is deleted (`renderer.backup`).
 
 Crash safety: every write is announced in the intent journal (`renderer.journal`) before it is sent
 and its result recorded after; the lockfile is rewritten atomically after every create and delete, so
@@ -33,7 +35,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
-from renderer.backup import DEFAULT_BACKUP_POLL, DEFAULT_BACKUP_TIMEOUT, Backup, BackupFailed, take_backup
+from renderer.backup import DEFAULT_BACKUP_POLL, DEFAULT_BACKUP_TIMEOUT, BackupFailed, take_backup
 from renderer.budget import (
     MAX_CREATE_WAIT,
     STOPPED_REASON,
@@ -298,7 +300,6 @@ class Applier:
         self.skip_backup = skip_backup
         self.backup_timeout = backup_timeout
         self.backup_poll = backup_poll
-        self.backups: list[Backup] = []
         self._written = lockfile.dumps()
         self.connections: dict[tuple[str, str], ConnectionInfo] = {}
         for slug, tenant in lockfile.tenants.items():
@@ -482,7 +483,6 @@ class Applier:
             self.journal.failed(seq, exc.message)
             raise
         self.journal.done(seq, export=backup.id)
-        self.backups.append(backup)
         self.emit(f"{change.tenant}: {address}: backup taken: {backup.describe()}")
 
     async def _update(self, change: Change) -> None:

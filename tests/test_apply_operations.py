@@ -253,3 +253,26 @@ def test_tenants_apply_concurrently_with_the_result_of_a_sequential_run(sim: Sim
     assert out_2 == out_1
     assert lock_2 == lock_1
     assert plan().code == 0
+
+
+def test_a_failed_tenant_starts_no_further_tenant(sim: Sim, project: Path) -> None:
+    """Two at a time: acme-corp fails, globex (already running) finishes, initech never starts."""
+    others = {name: (project / "tenants" / f"{name}.yaml").read_text() for name in ("globex", "initech")}
+    only_tenant(project, "acme-corp")
+    assert apply().code == 0
+    for name, text in others.items():
+        (project / "tenants" / f"{name}.yaml").write_text(text)
+    acme = project / "tenants" / "acme-corp.yaml"
+    acme.write_text(acme.read_text().replace("pipelines,forecasting", "pipelines"))
+    web = lock_id(project, "acme-corp", WEB)
+    rule = {"action": "status", "method": "PUT", "path": f"/services/{web}/env-vars/*", "status": 400,
+            "message": "refused"}
+    assert sim.admin("/_sim/faults", {"latencyMs": 30, "rules": [rule]}).status_code == 200
+    result = apply("--tenant-parallelism", "2")
+    assert result.code == 1, result.output
+    assert f"Render API 400 on PUT /services/{web}/env-vars/CRM_FEATURE_FLAGS: refused" in result.err
+    assert _statuses(project) == {"acme-corp": "failed", "globex": "active"}
+    assert _service_names(sim) == ["backboneos-backend-acme-corp", "backboneos-backend-globex",
+                                   "backboneos-worker-acme-corp", "backboneos-worker-globex"]
+    assert not [line for line in result.out.splitlines() if line.startswith("initech: ")]  # never started
+    assert result.out.index("acme-corp: ") < result.out.index("globex: ")
