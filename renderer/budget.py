@@ -72,18 +72,28 @@ def _duration(seconds: float) -> str:
     return f"{max(1, round(seconds)):g} s"
 
 
-def budget_notice(plan: Plan, budget: Budget) -> str | None:
-    """The plan's up-front warning when its service creates exceed one budget window, else None.
+def budget_notice(plan: Plan, budget: Budget, window: CreateWindow | None = None, now: float | None = None,
+                  ) -> str | None:
+    """The plan's up-front warning when its service creates do not fit in one run, else None.
 
-    `runs` is ceil(creates / budget); the runs are a window apart, so they span (runs - 1) windows.
+    Without a current `window` (the lockfile's record, `now` in epoch seconds) a run has the whole
+    budget: `runs` is ceil(creates / budget) and the runs are a window apart, (runs - 1) windows in all.
+    With one, the first run has what is left of it, and the second can start when it resets.
     """
     creates = service_creates(plan.changes)
-    if creates <= budget.requests:
+    left, resets_in = budget.requests, budget.window
+    if window is not None and now is not None and window.resets_at > now:
+        left, resets_in = max(0, budget.requests - window.used), window.resets_at - now
+    if creates <= left:
         return None
-    runs = math.ceil(creates / budget.requests)
-    return (f"{creates} service creates exceed Render's budget of {budget.describe()}: apply will need "
-            f"about {runs} runs over ~{_duration((runs - 1) * budget.window)} (each run does what fits and "
-            "exits 4; re-run `renderer apply` after the window resets)")
+    runs = 1 + math.ceil((creates - left) / budget.requests)
+    span = resets_in + (runs - 2) * budget.window
+    what = (f"Render's budget of {budget.describe()}" if left == budget.requests
+            else f"what is left of Render's budget of {budget.describe()} ({left} until the window resets in "
+                 f"~{_duration(resets_in)})")
+    return (f"{creates} service creates exceed {what}: apply will need about {runs} runs over "
+            f"~{_duration(span)} (each run does what fits and exits 4; re-run `renderer apply` after the window "
+            "resets)")
 
 
 def tenant_units(plan: Plan, slug: str) -> int:

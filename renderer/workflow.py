@@ -111,7 +111,7 @@ async def make_plan(
             raise RendererError(exc.message, hint=f"an interrupted apply left {journal}: run `renderer apply`, "
                                                   "which first records what it created") from None
         raise
-    budget = budget_notice(plan, create_budget(client))
+    budget = budget_notice(plan, create_budget(client), lockfile.service_create_window, client.clock.epoch())
     if budget:
         plan = plan.model_copy(update={"notices": [*plan.notices, Notice(tenant="", kind="rate_budget",
                                                                           message=budget)]})

@@ -74,6 +74,8 @@ def test_apply_over_budget_does_what_fits_and_resumes(small_budget: Sim, project
 
     window = lock(project)["service_create_window"]
     assert window["used"] == 2
+    assert ("- 4 service creates exceed what is left of Render's budget of 2 per hour (0 until the window "
+            "resets in ~1 h): apply will need about 3 runs over ~2 h") in plan().out
 
     # Too early: the lockfile says the hour's budget is spent, so nothing is sent.
     start = sim.exchanges()
