@@ -580,21 +580,17 @@ class Applier:
         self.report.deploys.sort(key=lambda d: index.get(f"{d.tenant}/{d.address}", len(index)))
 
     async def _create_in_budget(self, change: Change) -> None:
-        """A create; a service create goes through the budget gate (`renderer.budget`). When Render
-        refuses it for the budget (a 429), its journal intent is closed as refused."""
+        """A create; a service create goes through the budget gate (`renderer.budget`). A create Render
+        refused with a 429 keeps its journal intent unresolved (a 429 is not taken as a certain refusal):
+        the next apply looks it up by name before anything else."""
         if not uses_create_budget(change):
             await self._create(change)
             return
         try:
             async with self.gate.slot(change):
                 await self._create(change)
-        except BudgetExhausted as exc:
-            if isinstance(exc.__cause__, RenderAPIError):
-                for seq in self.journal.open_steps("create", tenant=change.tenant, address=change.address):
-                    self.journal.failed(seq, f"429: {exc.__cause__.api_message}")
-                self._save()
-            raise
-        self._save()  # the budget window the gate recorded
+        finally:
+            self._save()  # the budget window the gate recorded
 
     async def _apply_tenant(self, slug: str, changes: list[Change]) -> None:
         def order(c: Change) -> int:

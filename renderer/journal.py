@@ -84,7 +84,7 @@ class Journal:
         self.path = path
         self.written = 0
         self._seq = max((s.seq for s in read(path)), default=0)
-        self._open: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._open: set[int] = set()
         crash = os.environ.get(CRASH_ENV)
         self.crash_after = int(crash) if crash and crash.isdigit() else None
 
@@ -102,29 +102,24 @@ class Journal:
     def intent(self, op: str, **data: Any) -> int:
         """Record that a write is about to be sent. Returns its step number."""
         self._seq += 1
-        self._open[self._seq] = (op, data)
+        self._open.add(self._seq)
         self._write({"seq": self._seq, "phase": "intent", "op": op, **data})
         return self._seq
 
     def done(self, seq: int, **data: Any) -> None:
         """Record that Render accepted the write (`data`: e.g. the new `id`)."""
-        self._open.pop(seq, None)
+        self._open.discard(seq)
         self._write({"seq": seq, "phase": "done", **data})
 
     def failed(self, seq: int, error: str) -> None:
         """Record that Render refused the write for certain (nothing was changed)."""
-        self._open.pop(seq, None)
+        self._open.discard(seq)
         self._write({"seq": seq, "phase": "failed", "error": error})
 
     @property
     def unresolved(self) -> bool:
         """Whether a write of this process has no known result."""
         return bool(self._open)
-
-    def open_steps(self, op: str, **match: Any) -> list[int]:
-        """Steps of this process announced as `op`, with `match` in their data, and no result yet."""
-        return [seq for seq, (step_op, data) in sorted(self._open.items())
-                if step_op == op and all(data.get(k) == v for k, v in match.items())]
 
     def clear(self) -> None:
         """Remove the journal file (everything in it is reflected in the lockfile)."""

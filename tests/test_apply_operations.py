@@ -97,11 +97,18 @@ def test_apply_over_budget_does_what_fits_and_resumes(small_budget: Sim, project
     assert "Render's window resets in ~1 h" in refused.out
     assert lock(project)["service_create_window"]["used"] == 2
     assert len(_service_names(sim)) == 2
-    assert not (project / (LOCK + ".journal")).exists()
+    # The refused create stays unresolved in the journal (a 429 is not taken as a certain refusal); the
+    # next apply looks it up by name first and finds nothing.
+    journal = [json.loads(line) for line in (project / (LOCK + ".journal")).read_text().splitlines()]
+    [refused_create] = [step for step in journal if step["phase"] == "intent" and step["op"] == "create"
+                        and not any(s["seq"] == step["seq"] and s["phase"] != "intent" for s in journal)]
 
     _advance(clock, 3600)
     second = apply()
     assert second.code == 4, second.output
+    assert (f"{refused_create['tenant']}: {refused_create['address']}: an interrupted create of "
+            f"{refused_create['name']} never reached Render") in second.out
+    assert not (project / (LOCK + ".journal")).exists()
     assert _statuses(project) == {"acme-corp": "active", "globex": "active", "initech": "provisioning"}
 
     _advance(clock, 3600)
