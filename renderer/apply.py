@@ -3,8 +3,10 @@
 Order within a tenant: deletes of services and the delete half of replaces (services before the
 datastores they read), then creates and the create half of replaces in dependency order (Postgres
 before the services whose `DATABASE_URL` reads it), then updates (one deploy per changed service),
-then deletes of datastores. Tenants are applied one after another; the first error stops the run and
-marks that tenant `failed`.
+then deletes of datastores. Up to `--tenant-parallelism` tenants are applied at once, with output in
+plan order (`renderer.concurrency`); the first error marks that tenant `failed` and starts no further
+tenant. Service creates beyond Render's hourly budget wait for the next run (`renderer.budget`, exit 4);
+a Postgres database is exported before it is deleted (`renderer.backup`).
 
 Crash safety: every write is announced in the intent journal (`renderer.journal`) before it is sent
 and its result recorded after; the lockfile is rewritten atomically after every create and delete, so
@@ -20,10 +22,8 @@ here and go only into request bodies; the lockfile gets their fingerprints (`ren
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
+from renderer.backup import DEFAULT_BACKUP_POLL, DEFAULT_BACKUP_TIMEOUT, BackupFailed, take_backup
+from renderer.budget import (
+    MAX_CREATE_WAIT,
+    STOPPED_REASON,
+    BudgetExhausted,
+    CreateGate,
+    create_budget,
+    stop_message,
+    uses_create_budget,
+)
+from renderer.concurrency import DEFAULT_TENANT_PARALLELISM, OrderedOutput, run_tenants
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter
 from renderer.journal import Journal
@@ -272,6 +283,8 @@ class Applier:
         self, client: RenderClient, lockfile: Lockfile, lockfile_path: Path, live: LiveState,
         plan: Plan, emit: Emit, *, environ: Mapping[str, str] | None = None,
         fingerprints: Fingerprinter | None = None, journal: Journal | None = None,
+        gate: CreateGate | None = None, parallelism: int = 1, skip_backup: bool = False,
+        backup_timeout: float = DEFAULT_BACKUP_TIMEOUT, backup_poll: float = DEFAULT_BACKUP_POLL,
     ) -> None:
         self.client = client
         self.lockfile = lockfile
@@ -282,6 +295,11 @@ class Applier:
         self.fingerprints = fingerprints or Fingerprinter.from_env()
         self.journal = journal or Journal(journal_io.journal_path(lockfile_path))
         self.report = ApplyReport()
+        self.gate = gate or CreateGate(None)
+        self.parallelism = max(1, parallelism)
+        self.skip_backup = skip_backup
+        self.backup_timeout = backup_timeout
+        self.backup_poll = backup_poll
         self._written = lockfile.dumps()
         self.connections: dict[tuple[str, str], ConnectionInfo] = {}
         for slug, tenant in lockfile.tenants.items():
@@ -425,9 +443,13 @@ class Applier:
         address = change.previous_address or change.address
         self.emit(f"{change.tenant}: {change.address}: deleting {change.name} ({rid})")
 
+        is_postgres = change.kind is Kind.POSTGRES or address.startswith(f"{Kind.POSTGRES.value}.")
+        if is_postgres:
+            await self._backup(change, rid, address)
+
         async def call() -> bool:
             try:
-                if change.kind is Kind.POSTGRES or address.startswith(f"{Kind.POSTGRES.value}."):
+                if is_postgres:
                     await self.client.delete_postgres(rid)
                 else:
                     await self.client.delete_service(rid)
@@ -445,6 +467,23 @@ class Applier:
         self.connections.pop((change.tenant, address), None)
         self._save()
         self.emit(f"{change.tenant}: {change.address}: deleted {rid}")
+
+    async def _backup(self, change: Change, rid: str, address: str) -> None:
+        """Export a Postgres database before it is deleted (`renderer.backup`), unless --skip-backup.
+        Raises `BackupFailed` (the delete is not sent)."""
+        if self.skip_backup:
+            self.emit(f"{change.tenant}: {address}: no backup of {rid} (--skip-backup)")
+            return
+        self.emit(f"{change.tenant}: {address}: backing up {rid} before deleting it (Postgres export)")
+        seq = self.journal.intent("backup", **self._journal_data(change, id=rid, address=address))
+        try:
+            backup = await take_backup(self.client, rid, what=f"{change.tenant}/{address}",
+                                       timeout=self.backup_timeout, poll=self.backup_poll)
+        except BackupFailed as exc:
+            self.journal.failed(seq, exc.message)
+            raise
+        self.journal.done(seq, export=backup.id)
+        self.emit(f"{change.tenant}: {address}: backup taken: {backup.describe()}")
 
     async def _update(self, change: Change) -> None:
         desired = change.desired
@@ -497,24 +536,61 @@ class Applier:
             await self._write("env_put", data, lambda: self.client.put_env_var(sid, key, value=value))
 
     async def run(self) -> ApplyReport:
-        for slug in self.plan.tenants:
-            changes = [c for c in self.plan.changes if c.tenant == slug and c.action is not Action.NO_OP]
-            try:
-                if changes:
-                    await self._apply_tenant(slug, changes)
-                self._finish_tenant(slug)
-            except BaseException:
-                tenant = self.lockfile.tenants.get(slug)
-                if tenant is not None:
-                    tenant.status = "failed"
-                    self._save()
-                done = set(self.report.created + self.report.updated + self.report.replaced + self.report.deleted)
-                self.report.remaining = [f"{c.tenant}/{c.address}" for c in self.plan.actionable()
-                                         if f"{c.tenant}/{c.address}" not in done]
-                raise
+        """Apply every tenant, up to `parallelism` at once (`renderer.concurrency`), output in plan order.
+        Re-raises the first tenant failure (in plan order) after the others have stopped."""
+        output = OrderedOutput(self.emit, self.plan.tenants)
+        self.emit = output
+        failures = await run_tenants(self.plan.tenants, self._run_tenant, parallelism=self.parallelism,
+                                     output=output)
+        self._order_report()
+        if failures or self.gate.deferred:
+            done = set(self.report.created + self.report.updated + self.report.replaced + self.report.deleted)
+            self.report.remaining = [f"{c.tenant}/{c.address}" for c in self.plan.actionable()
+                                     if f"{c.tenant}/{c.address}" not in done]
+        if failures:
+            raise failures[0][1]
+        if self.gate.deferred:
+            self.report.stopped_reason = STOPPED_REASON
         if not self.journal.unresolved:
             self.journal.clear()
         return self.report
+
+    async def _run_tenant(self, slug: str) -> None:
+        changes = [c for c in self.plan.changes if c.tenant == slug and c.action is not Action.NO_OP]
+        try:
+            if changes:
+                await self._apply_tenant(slug, changes)
+            self._finish_tenant(slug)
+            tenant = self.lockfile.tenants.get(slug)
+            if slug in self.gate.deferred and tenant is not None:
+                tenant.status = "provisioning"  # the next run carries on
+                self._save()
+        except BaseException:
+            tenant = self.lockfile.tenants.get(slug)
+            if tenant is not None:
+                tenant.status = "failed"
+                self._save()
+            raise
+
+    def _order_report(self) -> None:
+        """Report lists in plan order, whatever order concurrent tenants finished in."""
+        index = {f"{c.tenant}/{c.address}": i for i, c in enumerate(self.plan.changes)}
+        for items in (self.report.created, self.report.updated, self.report.replaced, self.report.deleted):
+            items.sort(key=lambda item: index.get(item, len(index)))
+        self.report.deploys.sort(key=lambda d: index.get(f"{d.tenant}/{d.address}", len(index)))
+
+    async def _create_in_budget(self, change: Change) -> None:
+        """A create; a service create goes through the budget gate (`renderer.budget`). A create Render
+        refused with a 429 keeps its journal intent unresolved (a 429 is not taken as a certain refusal):
+        the next apply looks it up by name before anything else."""
+        if not uses_create_budget(change):
+            await self._create(change)
+            return
+        try:
+            async with self.gate.slot(change):
+                await self._create(change)
+        finally:
+            self._save()  # the budget window the gate recorded
 
     async def _apply_tenant(self, slug: str, changes: list[Change]) -> None:
         def order(c: Change) -> int:
@@ -526,18 +602,38 @@ class Applier:
             self._save()
         first_deletes = [c for c in changes if (c.action is Action.DELETE and c.kind.is_service)
                          or c.action is Action.REPLACE]
+        # Render's service-create budget (`renderer.budget`): a create that does not fit, and every
+        # create after it (they may depend on it), wait for the next run; the rest of the tenant goes on.
+        deferred: set[str] = set()
         for change in sorted(first_deletes, key=order, reverse=True):
+            if change.action is Action.REPLACE and uses_create_budget(change):
+                try:
+                    self.gate.reserve(change)  # never delete a service whose new one cannot be created now
+                except BudgetExhausted:
+                    deferred.add(change.address)
+                    continue
             await self._delete(change)
+            if change.action is Action.DELETE:
+                self.report.deleted.append(f"{slug}/{change.address}")
         for change in sorted((c for c in changes if c.action in (Action.CREATE, Action.REPLACE)), key=order):
-            await self._create(change)
+            if deferred and (change.address in deferred or order(change) >= min(
+                    order(c) for c in changes if c.address in deferred)):
+                deferred.add(change.address)
+                continue
+            try:
+                await self._create_in_budget(change)
+            except BudgetExhausted:
+                deferred.add(change.address)
+                continue
             (self.report.replaced if change.action is Action.REPLACE else self.report.created).append(
                 f"{slug}/{change.address}")
+        if deferred:
+            self.gate.deferred.add(slug)
+            self.emit(f"{slug}: {len(deferred)} create{'s' if len(deferred) != 1 else ''} wait for the next run "
+                      f"(Render's service-create budget is spent): {', '.join(sorted(deferred))}")
         for change in sorted((c for c in changes if c.action is Action.UPDATE), key=order):
             await self._update(change)
             self.report.updated.append(f"{slug}/{change.address}")
-        for change in changes:
-            if change.action is Action.DELETE and change.kind.is_service:
-                self.report.deleted.append(f"{slug}/{change.address}")
         for change in sorted((c for c in changes if c.action is Action.DELETE and not c.kind.is_service),
                              key=order, reverse=True):
             await self._delete(change)
@@ -636,11 +732,12 @@ async def wait_for_deploys(
     timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL_SECONDS,
 ) -> list[DeployRecord]:
     """Follow deploys (GET /services/{id}/deploys/{deployId}) until each is `live` or failed, with a
-    progress display on `console`. Returns the deploys that failed (status in `DEPLOY_FAILED`).
-    Raises `RendererError` when `timeout` seconds pass first."""
+    progress display on `console`, polling every `poll` seconds on the client's clock. Returns the
+    deploys that failed (status in `DEPLOY_FAILED`). Raises `RendererError` when `timeout` seconds pass
+    first."""
     pending = list(deploys)
     failed: list[DeployRecord] = []
-    deadline = time.monotonic() + timeout
+    deadline = client.clock.now() + timeout
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=console is None) as progress:
         tasks = {d.deploy_id: progress.add_task(f"{d.tenant} {d.address}: {d.status}") for d in pending}
@@ -657,11 +754,11 @@ async def wait_for_deploys(
                         failed.append(record)
             if not pending:
                 break
-            if time.monotonic() >= deadline:
+            if client.clock.now() >= deadline:
                 names = ", ".join(f"{d.tenant}/{d.address} ({d.status})" for d in pending)
                 raise RendererError(f"deploys not live after {timeout:g} s: {names}",
                                     hint="follow them in the Render dashboard, or raise --wait-timeout")
-            await asyncio.sleep(poll)
+            await client.clock.sleep(poll)
     return failed
 
 
@@ -670,9 +767,16 @@ async def apply_plan(
     *, emit: Emit, allow_destroy: bool = False, allow_replace: bool = False, allow_data_loss: bool = False,
     allow_mass_destroy: bool = False, environ: Mapping[str, str] | None = None,
     fingerprints: Fingerprinter | None = None, wait: bool = False, console: Console | None = None,
-    wait_timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL_SECONDS,
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL_SECONDS, skip_backup: bool = False,
+    backup_timeout: float = DEFAULT_BACKUP_TIMEOUT, backup_poll: float = DEFAULT_BACKUP_POLL,
+    tenant_parallelism: int = DEFAULT_TENANT_PARALLELISM, max_create_wait: float = MAX_CREATE_WAIT,
 ) -> ApplyReport:
     """Carry out `plan`; with `wait`, follow the deploys it started until live.
+
+    Up to `tenant_parallelism` tenants are applied at once (`renderer.concurrency`). Service creates
+    beyond what is left of Render's create budget wait for the next run (`renderer.budget`; the report's
+    `stopped_reason` is then "Render rate budget" and its exit code 4). Every Postgres delete is preceded
+    by an export unless `skip_backup` (`renderer.backup`; `BackupFailed` stops that tenant).
 
     Raises `RendererError` before any write when the plan is not allowed (`check_allowed`), a tenant
     secret it writes is not in the environment, or a create needs RENDER_OWNER_ID and it is missing;
@@ -685,8 +789,14 @@ async def apply_plan(
     check_secrets(plan, environ)
     if any(c.action in (Action.CREATE, Action.REPLACE) for c in plan.changes):
         client.settings.require_owner()
-    applier = Applier(client, lockfile, lockfile_path, live, plan, emit, environ=environ, fingerprints=fingerprints)
+    gate = CreateGate.for_plan(plan, client, lockfile, max_wait=max_create_wait)
+    applier = Applier(client, lockfile, lockfile_path, live, plan, emit, environ=environ, fingerprints=fingerprints,
+                      gate=gate, parallelism=tenant_parallelism, skip_backup=skip_backup,
+                      backup_timeout=backup_timeout, backup_poll=backup_poll)
     report = await applier.run()
+    if report.stopped_reason == STOPPED_REASON:
+        left = [c for c in plan.actionable() if f"{c.tenant}/{c.address}" in set(report.remaining)]
+        emit(stop_message(left, create_budget(client), gate.resets_in))
     if wait and report.deploys:
         failed = await wait_for_deploys(client, report.deploys, emit=emit, console=console, timeout=wait_timeout,
                                         poll=poll)

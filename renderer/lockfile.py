@@ -28,6 +28,10 @@ provisioning status (`provisioning`, `active`, `failed`, `deleting`); `deletion_
 from the tenant file and keeps protecting after that file is deleted. `status`, `deletion_protection`
 and `applied` were added without a format change: a file without them reads as no status, no
 protection and no fingerprints.
+
+`service_create_window` (optional, top level) records Render's hourly service-create budget as the
+last apply left it (`{"resets_at": <epoch seconds>, "used": N}`), so the next run, in a new process,
+knows what is left of the window before it sends anything (`renderer.budget`).
 """
 
 from __future__ import annotations
@@ -71,11 +75,22 @@ class LockedTenant(BaseModel):
     pull_request: int | None = None
 
 
+class CreateWindow(BaseModel):
+    """Render's service-create budget as renderer last saw it (`renderer.budget`): `used` creates in the
+    window that ends at `resets_at` (seconds since the Unix epoch)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resets_at: float
+    used: int
+
+
 class Lockfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: Literal[1] = FORMAT_VERSION
     tenants: dict[str, LockedTenant] = Field(default_factory=dict)
+    service_create_window: CreateWindow | None = None
 
     def ids(self) -> set[str]:
         return {r.id for t in self.tenants.values() for r in t.resources.values()}
@@ -90,6 +105,8 @@ class Lockfile(BaseModel):
 
     def dumps(self) -> str:
         data = self.model_dump(mode="json")
+        if data.get("service_create_window") is None:
+            del data["service_create_window"]
         for tenant in data["tenants"].values():
             for resource in tenant["resources"].values():
                 resource["env_vars"] = sorted(resource["env_vars"])

@@ -2,9 +2,11 @@
 
 `renderer apply` runs as a subprocess that exits hard right after journal step N
 (RENDERER_CRASH_AFTER_JOURNAL_STEP), for 50 seeds spread over every step of two scenarios, plus real
-SIGKILLs at seeded random times. After each kill: the lockfile is valid JSON; a second apply exits 0;
-then there is no duplicate resource, every live resource is in the lockfile (and only those), the
-journal is gone and the next plan is empty.
+SIGKILLs at seeded random times. In every fifth seed the simulator also loses the answers to some
+creates (`/_sim/faults` rules with action `lose_response` on `POST /services` and `POST /postgres`: Render
+creates the resource, the client never hears back). After each kill: the lockfile is valid JSON; a
+second apply exits 0; then there is no duplicate resource, every live resource is in the lockfile (and
+only those), the journal is gone and the next plan is empty.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,11 +31,34 @@ from tests.helpers import LOCK, apply, lock, plan
 FLAGS = ("--allow-destroy", "--allow-replace", "--allow-data-loss")
 # Journal lines of each scenario's apply (intent + result per write; an update also opens and closes).
 CREATE_STEPS = 12  # two tenants, three creates each
-CHANGE_STEPS = 28  # a teardown (3 deletes), a Postgres replace (delete, create), 2 service updates, 3 creates
+# a teardown (3 deletes, the Postgres one after its backup), a Postgres replace (backup, delete, create),
+# 2 service updates, 3 creates
+CHANGE_STEPS = 32
 
 
 def _subprocess_env(extra: dict[str, str]) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+
+
+class _ClockRunning:
+    """While an apply subprocess (on the real clock) runs, simulated time runs fast: 5 s every 50 ms, so
+    the Postgres export apply waits for before a delete (10 simulated seconds) is ready at once."""
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.05):
+            self.sim.admin("/_sim/clock/advance", {"seconds": 5})
+
+    def __enter__(self) -> None:
+        self.thread.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def _apply_process(project: Path, extra: dict[str, str]) -> subprocess.Popen[str]:
@@ -63,6 +89,23 @@ def _scenario_change(project: Path) -> None:
     initech.write_text(initech.read_text().replace("blueprint: base_crm", "blueprint: base_crm_v17"))
     result = plan()
     assert result.code == 3, result.output
+
+
+def _lose_create_responses(sim: Sim, seed: int) -> list[dict[str, object]]:
+    """Rules that make the simulator carry out, then drop the answer to, one service create and one
+    Postgres create (which ones depends on the seed), in the apply that crashes and in the re-run."""
+    rng = random.Random(seed)
+    rules: list[dict[str, object]] = [
+        {"action": "lose_response", "method": "POST", "path": "/services", "nth": rng.randint(1, 2), "times": 1},
+        {"action": "lose_response", "method": "POST", "path": "/postgres", "nth": rng.randint(1, 2), "times": 1},
+    ]
+    assert sim.admin("/_sim/faults", {"rules": rules}).status_code == 200
+    return rules
+
+
+def _lost_answers(sim: Sim) -> int:
+    stats = sim.admin_get("/_sim/stats")["endpoints"]
+    return sum(stats.get(endpoint, {}).get("lost", 0) for endpoint in ("POST /v1/services", "POST /v1/postgres"))
 
 
 def _live(sim: Sim) -> list[tuple[str, str]]:
@@ -106,18 +149,25 @@ def test_crash_after_journal_step_converges(seed: int, sim: Sim, project: Path) 
     else:
         _scenario_change(project)
         step = 1 + round((seed // 2) * (CHANGE_STEPS - 1) / 24)
-    process = _apply_process(project, {CRASH_ENV: str(step)})
-    _, err = process.communicate(timeout=120)
+    lossy = seed % 5 == 0
+    if lossy:
+        _lose_create_responses(sim, seed)
+    with _ClockRunning(sim):
+        process = _apply_process(project, {CRASH_ENV: str(step)})
+        _, err = process.communicate(timeout=120)
     assert process.returncode == CRASH_EXIT_CODE, err
     _lockfile_is_valid(project)
     journal = project / (LOCK + ".journal")
     assert journal.exists() and len(journal.read_text().splitlines()) == step
     _assert_converged(sim, project)
+    if lossy:
+        assert _lost_answers(sim) >= 1  # at least one create happened without its answer
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_sigkill_at_a_random_time_converges(seed: int, sim: Sim, project: Path) -> None:
     _scenario_create(project)
+    _lose_create_responses(sim, 100 + seed)
     journal = project / (LOCK + ".journal")
     process = _apply_process(project, {})
     deadline = time.monotonic() + 60
@@ -129,6 +179,7 @@ def test_sigkill_at_a_random_time_converges(seed: int, sim: Sim, project: Path) 
     assert process.returncode == -signal.SIGKILL
     _lockfile_is_valid(project)
     _assert_converged(sim, project)
+    assert _lost_answers(sim) >= 1
 
 
 @pytest.mark.parametrize("scenario", ["create", "change"])
@@ -140,8 +191,9 @@ def test_crash_steps_cover_each_scenario(scenario: str, sim: Sim, project: Path)
     else:
         _scenario_change(project)
     steps = CREATE_STEPS if scenario == "create" else CHANGE_STEPS
-    process = _apply_process(project, {CRASH_ENV: str(steps + 1)})
-    _, err = process.communicate(timeout=120)
+    with _ClockRunning(sim):
+        process = _apply_process(project, {CRASH_ENV: str(steps + 1)})
+        _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert not (project / (LOCK + ".journal")).exists()
 

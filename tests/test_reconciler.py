@@ -430,7 +430,7 @@ def test_import_adopts_existing_services_without_writing(sim: Sim, project: Path
 
 def test_apply_wait_follows_deploys_to_live(sim: Sim, project: Path) -> None:
     only_tenant(project, "globex")
-    result = apply("--wait", "--poll-interval", "0.2")
+    result = apply("--wait")
     assert result.code == 0, result.output
     web = lock_id(project, "globex", WEB)
     assert sum(1 for line in result.out.splitlines() if line.endswith(" live") and ": deploy dep-" in line) == 2

@@ -196,7 +196,7 @@ def test_lost_create_during_apply_makes_exactly_one_service(sim: Sim, project: P
 def test_400_is_not_retried_and_its_message_reaches_the_user(sim: Sim, project: Path) -> None:
     message = "serviceDetails.plan: this instance type is not offered in the frankfurt region"
     fault(sim, action="status", status=400, method="POST", path="/v1/services", message=message)
-    result = run("apply", "--auto-approve")
+    result = run("apply", "--auto-approve", "--tenant-parallelism", "1")  # one create in all
     assert result.code == 1
     assert f"Render API 400 on POST /services: {message} (request id req-" in result.err
     assert "Traceback" not in result.output
@@ -206,7 +206,7 @@ def test_400_is_not_retried_and_its_message_reaches_the_user(sim: Sim, project: 
 def test_402_says_the_workspace_needs_payment_details(sim: Sim, project: Path) -> None:
     fault(sim, action="status", status=402, method="POST", path="/v1/services",
           message="You must enter payment information to perform this request.")
-    result = run("apply", "--auto-approve")
+    result = run("apply", "--auto-approve", "--tenant-parallelism", "1")  # one create in all
     assert result.code == 1
     assert ("Render API 402 on POST /services: You must enter payment information to perform this request. "
             "(the workspace needs payment details)") in result.err

@@ -20,8 +20,10 @@ from renderer.apply import (
     check_secrets,
     recover,
 )
+from renderer.backup import DEFAULT_BACKUP_TIMEOUT
 from renderer.cli.options import inputs, plan_options
 from renderer.cli.output import stdout
+from renderer.concurrency import DEFAULT_TENANT_PARALLELISM
 from renderer.errors import RendererError
 from renderer.plan.render_text import manual_lines, render_text
 from renderer.render_api.client import RenderClient, Settings
@@ -42,7 +44,9 @@ def _emit(line: str) -> None:
 
 async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: bool, allow_destroy: bool,
                  allow_replace: bool, allow_data_loss: bool, allow_mass_destroy: bool, wait: bool,
-                 wait_timeout: float, poll: float, lock_timeout: float) -> int:
+                 wait_timeout: float, poll: float, lock_timeout: float, skip_backup: bool = False,
+                 backup_timeout: float = DEFAULT_BACKUP_TIMEOUT,
+                 tenant_parallelism: int = DEFAULT_TENANT_PARALLELISM) -> int:
     with apply_lock(plan_inputs.lockfile, lock_timeout):
         async with RenderClient(Settings.from_env()) as client:
             await recover(client, lockfile_io.load(plan_inputs.lockfile), plan_inputs.lockfile, _emit)
@@ -68,7 +72,8 @@ async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: 
                 plan, client, planned.lockfile, plan_inputs.lockfile, planned.live, emit=_emit,
                 allow_destroy=allow_destroy, allow_replace=allow_replace, allow_data_loss=allow_data_loss,
                 allow_mass_destroy=allow_mass_destroy, environ=planned.environ, fingerprints=planned.fingerprints,
-                wait=wait, console=stdout, wait_timeout=wait_timeout, poll=poll)
+                wait=wait, console=stdout, wait_timeout=wait_timeout, poll=poll, skip_backup=skip_backup,
+                backup_timeout=backup_timeout, tenant_parallelism=tenant_parallelism)
             if plan.manual_actions:
                 stdout.print("\nManual action required:", style="bold yellow", markup=False)
                 for line in manual_lines(plan):
@@ -93,18 +98,27 @@ async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: 
               help="Seconds --wait waits for deploys.")
 @click.option("--poll-interval", type=click.FloatRange(min=0), default=DEFAULT_POLL_SECONDS, show_default=True,
               help="Seconds between deploy status reads with --wait.")
+@click.option("--skip-backup", is_flag=True,
+              help="Delete Postgres databases without exporting them first (default: export and wait).")
+@click.option("--backup-timeout", type=click.FloatRange(min=0), default=DEFAULT_BACKUP_TIMEOUT, show_default=True,
+              help="Seconds to wait for the Postgres export taken before a database is deleted.")
+@click.option("--tenant-parallelism", type=click.IntRange(min=1), default=DEFAULT_TENANT_PARALLELISM,
+              show_default=True, metavar="N",
+              help="Apply up to N independent tenants at once (output stays in plan order).")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
               help="Seconds to wait for another apply on the same lockfile to finish.")
 def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path,
           only: tuple[str, ...], auto_approve: bool, allow_destroy: bool, allow_replace: bool, allow_data_loss: bool,
           allow_mass_destroy: bool, wait: bool, wait_timeout: float, poll_interval: float,
-          lock_timeout: float) -> int:
+          lock_timeout: float, skip_backup: bool, backup_timeout: float, tenant_parallelism: int) -> int:
     """Plan, ask for confirmation, then make the changes through Render's API.
 
     With PLAN (a file from `renderer plan --out`), apply exactly that plan without asking, and refuse it
     when the tenant files, blueprints, lockfile or live state changed since it was made. The lockfile is
     written after every create and delete. Exit 0 when done, 1 on error, a failed deploy (--wait) or
-    when cancelled, 4 when it stopped early with work left. Reads RENDER_API_URL, RENDER_API_KEY,
+    when cancelled, 4 when it stopped early with work left (Render's budget of service creates per hour
+    spent: re-run later and it carries on). Every Postgres database is exported before it is deleted
+    unless --skip-backup. Reads RENDER_API_URL, RENDER_API_KEY,
     RENDER_OWNER_ID, RENDERER_FINGERPRINT_KEY and the environment variables tenant secrets name.
     """
     saved = None
@@ -117,4 +131,5 @@ def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, sche
     return asyncio.run(_apply(plan_inputs, saved, auto_approve=auto_approve, allow_destroy=allow_destroy,
                               allow_replace=allow_replace, allow_data_loss=allow_data_loss,
                               allow_mass_destroy=allow_mass_destroy, wait=wait, wait_timeout=wait_timeout,
-                              poll=poll_interval, lock_timeout=lock_timeout))
+                              poll=poll_interval, lock_timeout=lock_timeout, skip_backup=skip_backup,
+                              backup_timeout=backup_timeout, tenant_parallelism=tenant_parallelism))

@@ -102,6 +102,13 @@ class Change(BaseModel):
     data_loss: bool = False
     previous_address: str | None = None
 
+    @property
+    def deletes_database(self) -> bool:
+        """Whether applying this change deletes a Postgres database (apply exports it first unless
+        `--skip-backup`: `renderer.backup`)."""
+        return self.action.destructive and (
+            self.kind is Kind.POSTGRES or (self.previous_address or "").startswith(f"{Kind.POSTGRES.value}."))
+
 
 class ManualAction(BaseModel):
     """Something only a person can do, listed in plan and apply output: a `sync: false` env var that is
@@ -117,7 +124,7 @@ class ManualAction(BaseModel):
 
 
 NoticeKind = Literal["possible_rename", "secret_unavailable", "deletion_protection", "mass_destroy",
-                     "interrupted_apply"]
+                     "interrupted_apply", "rate_budget"]
 
 
 class Notice(BaseModel):

@@ -62,6 +62,8 @@ def change_header(change: Change) -> str:
         flags += "  [refused: deletion_protection]"
     if change.data_loss:
         flags += "  [data loss: needs --allow-data-loss]"
+    if change.deletes_database and not change.protected:
+        flags += "  [backup: apply exports the database first]"
     replaces = f" (replaces {change.previous_address})" if change.previous_address else ""
     return f"{change.address}{replaces}  {json.dumps(change.name)}{ident}  ({change.reason}){flags}"
 

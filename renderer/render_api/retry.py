@@ -8,6 +8,9 @@
   deploy triggers are never blindly re-sent: `RenderClient` looks a lost create up first.
 - Backoff: `initial * 2**n` seconds plus up to `jitter` seconds of random jitter, capped at `cap`.
 - `attempts` counts the first try.
+- `max_rate_wait(seconds)`: inside this block a 429 that asks for a longer wait is not retried but
+  raised (`RateLimited`), for a caller that would rather stop than wait (apply, facing Render's hourly
+  service-create budget: `renderer.budget`).
 
 `Ratelimit-Reset`: Render's rate-limiting page (https://api-docs.render.com/reference/rate-limiting)
 documents it as "UTC Epoch Seconds" but shows `Ratelimit-Reset: 45`, seconds until the reset. A value
@@ -16,9 +19,11 @@ under 10**9 (September 2001 as an epoch time) is read as seconds, anything large
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from tenacity import RetryCallState
@@ -54,9 +59,24 @@ def is_idempotent(method: str, path: str) -> bool:
     return method == "POST" and bool(_STATE_SETTING_POST.match(path.split("?", 1)[0]))
 
 
+_MAX_RATE_WAIT: ContextVar[float | None] = ContextVar("renderer_max_rate_wait", default=None)
+
+
+@contextlib.contextmanager
+def max_rate_wait(seconds: float) -> Iterator[None]:
+    """Within the block (this task and the coroutines it awaits), a 429 asking to wait more than
+    `seconds` is raised instead of retried."""
+    token = _MAX_RATE_WAIT.set(seconds)
+    try:
+        yield
+    finally:
+        _MAX_RATE_WAIT.reset(token)
+
+
 def should_retry(error: BaseException, method: str, path: str) -> bool:
     if isinstance(error, RateLimited):
-        return True
+        limit = _MAX_RATE_WAIT.get()
+        return limit is None or error.retry_after is None or error.retry_after <= limit
     if isinstance(error, ServerError | TransportError):
         return is_idempotent(method, path)
     return False

@@ -22,12 +22,13 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
     GET    /_sim/stats              {"total", "byStatus", "endpoints": {"GET /v1/services": {"200": n}}}
     DELETE /_sim/stats              zero the counts
     POST   /_sim/seed               {"services", "envVarsPerService", "type", "prefix", "postgres",
-                                    "keyValue", "envGroups"}: create resources directly
+                                    "keyValue", "envGroups", "serviceNames", "postgresNames"}: create
+                                    resources directly
     GET    /_sim/rate-limits        {"scale": N | "off", "budgets": {...}}
     POST   /_sim/rate-limits        {"scale": N | "off"}
     POST   /_sim/deploy-outcomes    {"outcome": "build_failed", "serviceId"?: ..., "count"?: 1}: how the
                                     next deploys end (live, build_failed, update_failed,
-                                    pre_deploy_failed, canceled)
+                                    pre_deploy_failed, canceled, deactivated)
     POST   /_sim/workspace          {"paymentDetails": false}: paid plans then answer 402
 """
 

@@ -9,8 +9,9 @@ atomically after every change, so it survives a restart or a kill.
 
 Deploys move on the simulator clock: `created`, then `build_in_progress` after 2 s, then (for a deploy
 going live) `update_in_progress` after 20 s and `live` after 30 s; a forced outcome ends the deploy in
-`build_failed` (at 20 s), `pre_deploy_failed` or `update_failed` (at 30 s) or `canceled` (at 20 s). When a
-newer deploy is live, the older live one reads `deactivated`.
+`build_failed` (at 20 s), `pre_deploy_failed` or `update_failed` (at 30 s), `canceled` (at 20 s) or
+`deactivated` (at 30 s: superseded before going live). When a newer deploy is live, the older live one
+reads `deactivated`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ SCALABLE = frozenset({"web_service", "private_service", "background_worker"})
 DOMAIN_SERVICES = frozenset({"web_service", "static_site"})
 SHORT_TYPE = {"static_site": "static", "web_service": "web", "private_service": "pserv",
               "background_worker": "worker", "cron_job": "cron"}
-DEPLOY_OUTCOMES = ("live", "build_failed", "update_failed", "pre_deploy_failed", "canceled")
+DEPLOY_OUTCOMES = ("live", "build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated")
 # Seconds after creation at which a deploy enters each status, by outcome (module docstring).
 DEPLOY_TIMELINE: dict[str, list[tuple[float, str]]] = {
     "live": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "live")],
@@ -43,6 +44,8 @@ DEPLOY_TIMELINE: dict[str, list[tuple[float, str]]] = {
                           (30, "pre_deploy_failed")],
     "update_failed": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "update_failed")],
     "canceled": [(0, "created"), (2, "build_in_progress"), (20, "canceled")],
+    # Superseded before it could go live (another deploy of the service took over).
+    "deactivated": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "deactivated")],
 }
 DEPLOY_ENDED = frozenset({"live", "build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated"})
 DATABASE_READY_SECONDS = 30.0
@@ -1080,8 +1083,18 @@ class Store:
     # Seeding, for benchmarks: many resources at once, without the API (or its rate limits).
     def seed(self, body: JSON) -> JSON:
         """Create `services` services (`type`, default web_service, named `<prefix>-<n>`) with
-        `envVarsPerService` env vars each, plus `postgres`, `keyValue` and `envGroups` instances.
-        Saves once. Returns the counts created."""
+        `envVarsPerService` env vars each (`SEED_VAR_<i>` = `value-<n>-<i>`), plus `postgres`,
+        `keyValue` and `envGroups` instances. `serviceNames` / `postgresNames` (lists) name the services /
+        Postgres instances instead (their counts are then the lists' lengths; `<n>` is the position in
+        the list). Saves once. Returns the counts created."""
+        names = {key: body.get(key) for key in ("serviceNames", "postgresNames")}
+        for key, value in names.items():
+            if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+                raise SimError(400, f"{key} must be a list of names")
+        if names["serviceNames"] is not None:
+            body = {**body, "services": len(names["serviceNames"])}
+        if names["postgresNames"] is not None:
+            body = {**body, "postgres": len(names["postgresNames"])}
         counts = {key: int(body.get(key, 0)) for key in ("services", "envVarsPerService", "postgres",
                                                          "keyValue", "envGroups")}
         if any(value < 0 for value in counts.values()) or counts["services"] > 100_000:
@@ -1101,13 +1114,14 @@ class Store:
             try:
                 start = len(self.state["services"])
                 for n in range(counts["services"]):
-                    name = f"{prefix}-{start + n:05d}"
+                    name = names["serviceNames"][n] if names["serviceNames"] else f"{prefix}-{start + n:05d}"
                     envs = [{"key": f"SEED_VAR_{i}", "value": f"value-{n}-{i}"}
                             for i in range(counts["envVarsPerService"])]
                     self.create_service({"type": kind, "name": name, "ownerId": owner, "serviceDetails": details,
                                          "envVars": envs})
                 for n in range(counts["postgres"]):
-                    self.create_postgres({"name": f"{prefix}-db-{n:05d}", "ownerId": owner, "plan": "basic_256mb",
+                    pg_name = names["postgresNames"][n] if names["postgresNames"] else f"{prefix}-db-{n:05d}"
+                    self.create_postgres({"name": pg_name, "ownerId": owner, "plan": "basic_256mb",
                                           "version": "16"})
                 for n in range(counts["keyValue"]):
                     self.create_key_value({"name": f"{prefix}-kv-{n:05d}", "ownerId": owner, "plan": "starter"})
