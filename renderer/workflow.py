@@ -87,6 +87,18 @@ def managed_ids(lockfile: Lockfile, slugs: Iterable[str]) -> dict[str, Kind]:
     }
 
 
+def managed_parents(lockfile: Lockfile, slugs: Iterable[str]) -> dict[str, str]:
+    """The service ID of each recorded disk and custom domain of the tenants `slugs` (for `refresh`)."""
+    result: dict[str, str] = {}
+    for slug in slugs:
+        tenant = lockfile.tenants.get(slug)
+        for entry in tenant.resources.values() if tenant else []:
+            parent = lockfile.parent_id(slug, entry)
+            if parent is not None:
+                result[entry.id] = parent
+    return result
+
+
 async def make_plan(
     inputs: Inputs, client: RenderClient, *, environ: Mapping[str, str] | None = None,
     fingerprints: Fingerprinter | None = None,
@@ -99,7 +111,7 @@ async def make_plan(
     fingerprints = fingerprints or Fingerprinter.from_env()
     configuration, lockfile = load(inputs)
     slugs = scope(configuration, lockfile, inputs.only)
-    live = await refresh(client, managed_ids(lockfile, slugs))
+    live = await refresh(client, managed_ids(lockfile, slugs), parents=managed_parents(lockfile, slugs))
     journal = journal_io.journal_path(inputs.lockfile)
     interrupted = journal_io.read(journal)
     try:
