@@ -21,7 +21,7 @@ from renderer.lockfile import LockedResource, LockedTenant, Lockfile
 from renderer.plan.diff import TenantInput, build_plan
 from renderer.plan.model import Notice, Plan, TenantSource
 from renderer.plan.render_json import plan_document
-from renderer.refresh import LiveResource, LiveState, name_key, refresh
+from renderer.refresh import LiveResource, LiveState, find_by_name, name_key, refresh
 from renderer.render_api.client import RenderClient
 from renderer.resources import Kind
 
@@ -242,7 +242,8 @@ class ImportResult:
 
 async def import_tenant(inputs: Inputs, client: RenderClient, slug: str) -> ImportResult:
     """Adopt existing Render resources whose names match tenant `slug`'s desired resources into the
-    lockfile (no write to Render). Raises `RendererError` when the tenant has no file, when a name
+    lockfile (no write to Render). Services, Postgres, Key Value and env groups are matched by name in
+    the workspace; a disk or custom domain by name among its service's. Raises `RendererError` when the tenant has no file, when a name
     belongs to a resource of another kind, or when the ID is already recorded for another tenant."""
     configuration, lockfile = load(inputs)
     config = configuration.tenants.get(slug)
@@ -259,7 +260,16 @@ async def import_tenant(inputs: Inputs, client: RenderClient, slug: str) -> Impo
         if tenant is not None and resource.address in tenant.resources:
             result.already.append(resource.address)
             continue
-        rid = live.names.get(name_key(resource.kind, resource.name))
+        if resource.parent:
+            # A disk or custom domain: looked up among its service's (adopted above, or recorded).
+            parents = {address: entry.id for address, entry in adopt}
+            if tenant is not None:
+                parents.update({address: entry.id for address, entry in tenant.resources.items()})
+            parent_id = parents.get(resource.parent)
+            rid = await find_by_name(client, resource.kind, resource.name, parent_id) if parent_id else None
+            kinds.setdefault(rid or "", resource.kind)
+        else:
+            rid = live.names.get(name_key(resource.kind, resource.name))
         if rid is None:
             result.not_found.append(resource.address)
             continue
@@ -271,7 +281,8 @@ async def import_tenant(inputs: Inputs, client: RenderClient, slug: str) -> Impo
         if owner is not None:
             problems.append(f"{resource.name} ({rid}) is already recorded as {owner[0]}/{owner[1]}")
             continue
-        adopt.append((resource.address, LockedResource(kind=resource.kind, name=resource.name, id=rid)))
+        adopt.append((resource.address, LockedResource(kind=resource.kind, name=resource.name, id=rid,
+                                                       parent=resource.parent)))
     if problems:
         raise RendererError("cannot import tenant " + slug + ":\n  " + "\n  ".join(problems) + "\nnothing was changed",
                             hint="rename or delete the conflicting resource in the Render dashboard")
