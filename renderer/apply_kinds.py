@@ -111,7 +111,9 @@ def service_create_body(desired: DesiredResource, owner_id: str, env: list[JSON]
         details["envSpecificDetails"] = {"buildCommand": f["buildCommand"], "startCommand": f["startCommand"]}
     elif f["runtime"] == "image":
         body["image"] = {"ownerId": owner_id, "imagePath": f["image"]}
-        details["envSpecificDetails"] = {"dockerCommand": f["dockerCommand"]}
+        # A cron job's `envSpecificDetails` is schemas.envSpecificDetails even on POST: all three required.
+        details["envSpecificDetails"] = {"dockerCommand": f["dockerCommand"], "dockerContext": ".",
+                                         "dockerfilePath": "./Dockerfile"}
     else:
         details["envSpecificDetails"] = {k: f[k] for k in ("dockerCommand", "dockerContext", "dockerfilePath")}
     if desired.kind is Kind.CRON_JOB:

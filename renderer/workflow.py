@@ -244,7 +244,8 @@ async def import_tenant(inputs: Inputs, client: RenderClient, slug: str) -> Impo
     """Adopt existing Render resources whose names match tenant `slug`'s desired resources into the
     lockfile (no write to Render). Services, Postgres, Key Value and env groups are matched by name in
     the workspace; a disk or custom domain by name among its service's. Raises `RendererError` when the
-    tenant has no file, when a name belongs to a resource of another kind, or when the ID is already recorded for another tenant."""
+    tenant has no file, when a name belongs to a resource of another kind, or when the ID is already
+    recorded for another tenant."""
     configuration, lockfile = load(inputs)
     config = configuration.tenants.get(slug)
     if config is None:

@@ -306,6 +306,8 @@ class Store:
             for key in ("repo", "branch", "rootDir"):
                 if key in body:
                     service[key] = body[key]
+            if body.get("image"):  # servicePATCH.image: the image a runtime-image service pulls
+                service["imagePath"] = body["image"].get("imagePath", "")
             if "autoDeploy" in body or "autoDeployTrigger" in body:
                 service["autoDeploy"], service["autoDeployTrigger"] = self._auto_deploy(body, service["autoDeploy"])
             given: JSON = body.get("serviceDetails") or {}
