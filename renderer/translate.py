@@ -206,6 +206,9 @@ class _Translator:
             if key in item:
                 fields[key] = str(item[key])
         if kind is Kind.STATIC_SITE:
+            for key in ("headers", "routes"):
+                if item.get(key):
+                    raise _unsupported(self.blueprint, (*path, key), f"a static site's `{key}`")
             fields["buildCommand"] = str(item.get("buildCommand", ""))
             fields["publishPath"] = str(item.get("staticPublishPath", DEFAULT_PUBLISH_PATH))
         else:

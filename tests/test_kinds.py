@@ -349,3 +349,17 @@ def test_import_adopts_every_kind(sim: Sim, kinds: Path) -> None:
     assert after["disk.jobs"]["parent"] == "background_worker.jobs"
     assert [e for e in exchanges_since(sim, start) if e["method"] != "GET"] == []
     assert json.loads((kinds / "render.lock.json").read_text())["tenants"][SLUG]["status"] == "active"
+
+
+def test_static_site_routes_are_refused_naming_the_line(sim: Sim, kinds: Path) -> None:
+    blueprint = kinds / "blueprints" / "all_kinds" / "render.yaml.j2"
+    blueprint.write_text(blueprint.read_text() + "    routes:\n      - type: rewrite\n        source: /a\n"
+                                                  "        destination: /b\n")
+    start = sim.exchanges()
+    result = plan()
+    assert result.code == 1
+    line = BLUEPRINT.count("\n") + 1
+    assert (f"blueprints/all_kinds/render.yaml.j2:{line}: a static site's `routes` at services[5].routes is not "
+            "supported by renderer yet") in result.err, result.err
+    assert "What renderer manages" in result.err
+    assert sim.exchanges() == start  # no API call after a validation error
