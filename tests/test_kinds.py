@@ -14,7 +14,18 @@ from typing import Any
 import pytest
 
 from tests.conftest import Sim, run
-from tests.helpers import apply, change_lines, env_of, exchanges_since, lock, lock_id, plan, squeeze, writes_since
+from tests.helpers import (
+    apply,
+    change_lines,
+    env_of,
+    exchanges_since,
+    lock,
+    lock_id,
+    plan,
+    put_env,
+    squeeze,
+    writes_since,
+)
 
 BLUEPRINT = """\
 envVarGroups:
@@ -363,3 +374,29 @@ def test_static_site_routes_are_refused_naming_the_line(sim: Sim, kinds: Path) -
             "supported by renderer yet") in result.err, result.err
     assert "What renderer manages" in result.err
     assert sim.exchanges() == start  # no API call after a validation error
+
+
+def test_dashboard_edits_to_an_env_group_and_a_from_service_value_are_drift(sim: Sim, kinds: Path) -> None:
+    assert apply().code == 0
+    locked = lock(kinds)["tenants"][SLUG]["resources"]
+    group, api = locked["env_group.shared"]["id"], locked["web_service.api"]["id"]
+    with sim.http() as http:
+        assert http.put(f"/env-groups/{group}/env-vars/LOG_LEVEL", json={"value": "trace"}).status_code == 200
+    put_env(sim, api, "REDIS_URL", "redis://elsewhere:6379")
+    result = plan()
+    assert result.code == 2, result.output
+    assert sorted(change_lines(result.out)) == sorted([
+        f'~ env_group.shared  "shared-kinds" {group}  (drift: changed outside renderer)',
+        f'~ web_service.api  "api-kinds" {api}  (drift: changed outside renderer)'])
+    assert '~ envVars.LOG_LEVEL = "trace" -> "info" # changed outside renderer' in squeeze(result.out)
+    assert "~ envVars.REDIS_URL = (sensitive value changed) # changed outside renderer" in squeeze(result.out)
+    assert "elsewhere" not in result.out
+    drift = run("drift", "--detailed-exitcode")
+    assert drift.code == 2, drift.output
+    assert f"env_group.shared shared-kinds ({group}): changed outside renderer: env var LOG_LEVEL changed" in drift.out
+    assert f"web_service.api api-kinds ({api}): changed outside renderer: env var REDIS_URL changed" in drift.out
+    assert apply().code == 0
+    connection = sim.get(f"/key-value/{locked['key_value.cache']['id']}/connection-info").json()
+    assert env_of(sim, api)["REDIS_URL"] == connection["internalConnectionString"]
+    assert {e["key"]: e["value"] for e in sim.get(f"/env-groups/{group}").json()["envVars"]}["LOG_LEVEL"] == "info"
+    assert plan().code == 0
