@@ -104,7 +104,8 @@ def service_create_body(desired: DesiredResource, owner_id: str, env: list[JSON]
         if f.get(key):
             body[key] = f[key]
     if desired.kind is Kind.STATIC_SITE:
-        body["serviceDetails"] = {"buildCommand": f["buildCommand"], "publishPath": f["publishPath"]}
+        body["serviceDetails"] = {"buildCommand": f["buildCommand"], "publishPath": f["publishPath"],
+                                  "headers": f.get("headers") or [], "routes": f.get("routes") or []}
         return body
     details: JSON = {"runtime": f["runtime"], "region": f["region"], "plan": f["plan"]}
     if f["runtime"] in NATIVE_RUNTIMES:
@@ -207,11 +208,18 @@ async def after_service_create(applier: Applier, change: Change, created: JSON) 
 
 
 async def update_service_extras(applier: Applier, change: Change, sid: str) -> None:
-    """The service changes PATCH /services/{id} does not carry: autoscaling and env group links."""
+    """The service changes PATCH /services/{id} does not carry: autoscaling, env group links and a
+    static site's headers and routes (each replaced whole: PUT /services/{id}/headers, /routes)."""
     desired = change.desired
     assert desired is not None
     changed = {f.path: f for f in change.fields}
     data = applier._journal_data(change, id=sid)
+    if "headers" in changed:
+        headers = list(desired.fields["headers"])
+        await applier._write("headers", data, lambda: applier.client.replace_headers(sid, headers))
+    if "routes" in changed:
+        routes = list(desired.fields["routes"])
+        await applier._write("routes", data, lambda: applier.client.replace_routes(sid, routes))
     if "autoscaling" in changed:
         config = desired.fields.get("autoscaling")
         if config:

@@ -6,8 +6,9 @@ service, one connection-info read per managed Postgres and Key Value (needed to 
 and `fromService`) and one `GET /env-groups/{id}` per managed env group (its env vars). A service's
 linked env groups come from the env group list (`serviceLinks`). Disks are read by ID (`GET
 /disks/{id}`), custom domains with one list per service that has managed ones (`GET
-/services/{id}/custom-domains`). A lockfile ID missing from the lists is confirmed with one GET: Render
-answering 404 means it was deleted outside renderer.
+/services/{id}/custom-domains`); a static site's headers and routes with one read each. A lockfile
+ID missing from the lists is confirmed with one GET: Render answering 404 means it was deleted outside
+renderer.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from renderer.render_api.client import JSON, RenderClient
 from renderer.render_api.errors import NotFound
-from renderer.resources import SERVICE_KINDS, Kind, live_autoscaling
+from renderer.resources import SERVICE_KINDS, Kind, live_autoscaling, static_headers, static_routes
 
 T = TypeVar("T")
 DEFAULT_CONCURRENCY = 8
@@ -291,7 +292,12 @@ async def refresh(
             return LiveResource(id=rid, kind=kind, name=obj["name"], fields={},
                                 info={"status": obj.get("verificationStatus")})
         env = await client.list_env_vars(rid)
-        return LiveResource(id=rid, kind=kind, name=obj["name"], fields=service_fields(obj, linked.get(rid)),
+        fields = service_fields(obj, linked.get(rid))
+        if kind is Kind.STATIC_SITE:
+            headers, routes = await asyncio.gather(client.list_headers(rid), client.list_routes(rid))
+            fields["headers"] = static_headers(headers)
+            fields["routes"] = static_routes(routes)
+        return LiveResource(id=rid, kind=kind, name=obj["name"], fields=fields,
                             env_vars={e["key"]: e["value"] for e in env}, info=service_info(obj),
                             properties=service_properties(obj))
 

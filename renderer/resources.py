@@ -249,6 +249,24 @@ def ip_allow_list(entries: Any) -> list[dict[str, str]]:
     return sorted(result, key=lambda e: (e["cidrBlock"], e["description"]))
 
 
+def static_headers(items: Any) -> list[dict[str, str]]:
+    """A static site's response headers (`[{"path", "name", "value"}]`, render.yaml.schema.json:
+    staticHeader; openapi.json: headerInput), sorted: their order does not matter."""
+    result = [{"path": str(h.get("path")), "name": str(h.get("name")), "value": str(h.get("value"))}
+              for h in items or [] if isinstance(h, Mapping)]
+    return sorted(result, key=lambda h: (h["path"], h["name"], h["value"]))
+
+
+def static_routes(items: Any) -> list[dict[str, str]]:
+    """A static site's redirect and rewrite rules (`[{"type", "source", "destination"}]`,
+    render.yaml.schema.json: route; openapi.json: routePut), in priority order (Render applies the first
+    that matches)."""
+    rules = [r for r in items or [] if isinstance(r, Mapping)]
+    rules.sort(key=lambda r: int(r.get("priority", 0)))
+    return [{"type": str(r.get("type")), "source": str(r.get("source")), "destination": str(r.get("destination"))}
+            for r in rules]
+
+
 def ignored_fields(kind: Kind, desired_fields: dict[str, Any]) -> frozenset[str]:
     """Desired fields not compared with live state. `numInstances` is Render's to change while
     autoscaling is on (render.com/docs/scaling: autoscaling sets the instance count itself; openapi.json:
@@ -266,6 +284,8 @@ def normalise(kind: Kind, fields: dict[str, Any]) -> dict[str, Any]:
             out[key] = ""
     if "ipAllowList" in out:
         out["ipAllowList"] = ip_allow_list(out["ipAllowList"])
+    if "headers" in out and out["headers"] is not None:
+        out["headers"] = static_headers(out["headers"])
     if "envGroups" in out and out["envGroups"] is not None:
         out["envGroups"] = sorted(out["envGroups"])
     return out

@@ -29,7 +29,17 @@ from renderer.blueprint.model import (
     resource_lists,
 )
 from renderer.errors import Finding, RendererError
-from renderer.resources import SCALABLE_KINDS, DesiredResource, EnvSource, EnvVar, Kind, autoscaling, ip_allow_list
+from renderer.resources import (
+    SCALABLE_KINDS,
+    DesiredResource,
+    EnvSource,
+    EnvVar,
+    Kind,
+    autoscaling,
+    ip_allow_list,
+    static_headers,
+    static_routes,
+)
 from renderer.tenant import Tenant, TenantFile
 from renderer.yamlio import PathPart
 
@@ -206,9 +216,8 @@ class _Translator:
             if key in item:
                 fields[key] = str(item[key])
         if kind is Kind.STATIC_SITE:
-            for key in ("headers", "routes"):
-                if item.get(key):
-                    raise _unsupported(self.blueprint, (*path, key), f"a static site's `{key}`")
+            fields["headers"] = static_headers(item.get("headers"))
+            fields["routes"] = static_routes(item.get("routes"))
             fields["buildCommand"] = str(item.get("buildCommand", ""))
             fields["publishPath"] = str(item.get("staticPublishPath", DEFAULT_PUBLISH_PATH))
         else:

@@ -362,18 +362,48 @@ def test_import_adopts_every_kind(sim: Sim, kinds: Path) -> None:
     assert json.loads((kinds / "render.lock.json").read_text())["tenants"][SLUG]["status"] == "active"
 
 
-def test_static_site_routes_are_refused_naming_the_line(sim: Sim, kinds: Path) -> None:
+def test_static_site_headers_and_routes(sim: Sim, kinds: Path) -> None:
     blueprint = kinds / "blueprints" / "all_kinds" / "render.yaml.j2"
-    blueprint.write_text(blueprint.read_text() + "    routes:\n      - type: rewrite\n        source: /a\n"
-                                                  "        destination: /b\n")
+    rules = ("    headers:\n      - path: /*\n        name: X-Frame-Options\n        value: DENY\n"
+             "      - path: /assets/*\n        name: Cache-Control\n        value: max-age=3600\n"
+             "    routes:\n      - type: redirect\n        source: /old\n        destination: /new\n"
+             "      - type: rewrite\n        source: /app/*\n        destination: /index.html\n")
+    blueprint.write_text(blueprint.read_text() + rules)
+    assert apply().code == 0
+    site = lock_id(kinds, SLUG, "static_site.site")
+    headers = [h["header"] for h in sim.get(f"/services/{site}/headers").json()]
+    assert sorted((h["path"], h["name"], h["value"]) for h in headers) == [
+        ("/*", "X-Frame-Options", "DENY"), ("/assets/*", "Cache-Control", "max-age=3600")]
+    routes = [r["route"] for r in sim.get(f"/services/{site}/routes").json()]
+    assert [(r["type"], r["source"], r["destination"], r["priority"]) for r in routes] == [
+        ("redirect", "/old", "/new", 0), ("rewrite", "/app/*", "/index.html", 1)]
+    assert plan().code == 0
+
+    # Reordering headers is no change; reordering routes is (priority), and is applied whole.
+    blueprint.write_text(blueprint.read_text().replace(rules, (
+        "    headers:\n      - path: /assets/*\n        name: Cache-Control\n        value: max-age=3600\n"
+        "      - path: /*\n        name: X-Frame-Options\n        value: DENY\n"
+        "    routes:\n      - type: rewrite\n        source: /app/*\n        destination: /index.html\n"
+        "      - type: redirect\n        source: /old\n        destination: /new\n")))
+    changed = plan()
+    assert changed.code == 2, changed.output
+    assert [line.split()[1] for line in change_lines(changed.out)] == ["static_site.site"]
+    assert "~ routes" in changed.out and "~ headers" not in changed.out
     start = sim.exchanges()
-    result = plan()
-    assert result.code == 1
-    line = BLUEPRINT.count("\n") + 1
-    assert (f"blueprints/all_kinds/render.yaml.j2:{line}: a static site's `routes` at services[5].routes is not "
-            "supported by renderer yet") in result.err, result.err
-    assert "What renderer manages" in result.err
-    assert sim.exchanges() == start  # no API call after a validation error
+    assert apply().code == 0
+    assert ("PUT", f"/v1/services/{site}/routes") in writes_since(sim, start)
+    routes = [r["route"] for r in sim.get(f"/services/{site}/routes").json()]
+    assert [r["source"] for r in routes] == ["/app/*", "/old"]
+    assert plan().code == 0
+
+    # A dashboard edit to a header is drift, restored by apply.
+    with sim.http() as http:
+        assert http.put(f"/services/{site}/headers", json=[]).status_code == 200
+    drifted = plan()
+    assert drifted.code == 2 and "(drift: changed outside renderer)" in change_lines(drifted.out)[0]
+    assert apply().code == 0
+    assert len(sim.get(f"/services/{site}/headers").json()) == 2
+    assert plan().code == 0
 
 
 def test_dashboard_edits_to_an_env_group_and_a_from_service_value_are_drift(sim: Sim, kinds: Path) -> None:

@@ -1,5 +1,6 @@
 """Issue 5: no noise. For generated blueprints of every kind renderer manages (the five service types with
-native, docker or image runtimes, disks, custom domains, instance counts and autoscaling; Postgres; Key
+native, docker or image runtimes, disks, custom domains, instance counts and autoscaling, a static
+site's headers and routes; Postgres; Key
 Value; env groups linked with `fromGroup`), with fields left out, empty or set and env vars of every
 source (`fromDatabase`, `fromService` property and `envVarKey`): apply, then plan shows no changes and
 drift finds none."""
@@ -93,6 +94,12 @@ def services(draw: st.DrawFn, name: str, kind: str, database: str | None, target
         _optional(draw, "buildCommand", COMMAND, item)
         _optional(draw, "staticPublishPath", st.sampled_from(["public", "dist"]), item)
         _optional(draw, "domains", st.just([f"{name}.gen.example.com"]), item)
+        _optional(draw, "headers", st.lists(st.sampled_from([
+            {"path": "/*", "name": "X-Frame-Options", "value": "DENY"},
+            {"path": "/assets/*", "name": "Cache-Control", "value": "max-age=60"}]), max_size=2, unique_by=str), item)
+        _optional(draw, "routes", st.lists(st.sampled_from([
+            {"type": "redirect", "source": "/old", "destination": "/new"},
+            {"type": "rewrite", "source": "/*", "destination": "/index.html"}]), max_size=2, unique_by=str), item)
         item["envVars"] = [{"key": "SITE_NAME", "value": draw(SAFE_TEXT)}]
         return item
     _code(draw, item)
