@@ -8,13 +8,18 @@ and `fromDatabase`.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Sim, run
+from renderer.journal import CRASH_ENV, CRASH_EXIT_CODE
+from tests.conftest import ROOT, Sim, run
 from tests.helpers import (
+    LOCK,
     apply,
     change_lines,
     env_of,
@@ -429,4 +434,72 @@ def test_dashboard_edits_to_an_env_group_and_a_from_service_value_are_drift(sim:
     connection = sim.get(f"/key-value/{locked['key_value.cache']['id']}/connection-info").json()
     assert env_of(sim, api)["REDIS_URL"] == connection["internalConnectionString"]
     assert {e["key"]: e["value"] for e in sim.get(f"/env-groups/{group}").json()["envVars"]}["LOG_LEVEL"] == "info"
+    assert plan().code == 0
+
+
+def test_interrupted_creates_of_every_kind_are_adopted_by_name(sim: Sim, kinds: Path) -> None:
+    """A journal whose creates have no recorded result (the process was killed after sending them): the
+    next apply finds each by owner, type and name (a disk or domain among its service's) and records it."""
+    assert apply().code == 0
+    data = json.loads((kinds / LOCK).read_text())
+    resources = data["tenants"][SLUG]["resources"]
+    interrupted = ["key_value.cache", "env_group.shared", "disk.jobs", "custom_domain.api/app.kinds.example.com"]
+    expected = {address: resources[address]["id"] for address in interrupted}
+    lines = []
+    for seq, address in enumerate(interrupted, start=1):
+        entry = resources.pop(address)
+        step: dict[str, Any] = {"seq": seq, "phase": "intent", "op": "create", "tenant": SLUG, "address": address,
+                                "kind": entry["kind"], "name": entry["name"], "blueprint": "all_kinds",
+                                "env_vars": entry["env_vars"]}
+        if "parent" in entry:
+            step["parent"] = entry["parent"]
+            step["parent_id"] = resources[entry["parent"]]["id"]
+        lines.append(json.dumps(step))
+    (kinds / LOCK).write_text(json.dumps(data))
+    (kinds / f"{LOCK}.journal").write_text("\n".join(lines) + "\n")
+    start = sim.exchanges()
+    result = apply()
+    assert result.code == 0, result.output
+    for address, rid in expected.items():
+        assert f"{SLUG}: {address}: recorded {rid}" in result.output
+    assert [w for w in writes_since(sim, start) if not w[1].endswith("/deploys")] == []  # nothing created twice
+    after = lock(kinds)["tenants"][SLUG]["resources"]
+    assert {a: after[a]["id"] for a in interrupted} == expected
+    assert after["disk.jobs"]["parent"] == "background_worker.jobs"
+    assert not (kinds / f"{LOCK}.journal").exists()
+    assert plan().code == 0
+
+
+@pytest.mark.parametrize("step", [3, 8, 20, 25])
+def test_killed_apply_of_every_kind_converges(sim: Sim, kinds: Path, step: int) -> None:
+    """`apply` exits hard right after journal step `step` of the all-kinds create; the next apply converges:
+    every resource once, all in the lockfile, then no changes."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), CRASH_ENV: str(step)}
+    killed = subprocess.run([sys.executable, "-m", "renderer.cli.main", "apply", "--auto-approve"], cwd=kinds,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == CRASH_EXIT_CODE, killed.stderr
+    if (kinds / LOCK).exists():
+        json.loads((kinds / LOCK).read_text())  # always valid JSON
+    result = apply()
+    assert result.code == 0, result.output
+    locked = lock(kinds)["tenants"][SLUG]["resources"]
+    assert sorted(locked) == sorted(ADDRESSES)
+    live = {
+        "services": sorted(s["service"]["id"] for s in sim.get("/services", limit=100).json()),
+        "key_value": sorted(k["keyValue"]["id"] for k in sim.get("/key-value", limit=100).json()),
+        "env_groups": sorted(g["id"] for g in sim.get("/env-groups", limit=100).json()),
+        "disks": sorted(d["disk"]["id"] for d in sim.get("/disks", limit=100).json()),
+    }
+    by_kind: dict[str, list[str]] = {"services": [], "key_value": [], "env_groups": [], "disks": []}
+    for address, entry in locked.items():
+        kind = address.split(".")[0]
+        group = {"key_value": "key_value", "env_group": "env_groups", "disk": "disks"}.get(kind)
+        if group is None and kind not in ("postgres", "custom_domain"):
+            group = "services"
+        if group is not None:
+            by_kind[group].append(entry["id"])
+    assert live == {k: sorted(v) for k, v in by_kind.items()}  # no duplicates, nothing unrecorded
+    api = locked["web_service.api"]["id"]
+    domains = [d["customDomain"]["name"] for d in sim.get(f"/services/{api}/custom-domains").json()]
+    assert domains == ["app.kinds.example.com"]
     assert plan().code == 0
