@@ -62,8 +62,8 @@ class References:
 
 
 def ordered(changes: Iterable[Change], *, reverse: bool = False) -> list[Change]:
-    """`changes` in create order: by kind rank, and within a rank after the resources they reference
-    (a service reading another's host comes after it). With `reverse`, delete order."""
+    """`changes` in create order: by kind rank, but each after the resources it references (a service
+    reading another's host comes after it, whatever their types). With `reverse`, delete order."""
     pending = sorted(changes, key=lambda c: (CREATE_ORDER[c.kind], c.address))
     by_address = {c.address: c for c in pending}
     result: list[Change] = []
@@ -75,7 +75,7 @@ def ordered(changes: Iterable[Change], *, reverse: bool = False) -> list[Change]
         needs = change.desired.depends_on() if change.desired is not None else set()
         for address in sorted(needs):
             dependency = by_address.get(address)
-            if dependency is not None and CREATE_ORDER[dependency.kind] <= CREATE_ORDER[change.kind]:
+            if dependency is not None:
                 place(dependency, (*path, change.address))
         placed.add(change.address)
         result.append(change)
@@ -185,11 +185,9 @@ async def link_env_groups(applier: Applier, change: Change, sid: str, link: Iter
         await applier._write("unlink", data, call)
 
 
-def _referenced(applier: Applier, change: Change, how: str) -> bool:
-    """Whether any resource of the tenant reads `change`'s resource with `fromService` (`how`: "key" for
-    `envVarKey`, "property")."""
-    return any(e.source is EnvSource.FROM_SERVICE and e.target == change.address
-               and ((e.ref_key is not None) == (how == "key"))
+def _read_by_env_var_key(applier: Applier, change: Change) -> bool:
+    """Whether any resource of the tenant reads one of `change`'s env vars (`fromService.envVarKey`)."""
+    return any(e.source is EnvSource.FROM_SERVICE and e.target == change.address and e.ref_key is not None
                for c in applier.plan.changes if c.tenant == change.tenant and c.desired is not None
                for e in c.desired.env_vars)
 
@@ -202,7 +200,7 @@ async def after_service_create(applier: Applier, change: Change, created: JSON) 
     sid = str(service["id"])
     await link_env_groups(applier, change, sid, desired.env_groups)
     refs = References({k: v.get_secret_value() for k, v in service_properties(service).items()})
-    if _referenced(applier, change, "key"):
+    if _read_by_env_var_key(applier, change):
         refs.env_vars = {e["key"]: e["value"] for e in await applier.client.list_env_vars(sid)}
     applier.references[(change.tenant, change.address)] = refs
 

@@ -229,7 +229,8 @@ async def refresh(
         state.names[name_key(Kind.ENV_GROUP, group["name"])] = group["id"]
         state.inventory[group["id"]] = (Kind.ENV_GROUP, group["name"])
         raw[group["id"]] = (Kind.ENV_GROUP, group)
-        for link in group.get("serviceLinks") or []:
+        # Only links to env groups renderer manages are compared; one linked by hand is left alone.
+        for link in group.get("serviceLinks") or [] if group["id"] in managed else []:
             linked.setdefault(link["id"], []).append(group["name"])
     for service in services:
         kind = Kind(service["type"])

@@ -503,3 +503,16 @@ def test_killed_apply_of_every_kind_converges(sim: Sim, kinds: Path, step: int) 
     domains = [d["customDomain"]["name"] for d in sim.get(f"/services/{api}/custom-domains").json()]
     assert domains == ["app.kinds.example.com"]
     assert plan().code == 0
+
+
+def test_env_group_linked_by_hand_is_left_alone(sim: Sim, kinds: Path) -> None:
+    assert apply().code == 0
+    api = lock_id(kinds, SLUG, "web_service.api")
+    with sim.http() as http:  # a group made and linked in the dashboard
+        made = http.post("/env-groups", json={"name": "by-hand", "ownerId": sim.owner_id, "envVars": []})
+        assert made.status_code == 201, made.text
+        assert http.post(f"/env-groups/{made.json()['id']}/services/{api}").status_code == 200
+    assert plan().code == 0
+    start = sim.exchanges()
+    assert apply().code == 0
+    assert writes_since(sim, start) == []
