@@ -33,8 +33,10 @@ from filelock import FileLock, Timeout
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from renderer import apply_kinds
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
+from renderer.apply_kinds import References, service_create_body, service_patch_body
 from renderer.backup import DEFAULT_BACKUP_POLL, DEFAULT_BACKUP_TIMEOUT, BackupFailed, take_backup
 from renderer.budget import (
     MAX_CREATE_WAIT,
@@ -51,12 +53,10 @@ from renderer.fingerprint import Fingerprinter
 from renderer.journal import Journal
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile
 from renderer.plan.model import Action, Change, Plan
-from renderer.refresh import ConnectionInfo, LiveState, connection_info, find_by_name
+from renderer.refresh import ConnectionInfo, LiveState, connection_info, find_by_id, find_by_name
 from renderer.render_api.client import JSON, RenderClient
 from renderer.render_api.errors import NotFound, RenderAPIError
 from renderer.resources import (
-    CREATE_ORDER,
-    NATIVE_RUNTIMES,
     DesiredResource,
     EnvSource,
     EnvVar,
@@ -68,10 +68,8 @@ from renderer.translate import DEFAULT_POSTGRES_VERSION
 Emit = Callable[[str], None]
 T = TypeVar("T")
 
-TOP_LEVEL_FIELDS = ("repo", "branch", "rootDir")
-DETAIL_FIELDS = ("plan", "healthCheckPath", "preDeployCommand", "runtime")
-ENV_SPECIFIC_FIELDS = ("buildCommand", "startCommand", "dockerCommand", "dockerContext", "dockerfilePath")
-POSTGRES_PATCH_FIELDS = ("plan", "diskSizeGB")
+POSTGRES_PATCH_FIELDS = ("plan", "diskSizeGB", "ipAllowList")
+__all__ = ["Applier", "ApplyReport", "apply_plan", "recover", "service_create_body", "service_patch_body"]
 
 # Deploy statuses (openapi.json: schemas.deployStatus). `live` is success; these end a deploy as failed.
 DEPLOY_LIVE = "live"
@@ -203,50 +201,16 @@ def _managed_keys(desired: DesiredResource) -> list[str]:
     return sorted(e.key for e in desired.env_vars if e.managed)
 
 
-def service_create_body(desired: DesiredResource, owner_id: str, env: list[JSON]) -> JSON:
-    """POST /services body (openapi.json: schemas.servicePOST) for a desired service."""
-    f = desired.fields
-    details: JSON = {"runtime": f["runtime"], "region": f["region"], "plan": f["plan"],
-                     "numInstances": f["numInstances"]}
-    if f["runtime"] in NATIVE_RUNTIMES:
-        details["envSpecificDetails"] = {"buildCommand": f["buildCommand"], "startCommand": f["startCommand"]}
-    else:
-        details["envSpecificDetails"] = {k: f[k] for k in ("dockerCommand", "dockerContext", "dockerfilePath")}
-    if f.get("preDeployCommand"):
-        details["preDeployCommand"] = f["preDeployCommand"]
-    if desired.kind is Kind.WEB_SERVICE and f.get("healthCheckPath"):
-        details["healthCheckPath"] = f["healthCheckPath"]
-    body: JSON = {"type": desired.kind.value, "name": desired.name, "ownerId": owner_id,
-                  "serviceDetails": details, "envVars": env}
-    for key in TOP_LEVEL_FIELDS:
-        if f.get(key):
-            body[key] = f[key]
-    return body
-
-
 def postgres_create_body(desired: DesiredResource, owner_id: str) -> JSON:
     """POST /postgres body (openapi.json: schemas.postgresPOSTInput)."""
     f = desired.fields
     body: JSON = {"name": desired.name, "ownerId": owner_id, "plan": f["plan"], "region": f["region"],
                   "version": f.get("version", DEFAULT_POSTGRES_VERSION)}
-    for key in ("databaseName", "databaseUser", "diskSizeGB"):
+    for key in ("databaseName", "databaseUser", "diskSizeGB", "ipAllowList"):
         if key in f:
             body[key] = f[key]
-    return body
-
-
-def service_patch_body(change: Change) -> JSON:
-    """PATCH /services/{id} body (openapi.json: schemas.servicePATCH) for the changed plain fields."""
-    assert change.desired is not None
-    f = desired_fields(change.desired)
-    changed = {fc.path for fc in change.fields}
-    body: JSON = {k: f[k] for k in TOP_LEVEL_FIELDS if k in changed}
-    details: JSON = {k: f[k] for k in DETAIL_FIELDS if k in changed}
-    env_specific = {k: f[k] for k in ENV_SPECIFIC_FIELDS if k in changed}
-    if env_specific:
-        details["envSpecificDetails"] = env_specific
-    if details:
-        body["serviceDetails"] = details
+    if "highAvailability" in f:
+        body["enableHighAvailability"] = f["highAvailability"]
     return body
 
 
@@ -302,11 +266,15 @@ class Applier:
         self.backup_poll = backup_poll
         self._written = lockfile.dumps()
         self.connections: dict[tuple[str, str], ConnectionInfo] = {}
+        # What `fromService` reads, per (tenant, address) of services and Key Value instances.
+        self.references: dict[tuple[str, str], References] = {}
         for slug, tenant in lockfile.tenants.items():
             for addr, entry in tenant.resources.items():
                 resource = live.resources.get(entry.id)
                 if resource is not None and resource.connection is not None:
                     self.connections[(slug, addr)] = resource.connection
+                if resource is not None and (resource.kind.is_service or resource.kind is Kind.KEY_VALUE):
+                    self.references[(slug, addr)] = References.of(resource)
 
     def _save(self) -> None:
         text = self.lockfile.dumps()
@@ -346,6 +314,8 @@ class Applier:
                     f"cannot resolve {env.key}: database {env.ref_name!r} of tenant {slug!r} has no "
                     f"{env.ref_property!r} in its connection info")
             return value
+        if env.source is EnvSource.FROM_SERVICE:
+            return apply_kinds.resolve_reference(self, slug, env)
         if env.source is EnvSource.SECRET:
             secret = self.environ.get(env.ref_name or "")
             if secret is None:
@@ -384,7 +354,7 @@ class Applier:
         tenant = self._lock_tenant(change.tenant)
         previous = tenant.resources.get(change.address)
         tenant.resources[change.address] = LockedResource(
-            kind=desired.kind, name=desired.name, id=rid, env_vars=_managed_keys(desired),
+            kind=desired.kind, name=desired.name, id=rid, env_vars=_managed_keys(desired), parent=desired.parent,
             applied=self.applied_fingerprints(change.tenant, desired, previous.applied if previous else {}))
         self._save()
 
@@ -396,6 +366,8 @@ class Applier:
             data["blueprint"] = source.blueprint
         if change.desired is not None:
             data["env_vars"] = _managed_keys(change.desired)
+            if change.desired.parent:
+                data["parent"] = change.desired.parent
         return data
 
     async def _create(self, change: Change) -> None:
@@ -403,8 +375,12 @@ class Applier:
         assert desired is not None
         owner = self.client.settings.require_owner()
         self.emit(f"{change.tenant}: {change.address}: creating {desired.name}")
-        create = self._create_postgres if desired.kind is Kind.POSTGRES else self._create_service
-        rid = await create(change, desired, owner)
+        if desired.kind is Kind.POSTGRES:
+            rid = await self._create_postgres(change, desired, owner)
+        elif desired.kind.is_service:
+            rid = await self._create_service(change, desired, owner)
+        else:
+            rid = await apply_kinds.create(self, change, owner)
         self.emit(f"{change.tenant}: {change.address}: created {rid}")
 
     async def _create_postgres(self, change: Change, desired: DesiredResource, owner: str) -> str:
@@ -433,6 +409,7 @@ class Applier:
                                     lambda r: {"id": r["service"]["id"], "deploy": r.get("deployId")})
         rid = str(created["service"]["id"])
         self._record(change, rid)
+        await apply_kinds.after_service_create(self, change, created)
         if created.get("deployId"):
             self.report.deploys.append(DeployRecord(change.tenant, change.address, rid, created["deployId"]))
         return rid
@@ -443,16 +420,16 @@ class Applier:
         address = change.previous_address or change.address
         self.emit(f"{change.tenant}: {change.address}: deleting {change.name} ({rid})")
 
-        is_postgres = change.kind is Kind.POSTGRES or address.startswith(f"{Kind.POSTGRES.value}.")
-        if is_postgres:
+        tenant_entry = self.lockfile.tenants.get(change.tenant)
+        entry = tenant_entry.resources.get(address) if tenant_entry else None
+        kind = entry.kind if entry is not None else change.kind
+        parent_id = self.lockfile.parent_id(change.tenant, entry) if entry is not None else None
+        if Kind(kind) is Kind.POSTGRES:
             await self._backup(change, rid, address)
 
         async def call() -> bool:
             try:
-                if is_postgres:
-                    await self.client.delete_postgres(rid)
-                else:
-                    await self.client.delete_service(rid)
+                await apply_kinds.delete(self, kind, rid, parent_id)
             except NotFound:
                 return False
             return True
@@ -495,12 +472,17 @@ class Applier:
         update = self.journal.intent("update", **data)
         if desired.kind is Kind.POSTGRES:
             body = {k: desired.fields[k] for k in POSTGRES_PATCH_FIELDS if k in {f.path for f in plain}}
+            if any(f.path == "highAvailability" for f in plain):
+                body["enableHighAvailability"] = desired.fields["highAvailability"]
             if body:
                 await self._write("patch", data, lambda: self.client.update_postgres(sid, body))
+        elif not desired.kind.is_service:
+            await apply_kinds.update(self, change)
         else:
-            body = service_patch_body(change.model_copy(update={"fields": plain}))
+            body = service_patch_body(change.model_copy(update={"fields": plain}), self.client.settings.owner_id)
             if body:
                 await self._write("patch", data, lambda: self.client.update_service(sid, body))
+            await apply_kinds.update_service_extras(self, change, sid)
             if any(f.path == "numInstances" for f in plain):
                 count = int(desired.fields["numInstances"])
                 await self._write("scale", data, lambda: self.client.scale_service(sid, count))
@@ -534,6 +516,9 @@ class Applier:
         else:
             value = self._env_value(change.tenant, env)
             await self._write("env_put", data, lambda: self.client.put_env_var(sid, key, value=value))
+            refs = self.references.get((change.tenant, change.address))
+            if refs is not None:  # a service created or updated later may read it (`envVarKey`)
+                refs.env_vars[key] = value
 
     async def run(self) -> ApplyReport:
         """Apply every tenant, up to `parallelism` at once (`renderer.concurrency`), output in plan order.
@@ -593,19 +578,19 @@ class Applier:
             self._save()  # the budget window the gate recorded
 
     async def _apply_tenant(self, slug: str, changes: list[Change]) -> None:
-        def order(c: Change) -> int:
-            return CREATE_ORDER[c.kind]
+        # Deletes of services and of their disks and custom domains, and the delete half of replaces,
+        # come first (reverse create order); datastores and env groups are deleted last.
+        def first(c: Change) -> bool:
+            return (c.action is Action.DELETE and (c.kind.is_service or c.kind.is_child)) or c.action is Action.REPLACE
 
         tenant = self.lockfile.tenants.get(slug)
         if tenant is not None:
             tenant.status = "deleting" if slug not in self.plan.sources else "provisioning"
             self._save()
-        first_deletes = [c for c in changes if (c.action is Action.DELETE and c.kind.is_service)
-                         or c.action is Action.REPLACE]
         # Render's service-create budget (`renderer.budget`): a create that does not fit, and every
         # create after it (they may depend on it), wait for the next run; the rest of the tenant goes on.
         deferred: set[str] = set()
-        for change in sorted(first_deletes, key=order, reverse=True):
+        for change in apply_kinds.ordered((c for c in changes if first(c)), reverse=True):
             if change.action is Action.REPLACE and uses_create_budget(change):
                 try:
                     self.gate.reserve(change)  # never delete a service whose new one cannot be created now
@@ -615,15 +600,17 @@ class Applier:
             await self._delete(change)
             if change.action is Action.DELETE:
                 self.report.deleted.append(f"{slug}/{change.address}")
-        for change in sorted((c for c in changes if c.action in (Action.CREATE, Action.REPLACE)), key=order):
-            if deferred and (change.address in deferred or order(change) >= min(
-                    order(c) for c in changes if c.address in deferred)):
+        waiting = False
+        for change in apply_kinds.ordered(c for c in changes if c.action in (Action.CREATE, Action.REPLACE)):
+            waiting = waiting or change.address in deferred
+            if waiting:
                 deferred.add(change.address)
                 continue
             try:
                 await self._create_in_budget(change)
             except BudgetExhausted:
                 deferred.add(change.address)
+                waiting = True
                 continue
             (self.report.replaced if change.action is Action.REPLACE else self.report.created).append(
                 f"{slug}/{change.address}")
@@ -631,11 +618,11 @@ class Applier:
             self.gate.deferred.add(slug)
             self.emit(f"{slug}: {len(deferred)} create{'s' if len(deferred) != 1 else ''} wait for the next run "
                       f"(Render's service-create budget is spent): {', '.join(sorted(deferred))}")
-        for change in sorted((c for c in changes if c.action is Action.UPDATE), key=order):
+        for change in apply_kinds.ordered(c for c in changes if c.action is Action.UPDATE):
             await self._update(change)
             self.report.updated.append(f"{slug}/{change.address}")
-        for change in sorted((c for c in changes if c.action is Action.DELETE and not c.kind.is_service),
-                             key=order, reverse=True):
+        for change in apply_kinds.ordered((c for c in changes if c.action is Action.DELETE and not first(c)),
+                                          reverse=True):
             await self._delete(change)
             self.report.deleted.append(f"{slug}/{change.address}")
 
@@ -690,7 +677,8 @@ async def recover(client: RenderClient, lockfile: Lockfile, lockfile_path: Path,
         data = step.data
         slug, address, kind = str(data.get("tenant")), str(data.get("address")), Kind(str(data.get("kind")))
         if step.op == "create" and step.phase != "failed":
-            rid = step.result.get("id") if step.phase == "done" else await find_by_name(client, kind, data["name"])
+            rid = step.result.get("id") if step.phase == "done" else await find_by_name(
+                client, kind, data["name"], data.get("parent_id"))
             if rid is None:
                 notes.append(f"{slug}: {address}: an interrupted create of {data['name']} never reached Render")
                 continue
@@ -701,15 +689,17 @@ async def recover(client: RenderClient, lockfile: Lockfile, lockfile_path: Path,
                 tenant = lockfile.tenants[slug] = LockedTenant(
                     blueprint=str(data.get("blueprint", "")), status="provisioning")
             tenant.resources[address] = LockedResource(kind=kind, name=str(data["name"]), id=str(rid),
-                                                       env_vars=list(data.get("env_vars", [])))
+                                                       env_vars=list(data.get("env_vars", [])),
+                                                       parent=data.get("parent"))
             notes.append(f"{slug}: {address}: recorded {rid} ({data['name']}) from an interrupted apply")
         elif step.op == "delete" and step.phase != "failed":
             rid = str(data.get("id"))
             gone = step.phase == "done"
-            if not gone:
-                found = await (client.find_postgres(rid) if kind is Kind.POSTGRES else client.find_service(rid))
-                gone = found is None
             tenant = lockfile.tenants.get(slug)
+            if not gone:
+                entry = tenant.resources.get(address) if tenant is not None else None
+                parent_id = lockfile.parent_id(slug, entry) if entry is not None else None
+                gone = await find_by_id(client, kind, rid, parent_id) is None
             if gone and tenant is not None and address in tenant.resources and tenant.resources[address].id == rid:
                 del tenant.resources[address]
                 notes.append(f"{slug}: {address}: removed {rid}, deleted by an interrupted apply")

@@ -17,6 +17,9 @@ Shape (format version 1):
              "env_vars": ["DATABASE_URL", "TENANT_NAME", ...],
              "applied": {"plan": "sha256:...", "envVars.DATABASE_URL": "hmac-sha256:...", ...}}}}}}
 
+A disk or custom domain records `parent`, the address of its service (`"parent":
+"web_service.backboneos-backend"`); it is reached through that service's ID.
+
 `commit` and `pull_request` (optional) record the commit and pull request that last applied the tenant,
 written by `renderer ci apply` in the deploy workflow.
 
@@ -59,6 +62,8 @@ class LockedResource(BaseModel):
     id: str
     env_vars: list[str] = Field(default_factory=list)
     applied: dict[str, str] = Field(default_factory=dict)
+    # A disk's or custom domain's service (its address in the same tenant).
+    parent: str | None = None
 
 
 class LockedTenant(BaseModel):
@@ -103,6 +108,12 @@ class Lockfile(BaseModel):
                     return slug, addr
         return None
 
+    def parent_id(self, slug: str, entry: LockedResource) -> str | None:
+        """The Render ID of a child resource's service, or None."""
+        tenant = self.tenants.get(slug)
+        parent = tenant.resources.get(entry.parent) if tenant is not None and entry.parent else None
+        return parent.id if parent is not None else None
+
     def dumps(self) -> str:
         data = self.model_dump(mode="json")
         if data.get("service_create_window") is None:
@@ -110,6 +121,8 @@ class Lockfile(BaseModel):
         for tenant in data["tenants"].values():
             for resource in tenant["resources"].values():
                 resource["env_vars"] = sorted(resource["env_vars"])
+                if resource["parent"] is None:
+                    del resource["parent"]
         return json.dumps(data, sort_keys=True, indent=2) + "\n"
 
 

@@ -22,7 +22,7 @@ from renderer.lockfile import LockedResource, LockedTenant, Lockfile
 from renderer.plan.diff import TenantInput, build_plan
 from renderer.plan.model import Notice, Plan, TenantSource
 from renderer.plan.render_json import plan_document
-from renderer.refresh import LiveResource, LiveState, name_key, refresh
+from renderer.refresh import LiveResource, LiveState, find_by_name, name_key, refresh
 from renderer.render_api.client import RenderClient
 from renderer.resources import Kind
 
@@ -88,6 +88,18 @@ def managed_ids(lockfile: Lockfile, slugs: Iterable[str]) -> dict[str, Kind]:
     }
 
 
+def managed_parents(lockfile: Lockfile, slugs: Iterable[str]) -> dict[str, str]:
+    """The service ID of each recorded disk and custom domain of the tenants `slugs` (for `refresh`)."""
+    result: dict[str, str] = {}
+    for slug in slugs:
+        tenant = lockfile.tenants.get(slug)
+        for entry in tenant.resources.values() if tenant else []:
+            parent = lockfile.parent_id(slug, entry)
+            if parent is not None:
+                result[entry.id] = parent
+    return result
+
+
 async def make_plan(
     inputs: Inputs, client: RenderClient, *, environ: Mapping[str, str] | None = None,
     fingerprints: Fingerprinter | None = None,
@@ -100,7 +112,7 @@ async def make_plan(
     fingerprints = fingerprints or Fingerprinter.from_env()
     configuration, lockfile = load(inputs)
     slugs = scope(configuration, lockfile, inputs.only)
-    live = await refresh(client, managed_ids(lockfile, slugs))
+    live = await refresh(client, managed_ids(lockfile, slugs), parents=managed_parents(lockfile, slugs))
     journal = journal_io.journal_path(inputs.lockfile)
     interrupted = journal_io.read(journal)
     try:
@@ -235,8 +247,10 @@ class ImportResult:
 
 async def import_tenant(inputs: Inputs, client: RenderClient, slug: str) -> ImportResult:
     """Adopt existing Render resources whose names match tenant `slug`'s desired resources into the
-    lockfile (no write to Render). Raises `RendererError` when the tenant has no file, when a name
-    belongs to a resource of another kind, or when the ID is already recorded for another tenant."""
+    lockfile (no write to Render). Services, Postgres, Key Value and env groups are matched by name in
+    the workspace; a disk or custom domain by name among its service's. Raises `RendererError` when the
+    tenant has no file, when a name belongs to a resource of another kind, or when the ID is already
+    recorded for another tenant."""
     configuration, lockfile = load(inputs)
     config = configuration.tenants.get(slug)
     if config is None:
@@ -252,7 +266,16 @@ async def import_tenant(inputs: Inputs, client: RenderClient, slug: str) -> Impo
         if tenant is not None and resource.address in tenant.resources:
             result.already.append(resource.address)
             continue
-        rid = live.names.get(name_key(resource.kind, resource.name))
+        if resource.parent:
+            # A disk or custom domain: looked up among its service's (adopted above, or recorded).
+            parents = {address: entry.id for address, entry in adopt}
+            if tenant is not None:
+                parents.update({address: entry.id for address, entry in tenant.resources.items()})
+            parent_id = parents.get(resource.parent)
+            rid = await find_by_name(client, resource.kind, resource.name, parent_id) if parent_id else None
+            kinds.setdefault(rid or "", resource.kind)
+        else:
+            rid = live.names.get(name_key(resource.kind, resource.name))
         if rid is None:
             result.not_found.append(resource.address)
             continue
@@ -264,7 +287,8 @@ async def import_tenant(inputs: Inputs, client: RenderClient, slug: str) -> Impo
         if owner is not None:
             problems.append(f"{resource.name} ({rid}) is already recorded as {owner[0]}/{owner[1]}")
             continue
-        adopt.append((resource.address, LockedResource(kind=resource.kind, name=resource.name, id=rid)))
+        adopt.append((resource.address, LockedResource(kind=resource.kind, name=resource.name, id=rid,
+                                                       parent=resource.parent)))
     if problems:
         raise RendererError("cannot import tenant " + slug + ":\n  " + "\n  ".join(problems) + "\nnothing was changed",
                             hint="rename or delete the conflicting resource in the Render dashboard")

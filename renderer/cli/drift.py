@@ -16,7 +16,7 @@ from renderer.fingerprint import Fingerprinter
 from renderer.refresh import refresh
 from renderer.render_api.client import RenderClient, Settings
 from renderer.tenant import discover
-from renderer.workflow import managed_ids
+from renderer.workflow import managed_ids, managed_parents
 
 
 async def _drift(tenants_dir: Path, lockfile: Path, only: tuple[str, ...]) -> DriftReport:
@@ -28,7 +28,7 @@ async def _drift(tenants_dir: Path, lockfile: Path, only: tuple[str, ...]) -> Dr
                             hint="--tenant takes a slug with a tenant file or an entry in the lockfile")
     scope = sorted(only) if only else known
     async with RenderClient(Settings.from_env()) as client:
-        live = await refresh(client, managed_ids(locked, scope))
+        live = await refresh(client, managed_ids(locked, scope), parents=managed_parents(locked, scope))
     return detect_drift(locked, live, scope, known, Fingerprinter.from_env())
 
 

@@ -15,7 +15,7 @@ from renderer.errors import RendererError
 from renderer.refresh import refresh
 from renderer.render_api.client import RenderClient, Settings
 from renderer.status import StatusRow, status_rows
-from renderer.workflow import managed_ids
+from renderer.workflow import managed_ids, managed_parents
 
 
 async def _rows(lockfile: Path, slug: str | None) -> list[StatusRow]:
@@ -25,7 +25,7 @@ async def _rows(lockfile: Path, slug: str | None) -> list[StatusRow]:
                             hint="status shows tenants renderer has applied; check the slug or run apply")
     scope = [slug] if slug else sorted(locked.tenants)
     async with RenderClient(Settings.from_env()) as client:
-        live = await refresh(client, managed_ids(locked, scope))
+        live = await refresh(client, managed_ids(locked, scope), parents=managed_parents(locked, scope))
         return await status_rows(client, locked, live, scope)
 
 

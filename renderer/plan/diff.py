@@ -42,19 +42,22 @@ from renderer.resources import (
     desired_fields,
     live_value,
     runtime_class,
+    same_value,
 )
 
 # Fields Render cannot change on an existing resource: changing them means delete and create.
 # Services: region (render.com/docs: a service's region is fixed at creation) and runtime between
 # native, docker and image (servicePATCH can switch native runtimes only); a service's type is part of
 # its address and handled separately. Postgres: region, major version, database name and user
-# (postgresPATCHInput has none of them).
+# (postgresPATCHInput has none of them). Key Value: region (keyValuePATCHInput has none).
 IMMUTABLE: dict[str, frozenset[str]] = {
     "service": frozenset({"region"}),
     Kind.POSTGRES.value: frozenset({"region", "version", "databaseName", "databaseUser"}),
+    Kind.KEY_VALUE.value: frozenset({"region"}),
 }
-# Kinds whose replace destroys data: `apply` also needs `--allow-data-loss`.
-DATASTORES = frozenset({Kind.POSTGRES, Kind.KEY_VALUE})
+# Kinds whose replace destroys data: `apply` also needs `--allow-data-loss`. A disk is replaced only
+# to shrink it (PATCH /disks/{id} can only grow one).
+DATASTORES = frozenset({Kind.POSTGRES, Kind.KEY_VALUE, Kind.DISK})
 
 
 def _immutable(kind: Kind) -> frozenset[str]:
@@ -102,10 +105,11 @@ def field_changes(
     for key in sorted(want):
         after = want[key]
         before = live_value(desired.kind, live.fields, key)
-        if before == after:
+        if same_value(key, after, before):
             continue
         forces = key in immutable or (
-            key == "runtime" and desired.kind.is_service and runtime_class(before) != runtime_class(after))
+            key == "runtime" and desired.kind.is_service and runtime_class(before) != runtime_class(after)) or (
+            key == "sizeGB" and desired.kind is Kind.DISK and isinstance(before, int) and after < before)
         changes.append(FieldChange(
             path=key, before=before, after=after, before_set=before is not None, forces_replace=forces,
             drift=_drifted(fingerprints, applied.get(key), after, before)))
@@ -113,8 +117,18 @@ def field_changes(
 
 
 def resolve_env(env: EnvVar, live: Mapping[str, LiveResource], environ: Mapping[str, str]) -> tuple[str | None, bool]:
-    """The value `env` resolves to now: (value, known). `VALUE` is always known; `FROM_DATABASE` when
-    its database exists live; `SECRET` when its environment variable is set."""
+    """The value `env` resolves to now: (value, known). `VALUE` is always known; `FROM_DATABASE` and
+    `FROM_SERVICE` when the resource they read exists live (and has the env var `envVarKey` names);
+    `SECRET` when its environment variable is set."""
+    if env.source is EnvSource.FROM_SERVICE:
+        target = live.get(env.target or "")
+        if target is None:
+            return None, False
+        if env.ref_key is not None:
+            value = (target.env_vars or {}).get(env.ref_key)
+        else:
+            value = target.property(env.ref_property or "")
+        return value, value is not None
     if env.source is EnvSource.FROM_DATABASE:
         db = live.get(f"{Kind.POSTGRES.value}.{env.ref_name}")
         if db is None or db.connection is None:
@@ -166,7 +180,7 @@ def env_changes(
             if not exists:
                 changes.append(FieldChange(path=path, before_set=False, sensitive=True, drift=vanished))
             continue
-        if env.source is EnvSource.FROM_DATABASE and f"{Kind.POSTGRES.value}.{env.ref_name}" in ctx.replacing:
+        if env.target is not None and env.target in ctx.replacing:
             changes.append(FieldChange(path=path, before_set=exists, sensitive=True, after_known=False))
             continue
         value, known = resolve_env(env, ctx.live, ctx.environ)
@@ -207,7 +221,7 @@ def _create_fields(resource: DesiredResource, ctx: _Context) -> list[FieldChange
             fields.append(FieldChange(path=path, before_set=False, sensitive=True))
             continue
         value, known = resolve_env(env, ctx.live, ctx.environ)
-        if env.source is EnvSource.FROM_DATABASE and f"{Kind.POSTGRES.value}.{env.ref_name}" in ctx.replacing:
+        if env.target is not None and env.target in ctx.replacing:
             known = False
         if env.source is EnvSource.SECRET and not known:
             _secret_notice(ctx, resource, env)
@@ -311,6 +325,13 @@ def build_plan(
             if current is not None and any(f.forces_replace for f in fields):
                 ctx.replacing.add(addr)
             pending.append((resource, entry, current, fields))
+        # A disk or custom domain goes with its service: replaced when the service is, or moved to another.
+        moved: dict[str, str] = {}
+        for resource, entry, current, _ in pending:
+            if resource.parent and entry is not None and current is not None and (
+                    resource.parent in ctx.replacing or entry.parent != resource.parent):
+                ctx.replacing.add(resource.address)
+                moved[resource.address] = resource.parent
 
         for resource, entry, current, fields in pending:
             common: dict[str, Any] = {"tenant": slug, "address": resource.address, "kind": resource.kind,
@@ -336,11 +357,12 @@ def build_plan(
                 continue
             if resource.address in ctx.replacing:
                 forced = sorted(f.path for f in fields if f.forces_replace)
+                why = ", ".join(forced) if forced else f"its service {moved[resource.address]} is replaced"
                 tenant_changes.append(Change(
-                    **common, action=Action.REPLACE, reason=f"{Reason.CANNOT_UPDATE.value}: {', '.join(forced)}",
+                    **common, action=Action.REPLACE, reason=f"{Reason.CANNOT_UPDATE.value}: {why}",
                     id=entry.id, fields=fields, protected=protected, data_loss=resource.kind in DATASTORES))
                 continue
-            if resource.kind.is_service:
+            if resource.kind.is_service or resource.kind is Kind.ENV_GROUP:
                 fields = fields + env_changes(resource, current, entry, ctx)
             if not fields:
                 tenant_changes.append(Change(**common, action=Action.NO_OP, reason=Reason.UNCHANGED.value,

@@ -529,6 +529,26 @@ class RenderClient:
             await self.clock.sleep(poll_seconds)
             waited += poll_seconds
 
+    # Static site headers and routes
+    async def list_headers(self, service_id: str) -> list[JSON]:
+        """GET /services/{id}/headers: a static site's response headers (schemas.header)."""
+        return await self._list(f"/services/{service_id}/headers", "header")
+
+    async def replace_headers(self, service_id: str, headers: list[JSON]) -> list[JSON]:
+        """PUT /services/{id}/headers: replace all of a static site's headers (schemas.headerInput)."""
+        result: list[JSON] = await self.request("PUT", f"/services/{service_id}/headers", json=headers)
+        return result
+
+    async def list_routes(self, service_id: str) -> list[JSON]:
+        """GET /services/{id}/routes: a static site's redirect and rewrite rules (schemas.route)."""
+        return await self._list(f"/services/{service_id}/routes", "route")
+
+    async def replace_routes(self, service_id: str, routes: list[JSON]) -> list[JSON]:
+        """PUT /services/{id}/routes: replace all of a static site's routes, in priority order
+        (schemas.routePut)."""
+        result: list[JSON] = await self.request("PUT", f"/services/{service_id}/routes", json=routes)
+        return result
+
     # Custom domains
     async def list_custom_domains(self, service_id: str) -> list[JSON]:
         return await self._list(f"/services/{service_id}/custom-domains", "customDomain")

@@ -297,6 +297,12 @@ class SimApp:
         def deploy_list(request: Request, _: Any) -> Any:
             return paginate(request, s.list_deploys(sid(request), q(request, "status")), "deploy", by_id)
 
+        def header_list(request: Request, _: Any) -> Any:
+            return paginate(request, s.list_headers(sid(request)), "header", by_id)
+
+        def route_list(request: Request, _: Any) -> Any:
+            return paginate(request, s.list_routes(sid(request)), "route", by_id)
+
         def domain_list(request: Request, _: Any) -> Any:
             items = s.list_custom_domains(sid(request), names=q(request, "name"),
                                           domain_type=one(request, "domainType"),
@@ -411,6 +417,10 @@ class SimApp:
              lambda r, b: s.get_deploy(sid(r), pp(r, "deployId")), 200, None),
             ("POST", "/v1/services/{serviceId}/deploys/{deployId}/cancel",
              lambda r, b: s.cancel_deploy(sid(r), pp(r, "deployId")), 200, None),
+            ("GET", "/v1/services/{serviceId}/headers", header_list, 200, None),
+            ("PUT", "/v1/services/{serviceId}/headers", lambda r, b: s.replace_headers(sid(r), b), 200, None),
+            ("GET", "/v1/services/{serviceId}/routes", route_list, 200, None),
+            ("PUT", "/v1/services/{serviceId}/routes", lambda r, b: s.replace_routes(sid(r), b), 200, None),
             ("GET", "/v1/services/{serviceId}/custom-domains", domain_list, 200, None),
             ("POST", "/v1/services/{serviceId}/custom-domains",
              lambda r, b: s.add_custom_domain(sid(r), str(b["name"])), 201, None),

@@ -104,6 +104,7 @@ class Store:
             "services": {}, "envVars": {}, "secretFiles": {}, "deploys": {}, "customDomains": {}, "disks": {},
             "postgres": {}, "postgresSecrets": {}, "postgresExports": {},
             "keyValue": {}, "keyValueSecrets": {}, "envGroups": {}, "deployOutcomes": [],
+            "headers": {}, "routes": {},
         }
 
     def _upgrade(self) -> None:
@@ -292,6 +293,10 @@ class Store:
                 {"name": f["name"], "content": f["content"]} for f in body.get("secretFiles") or []]
             self.state["deploys"][service_id] = []
             self.state["customDomains"][service_id] = []
+            if kind == "static_site":
+                given = body.get("serviceDetails") or {}
+                self.state["headers"][service_id] = self._headers(given.get("headers") or [])
+                self.state["routes"][service_id] = self._routes(given.get("routes") or [])
             if disk_given:
                 self._add_disk(service_id, disk_given["name"], int(disk_given.get("sizeGB", 1)),
                                disk_given["mountPath"])
@@ -309,6 +314,8 @@ class Store:
             for key in ("repo", "branch", "rootDir"):
                 if key in body:
                     service[key] = body[key]
+            if body.get("image"):  # servicePATCH.image: the image a runtime-image service pulls
+                service["imagePath"] = body["image"].get("imagePath", "")
             if "autoDeploy" in body or "autoDeployTrigger" in body:
                 service["autoDeploy"], service["autoDeployTrigger"] = self._auto_deploy(body, service["autoDeploy"])
             given: JSON = body.get("serviceDetails") or {}
@@ -338,7 +345,7 @@ class Store:
         with self.lock:
             self._service(service_id)
             del self.state["services"][service_id]
-            for collection in ("envVars", "secretFiles", "deploys", "customDomains"):
+            for collection in ("envVars", "secretFiles", "deploys", "customDomains", "headers", "routes"):
                 self.state[collection].pop(service_id, None)
             self.state["disks"] = {k: d for k, d in self.state["disks"].items() if d.get("serviceId") != service_id}
             for group in self.state["envGroups"].values():
@@ -589,6 +596,50 @@ class Store:
             deploy["_canceledAt"] = self.clock.now()
             self.save()
             return self._deploy_view(service_id, deploy)
+
+    # Static site headers and routes (redirect and rewrite rules)
+    def _static(self, service_id: str) -> JSON:
+        service = self._service(service_id)
+        if service["type"] != "static_site":
+            raise SimError(400, "headers and routes belong to static sites")
+        return service
+
+    @staticmethod
+    def _headers(items: list[JSON]) -> list[JSON]:
+        return [{"id": new_id("hdr"), "path": str(h["path"]), "name": str(h["name"]), "value": str(h["value"])}
+                for h in items]
+
+    @staticmethod
+    def _routes(items: list[JSON]) -> list[JSON]:
+        routes = []
+        for priority, r in enumerate(items):
+            if r.get("type") not in ("redirect", "rewrite"):
+                raise SimError(400, "route type must be redirect or rewrite")
+            routes.append({"id": new_id("rdr"), "type": r["type"], "source": str(r["source"]),
+                           "destination": str(r["destination"]), "priority": priority})
+        return routes
+
+    def list_headers(self, service_id: str) -> list[JSON]:
+        self._static(service_id)
+        return [dict(h) for h in self.state["headers"].setdefault(service_id, [])]
+
+    def replace_headers(self, service_id: str, items: list[JSON]) -> list[JSON]:
+        with self.lock:
+            self._static(service_id)
+            self.state["headers"][service_id] = self._headers(items)
+            self.save()
+            return self.list_headers(service_id)
+
+    def list_routes(self, service_id: str) -> list[JSON]:
+        self._static(service_id)
+        return [dict(r) for r in self.state["routes"].setdefault(service_id, [])]
+
+    def replace_routes(self, service_id: str, items: list[JSON]) -> list[JSON]:
+        with self.lock:
+            self._static(service_id)
+            self.state["routes"][service_id] = self._routes(items)
+            self.save()
+            return self.list_routes(service_id)
 
     # Custom domains
     def _domains(self, service_id: str) -> list[JSON]:
