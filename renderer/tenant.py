@@ -247,7 +247,19 @@ def load_tenant(path: Path) -> TenantFile:
 
 
 def discover(tenants_dir: Path) -> list[Path]:
-    """The tenant files in `tenants_dir` (`*.yaml`), sorted by name. A missing directory has none."""
+    """The tenant files in `tenants_dir` (`*.yaml`), sorted by name. A missing directory has none.
+
+    Raises `ValidationFailed` (rule `tenant/misnamed-file`) when a file there is named like a tenant file
+    but not `<slug>.yaml` (`globex.yml`, `INITECH.YAML`): skipping it would plan that tenant's teardown.
+    """
     if not tenants_dir.is_dir():
         return []
-    return sorted(p for p in tenants_dir.glob("*.yaml") if p.is_file())
+    files = [p for p in tenants_dir.iterdir() if p.is_file()]
+    misnamed = sorted(p for p in files if p.suffix.lower() in (".yaml", ".yml") and p.suffix != ".yaml")
+    if misnamed:
+        raise ValidationFailed([
+            Finding(file=str(p), line=None, column=None, path="", layer="tenant", rule="misnamed-file",
+                    message=f"`{p.name}` is not read as a tenant file: tenant files are named `<slug>.yaml`",
+                    hint=f"rename it to `{p.stem.lower()}.yaml`")
+            for p in misnamed])
+    return sorted(p for p in files if p.suffix == ".yaml")

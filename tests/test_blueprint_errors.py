@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from ruamel.yaml import YAML
 
 from renderer.blueprint.render import load_blueprint_file
@@ -204,3 +205,43 @@ def test_custom_plugin_repo_with_shell_metacharacters_is_rejected(project: Path)
         f"custom_plugin_repo {repo!r} is not an https:// or git@host:path git URL without whitespace or shell "
         "metacharacters",
         "use a plain URL such as `https://github.com/acme/custom-plugins.git`")]
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ('{{ "a" + 1 }}', 'template error: TypeError: can only concatenate str (not "int") to str'),
+    ("{{ 1/0 }}", "template error: ZeroDivisionError: division by zero"),
+])
+def test_an_expression_that_fails_is_a_finding_on_its_template_line(
+        sim: Sim, project: Path, expression: str, message: str) -> None:
+    template = project / "blueprints" / "base_crm" / "render.yaml.j2"
+    lines = template.read_text().splitlines(keepends=True)
+    lines[20] = f"        value: {expression}\n"
+    template.write_text("".join(lines))
+    before = sim.exchanges()
+    code, report = validate_json()
+    assert code == 1
+    [error] = report["errors"]
+    assert (error["file"], error["line"], error["layer"], error["rule"]) == (
+        "blueprints/base_crm/render.yaml.j2", 21, "template", "template-error")
+    assert error["message"].startswith(message)
+    result = run("plan")
+    assert result.code == 1 and "Traceback" not in result.output
+    assert sim.exchanges() == before
+
+
+def test_a_missing_include_is_named_and_the_blueprint_is_not_called_missing(project: Path) -> None:
+    template = project / "blueprints" / "base_crm" / "render.yaml.j2"
+    template.write_text('{% include "nope.j2" %}\n' + template.read_text())
+    code, report = validate_json()
+    assert code == 1
+    [error] = report["errors"]
+    assert error["rule"] == "template-missing" and error["line"] == 1
+    assert error["message"].startswith("template 'nope.j2' not found (included by blueprints/base_crm/render.yaml.j2)")
+
+
+def test_a_misspelt_blueprint_name_suggests_the_right_one(project: Path) -> None:
+    path = project / "tenants" / "globex.yaml"
+    path.write_text(path.read_text().replace("blueprint: base_crm", "blueprint: base_crmm"))
+    code, report = validate_json()
+    assert code == 1
+    assert [e["hint"] for e in report["errors"]] == ["did you mean `base_crm`? blueprints: base_crm"]

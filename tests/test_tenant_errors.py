@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,19 @@ def test_all_problems_reported_at_once(project: Path) -> None:
     assert "tenants/globex.yaml:5:9" in result.out
     assert "required key `blueprint` is missing" in result.out
     assert "Invalid: 3 errors." in result.out
+
+
+@pytest.mark.parametrize("name", ["globex.yml", "GLOBEX.YAML"])
+def test_a_misnamed_tenant_file_is_an_error_not_a_teardown(sim: Sim, project: Path, name: str) -> None:
+    assert run("apply", "--auto-approve").code == 0
+    tenants = project / "tenants"
+    (tenants / "globex.yaml").rename(tenants / name)
+    before = sim.exchanges()
+    for command in (["validate"], ["plan", "--detailed-exitcode"], ["apply", "--auto-approve", "--allow-destroy"]):
+        result = run(*command)
+        assert result.code == 1, command
+        assert f"`{name}` is not read as a tenant file: tenant files are named `<slug>.yaml`" in result.output
+        assert "rename it to `globex.yaml`" in result.output
+        assert "Traceback" not in result.output
+    assert sim.exchanges() == before
+    assert "globex" in json.loads((project / "render.lock.json").read_text())["tenants"]

@@ -296,6 +296,17 @@ def _undefined_hint(message: str, context: dict[str, Any]) -> str:
     return "check the spelling; available: " + ", ".join(names)
 
 
+def _blueprint_hint(blueprints_dir: Path, blueprint: str, filename: str) -> str:
+    import difflib
+
+    known = sorted(p.parent.name for p in blueprints_dir.glob(f"*/{TEMPLATE_FILE}"))
+    close = difflib.get_close_matches(blueprint, known, n=1)
+    if close:
+        return f"did you mean `{close[0]}`? blueprints: " + ", ".join(known)
+    return f"create {filename} or name an existing blueprint directory" + (
+        " (" + ", ".join(known) + ")" if known else "")
+
+
 def render_mapped(blueprints_dir: Path, blueprint: str, context: dict[str, Any]) -> RenderedTemplate:
     """Render `blueprints/<blueprint>/render.yaml.j2` with `context`.
 
@@ -308,11 +319,16 @@ def render_mapped(blueprints_dir: Path, blueprint: str, context: dict[str, Any])
     try:
         compiled = _compile(blueprints_dir, blueprint)
         marked = compiled.template.render(context)
-    except jinja2.TemplateNotFound:
+    except jinja2.TemplateNotFound as exc:
+        if path.exists():  # the blueprint's template is there: something it includes or extends is not
+            raise ValidationFailed([Finding(
+                file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",
+                rule="template-missing", message=f"template {exc.name!r} not found (included by {filename})",
+                hint=f"create it next to {filename}, or fix the name in the include/extends/import")]) from None
         raise ValidationFailed([Finding(
             file=filename, line=None, column=None, path="", layer="template", rule="template-missing",
             message=f"blueprint {blueprint!r} has no template at {filename}",
-            hint=f"create {filename} or name an existing blueprint directory")]) from None
+            hint=_blueprint_hint(blueprints_dir, blueprint, filename))]) from None
     except jinja2.UndefinedError as exc:
         raise ValidationFailed([Finding(
             file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",
@@ -327,6 +343,11 @@ def render_mapped(blueprints_dir: Path, blueprint: str, context: dict[str, Any])
         raise ValidationFailed([Finding(
             file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",
             rule="template-error", message=f"template error: {exc}")]) from None
+    except Exception as exc:  # an expression in the template failed (`{{ 1/0 }}`, `"a" + 1`): the author's mistake
+        raise ValidationFailed([Finding(
+            file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",
+            rule="template-error", message=f"template error: {type(exc).__name__}: {exc}",
+            hint="fix the expression on that template line")]) from None
     return RenderedTemplate(text=_MARKERS.sub("", marked), marked=marked, marks=compiled.marks)
 
 
