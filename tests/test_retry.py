@@ -266,3 +266,12 @@ def test_parallelism_flag_reaches_the_client_the_cli_builds(sim: Sim, project: P
         sim.admin("/_sim/faults", {"latencyMs": 30})
         assert run("--parallelism", "2", "plan").code == 0
     assert counter["transport"].max == 2
+
+
+def test_a_paid_postgres_without_payment_details_gets_the_payment_hint(sim: Sim, project: Path) -> None:
+    sim.admin("/_sim/workspace", {"paymentDetails": False})
+    result = run("apply", "--auto-approve", "--tenant", "globex")
+    assert result.code == 1
+    assert "Render API 400 on POST /postgres: You must enter payment information" in result.err
+    assert "hint: the workspace needs payment details for this: add a payment method" in result.err
+    assert "Traceback" not in result.output

@@ -115,6 +115,9 @@ def error_for(
     if status == 402 and "payment details" not in message:
         message = f"{message} (the workspace needs payment details)"
     cls, hint = _BY_STATUS.get(status, (RenderAPIError, None))
+    if status == 400 and "payment information" in message:
+        # POST /postgres and /key-value document no 402 (openapi.json): Render answers this refusal as a 400.
+        hint = _BY_STATUS[402][1]
     if cls is RateLimited:
         return RateLimited(message, retry_after=retry_after, status=status, method=method, path=path,
                            request_id=request_id, hint=hint)
