@@ -287,8 +287,10 @@ async def import_tenant(inputs: Inputs, client: RenderClient, slug: str) -> Impo
         if owner is not None:
             problems.append(f"{resource.name} ({rid}) is already recorded as {owner[0]}/{owner[1]}")
             continue
+        # The keys the blueprint declares become renderer's from now on, so dropping one later deletes it.
+        managed = sorted(e.key for e in resource.env_vars if e.managed)
         adopt.append((resource.address, LockedResource(kind=resource.kind, name=resource.name, id=rid,
-                                                       parent=resource.parent)))
+                                                       parent=resource.parent, env_vars=managed)))
     if problems:
         raise RendererError("cannot import tenant " + slug + ":\n  " + "\n  ".join(problems) + "\nnothing was changed",
                             hint="rename or delete the conflicting resource in the Render dashboard")

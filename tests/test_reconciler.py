@@ -484,3 +484,21 @@ def test_dashboard_plan_change_is_field_drift(sim: Sim, globex: Path) -> None:
     assert "plan is now 'standard'" in drift.out
     assert apply().code == 0
     assert sim.get(f"/services/{worker}").json()["serviceDetails"]["plan"] == "starter"
+
+
+def test_an_imported_tenant_manages_its_declared_env_keys(sim: Sim, project: Path) -> None:
+    only_tenant(project, "globex")
+    assert apply().code == 0
+    (project / "render.lock.json").unlink()
+    assert run("import", "globex").code == 0
+    assert lock(project)["tenants"]["globex"]["resources"][WEB]["env_vars"] == [
+        "CRM_DEFAULT_CURRENCY", "CRM_FEATURE_FLAGS", "DATABASE_URL", "DJANGO_SECRET_KEY", "TENANT_NAME",
+        "TENANT_SLUG"]
+    tenant = project / "tenants" / "globex.yaml"
+    tenant.write_text(tenant.read_text().replace('  CRM_DEFAULT_CURRENCY: "USD"\n', ""))
+    result = plan()
+    assert result.code == 2, result.output
+    assert "- envVars.CRM_DEFAULT_CURRENCY" in result.out
+    assert apply().code == 0
+    web = lock_id(project, "globex", WEB)
+    assert "CRM_DEFAULT_CURRENCY" not in {e["envVar"]["key"] for e in sim.get(f"/services/{web}/env-vars").json()}
