@@ -174,10 +174,10 @@ def _finding_from_error(err: Any, document: YamlDocument, filename: str) -> Find
     if kind == "extra_forbidden":
         line, column = document.position(loc)
         key = str(loc[-1])
-        close = difflib.get_close_matches(key, list(Tenant.model_fields), n=1)
-        unknown_hint = f"did you mean `{close[0]}`?" if close else (
-            "allowed keys: " + ", ".join(Tenant.model_fields)
-        )
+        # A key inside `secrets.<KEY>` is checked against a secret reference's keys, not the top level's.
+        allowed = list(SecretRef.model_fields) if len(loc) == 3 and loc[0] == "secrets" else list(Tenant.model_fields)
+        close = difflib.get_close_matches(key, allowed, n=1)
+        unknown_hint = f"did you mean `{close[0]}`?" if close else "allowed keys: " + ", ".join(allowed)
         return Finding(file=filename, line=line, column=column, path=path, layer="tenant",
                        rule="unknown-key", message=f"unknown key `{key}`", hint=unknown_hint)
     if kind == "missing":

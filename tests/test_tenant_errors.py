@@ -120,3 +120,16 @@ def test_a_misnamed_tenant_file_is_an_error_not_a_teardown(sim: Sim, project: Pa
         assert "Traceback" not in result.output
     assert sim.exchanges() == before
     assert "globex" in json.loads((project / "render.lock.json").read_text())["tenants"]
+
+
+@pytest.mark.parametrize(("reference", "hint"), [
+    ("{fromenv: X}", "did you mean `from_env`?"),
+    ("{from_env: A, extra: 1}", "allowed keys: from_env"),
+])
+def test_an_unknown_key_in_a_secret_reference_hints_at_its_keys(reference: str, hint: str) -> None:
+    text = f"name: Acme\nslug: acme\nblueprint: base_crm\nsecrets:\n  STRIPE_KEY: {reference}\n"
+    with pytest.raises(ValidationFailed) as failed:
+        parse_tenant(text, "tenants/acme.yaml", expected_slug="acme")
+    [finding] = [f for f in failed.value.findings if f.rule == "unknown-key"]
+    assert finding.path.startswith("secrets.STRIPE_KEY.")
+    assert finding.hint == hint
