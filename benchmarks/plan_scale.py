@@ -7,7 +7,8 @@ and seeds it through `/_sim/seed` with exactly those resources, then writes the 
 it runs the plan as `renderer plan` does (`renderer.workflow.make_plan`) and prints:
 
 - the API calls the plan made, by endpoint (the simulator's `/_sim/stats`), against the target: no more
-  than the list pages (`GET /services`, `GET /postgres`, 100 a page), one env-var read per service and
+  than the list pages (`GET /services`, `GET /postgres`, 100 a page; `GET /key-value` and `GET /env-groups`,
+  one page each here, as the seeded workspace has none), one env-var read per service and
   one connection-info read per Postgres. A cursor-paged list ends at the first page shorter than the
   limit, so N items take floor(N / 100) + 1 pages (the last one empty when N is a multiple of 100:
   Render's lists carry no total);
@@ -204,7 +205,8 @@ def main() -> None:
     plan = result.plan
     services, databases = args.tenants * len(SERVICES), args.tenants
     endpoints = {k: sum(v.values()) for k, v in stats["endpoints"].items()}
-    pages = services // PAGE_LIMIT + 1 + databases // PAGE_LIMIT + 1
+    # Key Value and env group lists: one (empty) page each, the seeded workspace has none of either.
+    pages = services // PAGE_LIMIT + 1 + databases // PAGE_LIMIT + 1 + 2
     target = pages + services + databases
     print(f"plan_scale: {args.tenants} tenants x {len(SERVICES) + 1} resources ({services} services with "
           f"{ENV_VARS} env vars each, {databases} Postgres); simulator latency {args.latency_ms:g} ms; rate "
