@@ -31,6 +31,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from simproc import launch  # noqa: E402 (benchmarks/ is on sys.path when a benchmark runs)
+
 from renderer.render_api.client import RenderClient, Settings  # noqa: E402
 from renderer.render_api.limits import Bucket, RateLimits  # noqa: E402
 
@@ -46,20 +48,7 @@ def start_simulator(work: Path, args: argparse.Namespace) -> tuple[subprocess.Po
     openapi = os.environ.get("RENDERER_OPENAPI") or str(ROOT.parent / "shared" / "render" / "openapi.json")
     if Path(openapi).is_file():
         command += ["--openapi", openapi]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        text = log.read_text()
-        if "listening on " in text:
-            url = text.split("listening on ", 1)[1].split()[0]
-            owner = text.split("renderer sim: workspace ", 1)[1].split()[0]
-            return process, url, owner
-        if process.poll() is not None:
-            raise SystemExit(f"the simulator exited:\n{text}")
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the simulator did not start")
+    return launch(command, log, ROOT, timeout=300)
 
 
 async def refresh(client: RenderClient) -> tuple[int, int]:

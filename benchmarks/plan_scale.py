@@ -36,6 +36,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from simproc import launch  # noqa: E402 (benchmarks/ is on sys.path when a benchmark runs)
+
 from renderer import lockfile as lockfile_io  # noqa: E402
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile  # noqa: E402
 from renderer.render_api.client import PAGE_LIMIT, RenderClient, Settings, client_options  # noqa: E402
@@ -90,20 +92,7 @@ def start_simulator(work: Path, latency_ms: float) -> tuple[subprocess.Popen[byt
     command = [sys.executable, "-m", "renderer.cli.main", "sim", "serve", "--port", "0",
                "--state", str(work / "state.json"), "--rate-scale", "off", "--latency-ms", str(latency_ms),
                "--api-key", API_KEY]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        text = log.read_text()
-        if "listening on " in text:
-            url = text.split("listening on ", 1)[1].split()[0]
-            owner = text.split("renderer sim: workspace ", 1)[1].split()[0]
-            return process, url, owner
-        if process.poll() is not None:
-            raise SystemExit(f"the simulator exited:\n{text}")
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the simulator did not start")
+    return launch(command, log, ROOT, timeout=120)
 
 
 def admin(url: str, method: str, path: str, body: Any = None) -> Any:
