@@ -146,12 +146,15 @@ def _live_fingerprint(resource: LiveResource, fingerprints: Fingerprinter) -> st
     return fingerprints.of(state, sensitive=True) or plain(state)
 
 
+def _salted(planned: Planned, salt: str) -> Fingerprinter:
+    return Fingerprinter((planned.fingerprints.key or b"") + b":" + salt.encode())
+
+
 def _secret_fingerprints(planned: Planned, slug: str, salt: str) -> dict[str, str | None]:
     """`{KEY: fingerprint}` of the values tenant `slug`'s secrets resolve to from the environment (None when
     the variable is unset): HMAC-SHA256 keyed by RENDERER_FINGERPRINT_KEY (when set) plus the saved plan's
     random `salt`, so the plan file never holds a value nor a plain digest one could test guesses against."""
-    key = (planned.fingerprints.key or b"") + b":" + salt.encode()
-    fingerprinter = Fingerprinter(key)
+    fingerprinter = _salted(planned, salt)
     result: dict[str, str | None] = {}
     for name, ref in sorted(planned.configuration.tenants[slug].file.tenant.secrets.items()):
         value = planned.environ.get(ref.from_env)
@@ -170,8 +173,9 @@ def state_fingerprints(planned: Planned, inputs: Inputs, *, salt: str = "") -> d
                               "blueprint": config.blueprint.digest,
                               "secrets": _secret_fingerprints(planned, slug, salt)}
     live = {rid: _live_fingerprint(r, planned.fingerprints) for rid, r in sorted(planned.live.resources.items())}
+    key_check = _salted(planned, salt).of("RENDERER_FINGERPRINT_KEY", sensitive=True)  # tells a new key
     return {
-        "inputs": {"tenants": tenant_files, "lockfile": plain(planned.lockfile_text)},
+        "inputs": {"tenants": tenant_files, "lockfile": plain(planned.lockfile_text), "key_check": key_check},
         "live": {"resources": live, "missing": sorted(planned.live.missing)},
     }
 
@@ -225,6 +229,10 @@ def saved_plan_differences(saved: SavedPlan, planned: Planned, inputs: Inputs) -
     now = state_fingerprints(planned, inputs, salt=str(saved.document["saved"].get("secret_salt", "")))
     problems: list[str] = []
     old_tenants, new_tenants = then["inputs"]["tenants"], now["inputs"]["tenants"]
+    key_changed = "key_check" in then["inputs"] and then["inputs"]["key_check"] != now["inputs"]["key_check"]
+    if key_changed:
+        problems.append("RENDERER_FINGERPRINT_KEY changed since the plan (the secrets' fingerprints cannot be "
+                        "compared)")
     for slug in sorted(set(old_tenants) | set(new_tenants)):
         old, new = old_tenants.get(slug), new_tenants.get(slug)
         if old is None:
@@ -235,7 +243,7 @@ def saved_plan_differences(saved: SavedPlan, planned: Planned, inputs: Inputs) -
             problems.append(f"tenant file {new['tenant_file']} changed")
         elif old["blueprint"] != new["blueprint"]:
             problems.append(f"the rendered blueprint of tenant {slug} changed")
-        if old is not None and new is not None:
+        if old is not None and new is not None and not key_changed:
             old_secrets, new_secrets = old.get("secrets", {}), new["secrets"]
             for name in sorted(set(old_secrets) & set(new_secrets)):
                 if old_secrets[name] != new_secrets[name]:

@@ -333,6 +333,14 @@ def test_saved_plan_is_refused_when_a_tenant_secret_changed(
     assert [s for s in sim.get("/services").json()] == []
 
     monkeypatch.setenv("SEC_STRIPE", "sk_live_CHANGED")
+    monkeypatch.setenv("RENDERER_FINGERPRINT_KEY", "a-new-key")
+    rekeyed = run("apply", "secplan.json")
+    assert rekeyed.code == 1
+    assert ("- RENDERER_FINGERPRINT_KEY changed since the plan (the secrets' fingerprints cannot be compared)"
+            in rekeyed.err)
+    assert "the secret STRIPE_KEY" not in rekeyed.err
+
+    monkeypatch.delenv("RENDERER_FINGERPRINT_KEY")
     done = run("apply", "secplan.json")
     assert done.code == 0, done.output
     assert env_of(sim, lock_id(project, "globex", WEB))["STRIPE_KEY"] == "sk_live_CHANGED"
