@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets as random_secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,17 +146,36 @@ def _live_fingerprint(resource: LiveResource, fingerprints: Fingerprinter) -> st
     return fingerprints.of(state, sensitive=True) or plain(state)
 
 
-def state_fingerprints(planned: Planned, inputs: Inputs) -> dict[str, Any]:
-    """What a saved plan was computed from: the tenant files, rendered blueprints and lockfile, and the
-    live state of every managed resource in scope (secrets only ever as fingerprints)."""
+def _salted(planned: Planned, salt: str) -> Fingerprinter:
+    return Fingerprinter((planned.fingerprints.key or b"") + b":" + salt.encode())
+
+
+def _secret_fingerprints(planned: Planned, slug: str, salt: str) -> dict[str, str | None]:
+    """`{KEY: fingerprint}` of the values tenant `slug`'s secrets resolve to from the environment (None when
+    the variable is unset): HMAC-SHA256 keyed by RENDERER_FINGERPRINT_KEY (when set) plus the saved plan's
+    random `salt`, so the plan file never holds a value nor a plain digest one could test guesses against."""
+    fingerprinter = _salted(planned, salt)
+    result: dict[str, str | None] = {}
+    for name, ref in sorted(planned.configuration.tenants[slug].file.tenant.secrets.items()):
+        value = planned.environ.get(ref.from_env)
+        result[name] = fingerprinter.of(value, sensitive=True) if value is not None else None
+    return result
+
+
+def state_fingerprints(planned: Planned, inputs: Inputs, *, salt: str = "") -> dict[str, Any]:
+    """What a saved plan was computed from: the tenant files, rendered blueprints, the values of tenant
+    secrets (as keyed fingerprints salted with `salt`) and lockfile, and the live state of every managed
+    resource in scope (secrets only ever as fingerprints)."""
     tenant_files: dict[str, Any] = {}
     for slug, config in planned.configuration.tenants.items():
         tenant_files[slug] = {"tenant_file": config.file.path.as_posix(),
                               "content": plain(config.file.path.read_text(encoding="utf-8")),
-                              "blueprint": config.blueprint.digest}
+                              "blueprint": config.blueprint.digest,
+                              "secrets": _secret_fingerprints(planned, slug, salt)}
     live = {rid: _live_fingerprint(r, planned.fingerprints) for rid, r in sorted(planned.live.resources.items())}
+    key_check = _salted(planned, salt).of("RENDERER_FINGERPRINT_KEY", sensitive=True)  # tells a new key
     return {
-        "inputs": {"tenants": tenant_files, "lockfile": plain(planned.lockfile_text)},
+        "inputs": {"tenants": tenant_files, "lockfile": plain(planned.lockfile_text), "key_check": key_check},
         "live": {"resources": live, "missing": sorted(planned.live.missing)},
     }
 
@@ -163,12 +183,14 @@ def state_fingerprints(planned: Planned, inputs: Inputs) -> dict[str, Any]:
 def saved_plan(planned: Planned, inputs: Inputs) -> str:
     """The saved-plan file: the JSON plan document plus `saved` (options and state fingerprints)."""
     document = plan_document(planned.plan)
+    salt = random_secrets.token_hex(16)
     document["saved"] = {
         "kind": SAVED_PLAN_KIND,
+        "secret_salt": salt,
         "options": {"tenants_dir": inputs.tenants_dir.as_posix(), "blueprints_dir": inputs.blueprints_dir.as_posix(),
                     "lockfile": inputs.lockfile.as_posix(), "only": list(inputs.only),
                     "schema": inputs.schema.as_posix() if inputs.schema else None},
-        "fingerprints": state_fingerprints(planned, inputs),
+        "fingerprints": state_fingerprints(planned, inputs, salt=salt),
     }
     return json.dumps(document, sort_keys=True, indent=2) + "\n"
 
@@ -204,9 +226,13 @@ def read_saved_plan(path: Path) -> SavedPlan:
 def saved_plan_differences(saved: SavedPlan, planned: Planned, inputs: Inputs) -> list[str]:
     """What changed since the plan was saved, one line each ([] when nothing did)."""
     then = saved.document["saved"]["fingerprints"]
-    now = state_fingerprints(planned, inputs)
+    now = state_fingerprints(planned, inputs, salt=str(saved.document["saved"].get("secret_salt", "")))
     problems: list[str] = []
     old_tenants, new_tenants = then["inputs"]["tenants"], now["inputs"]["tenants"]
+    key_changed = "key_check" in then["inputs"] and then["inputs"]["key_check"] != now["inputs"]["key_check"]
+    if key_changed:
+        problems.append("RENDERER_FINGERPRINT_KEY changed since the plan (the secrets' fingerprints cannot be "
+                        "compared)")
     for slug in sorted(set(old_tenants) | set(new_tenants)):
         old, new = old_tenants.get(slug), new_tenants.get(slug)
         if old is None:
@@ -217,6 +243,12 @@ def saved_plan_differences(saved: SavedPlan, planned: Planned, inputs: Inputs) -
             problems.append(f"tenant file {new['tenant_file']} changed")
         elif old["blueprint"] != new["blueprint"]:
             problems.append(f"the rendered blueprint of tenant {slug} changed")
+        if old is not None and new is not None and not key_changed:
+            old_secrets, new_secrets = old.get("secrets", {}), new["secrets"]
+            for name in sorted(set(old_secrets) & set(new_secrets)):
+                if old_secrets[name] != new_secrets[name]:
+                    problems.append(f"the secret {name} of tenant {slug} changed since the plan "
+                                    "(its environment variable holds another value or is unset)")
     if then["inputs"]["lockfile"] != now["inputs"]["lockfile"]:
         problems.append(f"the lockfile {inputs.lockfile} changed")
     old_live, new_live = then["live"]["resources"], now["live"]["resources"]

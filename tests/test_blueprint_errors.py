@@ -245,3 +245,42 @@ def test_a_misspelt_blueprint_name_suggests_the_right_one(project: Path) -> None
     code, report = validate_json()
     assert code == 1
     assert [e["hint"] for e in report["errors"]] == ["did you mean `base_crm`? blueprints: base_crm"]
+
+
+def test_tenant_env_key_the_blueprint_already_declares_is_a_duplicate(sim: Sim, project: Path) -> None:
+    tenant = project / "tenants" / "globex.yaml"
+    tenant.write_text(tenant.read_text() + '  DATABASE_URL: "postgres://elsewhere/db"\n')
+    code, report = validate_json()
+    assert code == 1
+    assert report["errors"] == [finding(
+        "tenants/globex.yaml", 8, 17, "services[0].envVars[6].key", "semantic", "duplicate-env-key",
+        "duplicate env var key `DATABASE_URL` in `services[0].envVars` of `backboneos-backend`: already declared at "
+        "envVars[2] (blueprints/base_crm/render.yaml.j2:22) (the value comes from `env.DATABASE_URL` in the tenant "
+        "file, used at blueprints/base_crm/render.yaml.j2:33)",
+        "declare each key once per service or env group; a tenant `env:` key must not repeat a key the blueprint "
+        "already sets (drop it from the tenant file, or rename it)")]
+    start = sim.exchanges()
+    planned = run("plan")
+    assert planned.code == 1
+    assert "duplicate env var key `DATABASE_URL`" in planned.output
+    assert sim.exchanges() == start  # no API call after a validation error
+
+
+def test_duplicate_env_key_in_an_env_group(tmp_path: Path) -> None:
+    path = write(tmp_path / "render.yaml", """
+        envVarGroups:
+          - name: shared
+            envVars:
+              - key: LOG_LEVEL
+                value: info
+              - key: LOG_LEVEL
+                value: debug
+        """)
+    code, report = blueprint_report(path)
+    assert code == 1
+    assert report["errors"] == [finding(
+        path, 6, 14, "envVarGroups[0].envVars[1].key", "semantic", "duplicate-env-key",
+        "duplicate env var key `LOG_LEVEL` in `envVarGroups[0].envVars` of env group `shared`: already declared at "
+        "envVars[0] (line 4)",
+        "declare each key once per service or env group; a tenant `env:` key must not repeat a key the blueprint "
+        "already sets (drop it from the tenant file, or rename it)")]

@@ -311,6 +311,41 @@ def test_saved_plan_is_applied_exactly_and_refused_when_stale(sim: Sim, project:
     assert not_a_plan.code == 1 and "is not a saved renderer plan" in not_a_plan.err
 
 
+def test_saved_plan_is_refused_when_a_tenant_secret_changed(
+        sim: Sim, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    only_tenant(project, "globex")
+    _secret_blueprint(project)
+    tenant = project / "tenants" / "globex.yaml"
+    tenant.write_text(tenant.read_text() + "secrets:\n  STRIPE_KEY: {from_env: SEC_STRIPE}\n")
+    monkeypatch.delenv("RENDERER_FINGERPRINT_KEY", raising=False)
+    monkeypatch.setenv("SEC_STRIPE", "sk_live_CHANGED")
+    assert run("plan", "--out", "secplan.json").code == 0
+    assert "sk_live_CHANGED" not in (project / "secplan.json").read_text()
+
+    monkeypatch.setenv("SEC_STRIPE", "sk_live_OTHER")
+    refused = run("apply", "secplan.json")
+    assert refused.code == 1, refused.output
+    assert "the saved plan secplan.json is out of date; nothing was changed" in refused.err
+    assert ("- the secret STRIPE_KEY of tenant globex changed since the plan (its environment variable holds "
+            "another value or is unset)") in refused.err
+    assert "sk_live_" not in refused.output
+    assert not (project / LOCK).exists()
+    assert [s for s in sim.get("/services").json()] == []
+
+    monkeypatch.setenv("SEC_STRIPE", "sk_live_CHANGED")
+    monkeypatch.setenv("RENDERER_FINGERPRINT_KEY", "a-new-key")
+    rekeyed = run("apply", "secplan.json")
+    assert rekeyed.code == 1
+    assert ("- RENDERER_FINGERPRINT_KEY changed since the plan (the secrets' fingerprints cannot be compared)"
+            in rekeyed.err)
+    assert "the secret STRIPE_KEY" not in rekeyed.err
+
+    monkeypatch.delenv("RENDERER_FINGERPRINT_KEY")
+    done = run("apply", "secplan.json")
+    assert done.code == 0, done.output
+    assert env_of(sim, lock_id(project, "globex", WEB))["STRIPE_KEY"] == "sk_live_CHANGED"
+
+
 def test_deletion_protection_survives_the_tenant_file(sim: Sim, project: Path) -> None:
     only_tenant(project, "globex")
     tenant = project / "tenants" / "globex.yaml"

@@ -303,6 +303,19 @@ SEMANTIC_CASES: dict[str, tuple[str, tuple[int, int, str, str]]] = {
               - key: STRIPE_KEY
                 value: <your-stripe-key>
         """, (7, 16, "services[0].envVars[0].value", "leftover placeholder `<your-stripe-key>` in a value")),
+    "duplicate-env-key": ("""
+        services:
+          - type: web
+            name: api
+            runtime: docker
+            envVars:
+              - key: LOG_LEVEL
+                value: info
+              - key: LOG_LEVEL
+                value: debug
+        """, (8, 14, "services[0].envVars[1].key",
+              "duplicate env var key `LOG_LEVEL` in `services[0].envVars` of `api`: already declared at envVars[0] "
+              "(line 6)")),
 }
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from renderer import yamlio
 from renderer.blueprint.model import (
     BACKGROUND_WORKER,
     COLLECTIONS,
@@ -39,7 +40,7 @@ RULES = (
     "unique-name", "fleet-unique-name", "key-value-under-databases", "from-database-ref", "from-database-property",
     "from-service-ref", "from-service-type", "from-service-property", "from-group-ref", "env-var-source",
     "env-group-sync-false", "plan-for-kind", "region-for-kind", "runtime-commands", "disk-scaling",
-    "free-plan-limits", "placeholder",
+    "free-plan-limits", "placeholder", "duplicate-env-key",
 )
 
 # Instance types by kind, Blueprint spelling (render.yaml.schema.json: definitions.plan; which kind takes
@@ -176,6 +177,32 @@ class _Rules:
             for j, env in enumerate(items):
                 if isinstance(env, dict):
                     self.env_var((*resource.path, "envVars", j), env, resource)
+
+    def duplicate_env_keys(self) -> None:
+        """A key declared twice in one service's or env group's `envVars` (e.g. a tenant `env:` key the
+        blueprint already sets): Render keeps one value per key, so one of the two would be lost."""
+        for resource in self.index.resources:
+            items = resource.item.get("envVars")
+            if not isinstance(items, list):
+                continue
+            first: dict[str, int] = {}
+            for j, env in enumerate(items):
+                key = env.get("key") if isinstance(env, dict) else None
+                if not isinstance(key, str):
+                    continue
+                if key not in first:
+                    first[key] = j
+                    continue
+                list_path = yamlio.format_path((*resource.path, "envVars"))
+                file, line, _column, _note = self.blueprint.locate((*resource.path, "envVars", first[key], "key"))
+                here = self.blueprint.locate((*resource.path, "envVars", j, "key"))[0]
+                where = f" at envVars[{first[key]}]" + (
+                    "" if not line else f" (line {line})" if file == here else f" ({file}:{line})")
+                owner = f"env group `{resource.name}`" if resource.kind == ENV_GROUP else f"`{resource.name}`"
+                self.error((*resource.path, "envVars", j, "key"), "duplicate-env-key",
+                           f"duplicate env var key `{key}` in `{list_path}` of {owner}: already declared{where}",
+                           "declare each key once per service or env group; a tenant `env:` key must not repeat a "
+                           "key the blueprint already sets (drop it from the tenant file, or rename it)")
 
     def env_var(self, path: DocPath, env: dict[str, Any], owner: _Resource) -> None:
         key = env.get("key")
@@ -390,6 +417,7 @@ class _Rules:
         self.unique_names()
         self.key_values_under_databases()
         self.env_vars()
+        self.duplicate_env_keys()
         self.plans()
         self.commands()
         self.disks()
