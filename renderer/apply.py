@@ -135,68 +135,6 @@ class ApplyReport:
         return f"Apply complete! {counts}"
 
 
-def check_allowed(
-    plan: Plan, *, allow_destroy: bool, allow_replace: bool, allow_data_loss: bool = False,
-    allow_mass_destroy: bool = False,
-) -> None:
-    """Refuse a plan that deletes or replaces without the matching permission. Raises `RendererError`
-    before any write; deletion protection cannot be overridden by a flag."""
-    protected = [c for c in plan.changes if c.protected]
-    if protected:
-        slugs = sorted({c.tenant for c in protected})
-        names = ", ".join(f"{c.tenant}/{c.address} ({c.action.name.lower()})" for c in protected)
-        raise RendererError(
-            f"deletion protection: the plan would delete or replace {names}; nothing was changed",
-            hint=f"set `deletion_protection: false` for {', '.join(slugs)} in the tenant file (restore the file "
-                 "if it was deleted), apply that, then apply the removal")
-    breaker = plan.mass_destroy()
-    if breaker and not allow_mass_destroy:
-        raise RendererError(f"mass-delete breaker: {breaker}; nothing was changed",
-                            hint="check the tenants directory; if the teardown is intended, re-run with "
-                                 "--allow-mass-destroy (and --allow-destroy)")
-    deletes = [c for c in plan.changes if c.action is Action.DELETE]
-    replaces = [c for c in plan.changes if c.action is Action.REPLACE]
-    if deletes and not allow_destroy:
-        names = ", ".join(f"{c.tenant}/{c.address}" for c in deletes)
-        raise RendererError(
-            f"the plan deletes {len(deletes)} resource{'s' if len(deletes) != 1 else ''} ({names}); "
-            "nothing was changed",
-            hint="review the plan and re-run with --allow-destroy to delete them")
-    if replaces and not allow_replace:
-        names = ", ".join(f"{c.tenant}/{c.address} ({c.reason})" for c in replaces)
-        raise RendererError(
-            f"the plan replaces {len(replaces)} resource{'s' if len(replaces) != 1 else ''}: {names}; "
-            "nothing was changed",
-            hint="replacing deletes the resource and its data; re-run with --allow-replace if that is intended")
-    data_loss = [c for c in replaces if c.data_loss]
-    if data_loss and not allow_data_loss:
-        names = ", ".join(f"{c.tenant}/{c.address}" for c in data_loss)
-        raise RendererError(
-            f"replacing {names} deletes a database and all its data; nothing was changed",
-            hint="back the data up first; re-run with --allow-replace --allow-data-loss if that is intended")
-
-
-def _written_secrets(change: Change) -> list[EnvVar]:
-    """The tenant-secret env vars a change writes."""
-    if change.desired is None or change.action not in (Action.CREATE, Action.REPLACE, Action.UPDATE):
-        return []
-    secrets = [e for e in change.desired.env_vars if e.source is EnvSource.SECRET]
-    if change.action is Action.UPDATE:
-        paths = {f.path for f in change.fields}
-        secrets = [e for e in secrets if f"envVars.{e.key}" in paths]
-    return secrets
-
-
-def check_secrets(plan: Plan, environ: Mapping[str, str]) -> None:
-    """Every tenant secret the plan writes must be in the environment. Raises `RendererError` naming them."""
-    missing = sorted({f"${e.ref_name} (secret {e.key} of {c.tenant}/{c.address})"
-                      for c in plan.changes for e in _written_secrets(c) if (e.ref_name or "") not in environ})
-    if missing:
-        raise RendererError(
-            f"tenant secrets are not set in the environment: {', '.join(missing)}; nothing was changed",
-            hint="export each environment variable named by `from_env` in the tenant file before apply")
-
-
 def _managed_keys(desired: DesiredResource) -> list[str]:
     return sorted(e.key for e in desired.env_vars if e.managed)
 
@@ -754,8 +692,7 @@ async def wait_for_deploys(
 
 async def apply_plan(
     plan: Plan, client: RenderClient, lockfile: Lockfile, lockfile_path: Path, live: LiveState,
-    *, emit: Emit, allow_destroy: bool = False, allow_replace: bool = False, allow_data_loss: bool = False,
-    allow_mass_destroy: bool = False, environ: Mapping[str, str] | None = None,
+    *, emit: Emit, environ: Mapping[str, str] | None = None,
     fingerprints: Fingerprinter | None = None, wait: bool = False, console: Console | None = None,
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL_SECONDS, skip_backup: bool = False,
     backup_timeout: float = DEFAULT_BACKUP_TIMEOUT, backup_poll: float = DEFAULT_BACKUP_POLL,
@@ -768,15 +705,12 @@ async def apply_plan(
     `stopped_reason` is then "Render rate budget" and its exit code 4). Every Postgres delete is preceded
     by an export unless `skip_backup` (`renderer.backup`; `BackupFailed` stops that tenant).
 
-    Raises `RendererError` before any write when the plan is not allowed (`check_allowed`), a tenant
-    secret it writes is not in the environment, or a create needs RENDER_OWNER_ID and it is missing;
+    The caller has checked the plan first (`renderer.plan.checks`: allows, deletion protection, tenant
+    secrets). Raises `RendererError` before any write when a create needs RENDER_OWNER_ID and it is missing;
     API errors propagate after the lockfile has recorded everything done so far (the tenant marked
     `failed`). A failed deploy marks its tenant `failed` and is reported (`ApplyReport.exit_code` 1).
     """
     environ = environ if environ is not None else os.environ
-    check_allowed(plan, allow_destroy=allow_destroy, allow_replace=allow_replace, allow_data_loss=allow_data_loss,
-                  allow_mass_destroy=allow_mass_destroy)
-    check_secrets(plan, environ)
     if any(c.action in (Action.CREATE, Action.REPLACE) for c in plan.changes):
         client.settings.require_owner()
     gate = CreateGate.for_plan(plan, client, lockfile, max_wait=max_create_wait)

@@ -9,6 +9,7 @@ that escapes is a bug and keeps its traceback.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from enum import IntEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -17,10 +18,29 @@ Layer = Literal["yaml", "template", "tenant", "schema", "semantic"]
 Severity = Literal["error", "warning"]
 
 
+class ExitCode(IntEnum):
+    """Every exit code renderer chooses, in one place.
+
+    - `OK` 0: success (no changes, no drift, apply complete);
+    - `ERROR` 1: any error: a user mistake, a usage error, a refused or failed API call, a cancelled apply,
+      a failed deploy;
+    - `CHANGES` 2: `plan --detailed-exitcode` with changes, `drift --detailed-exitcode` with drift;
+    - `DESTRUCTIVE` 3: `plan --detailed-exitcode` with changes that delete or replace;
+    - `INCOMPLETE` 4: apply stopped early with work left (a rate budget, a rollout paused); the next run
+      carries on.
+    """
+
+    OK = 0
+    ERROR = 1
+    CHANGES = 2
+    DESTRUCTIVE = 3
+    INCOMPLETE = 4
+
+
 class RendererError(Exception):
     """A mistake the user can fix. `message` says what is wrong, `hint` how to fix it."""
 
-    exit_code: int = 1
+    exit_code: int = ExitCode.ERROR
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

@@ -44,8 +44,6 @@ from renderer.apply import (
     ApplyReport,
     apply_lock,
     apply_plan,
-    check_allowed,
-    check_secrets,
     recover,
 )
 from renderer.ci.allow import (
@@ -69,6 +67,7 @@ from renderer.ci.pr_plan import repo_relative
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
 from renderer.errors import RendererError
 from renderer.lockfile import Lockfile
+from renderer.plan.checks import check_allowed, check_secrets
 from renderer.plan.model import Action, Plan
 from renderer.plan.render_json import render_json
 from renderer.plan.render_markdown import render_markdown
@@ -330,11 +329,8 @@ class Deploy:
             check_secrets(plan, planned.environ)
             self.journal.save(self.head, plan_intents(plan), self._journal_message())
             self.outcome.started = True
-            destroy = self.allows.allowed(AllowKind.DESTROY)
             self.outcome.report = await apply_plan(
-                plan, client, planned.lockfile, self.lock_path, planned.live, emit=self.emit,
-                allow_destroy=destroy, allow_replace=destroy, allow_data_loss=self.allows.allowed(AllowKind.DATA_LOSS),
-                allow_mass_destroy=self.allows.allowed(AllowKind.MASS_DESTROY), environ=planned.environ,
+                plan, client, planned.lockfile, self.lock_path, planned.live, emit=self.emit, environ=planned.environ,
                 fingerprints=planned.fingerprints)
             self.emit(self.outcome.report.summary())
 

@@ -16,8 +16,6 @@ from renderer.apply import (
     ApplyReport,
     apply_lock,
     apply_plan,
-    check_allowed,
-    check_secrets,
     recover,
 )
 from renderer.backup import DEFAULT_BACKUP_TIMEOUT
@@ -25,6 +23,7 @@ from renderer.cli.options import inputs, plan_options
 from renderer.cli.output import stdout
 from renderer.concurrency import DEFAULT_TENANT_PARALLELISM
 from renderer.errors import RendererError
+from renderer.plan.checks import check_allowed, check_secrets
 from renderer.plan.render_text import manual_lines, render_text
 from renderer.render_api.client import RenderClient, Settings
 from renderer.workflow import Inputs, SavedPlan, make_plan, read_saved_plan, saved_plan_differences
@@ -70,8 +69,7 @@ async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: 
                     return report.exit_code
             report = await apply_plan(
                 plan, client, planned.lockfile, plan_inputs.lockfile, planned.live, emit=_emit,
-                allow_destroy=allow_destroy, allow_replace=allow_replace, allow_data_loss=allow_data_loss,
-                allow_mass_destroy=allow_mass_destroy, environ=planned.environ, fingerprints=planned.fingerprints,
+                environ=planned.environ, fingerprints=planned.fingerprints,
                 wait=wait, console=stdout, wait_timeout=wait_timeout, poll=poll, skip_backup=skip_backup,
                 backup_timeout=backup_timeout, tenant_parallelism=tenant_parallelism)
             if plan.manual_actions:
