@@ -20,9 +20,12 @@ from renderer.configuration import Configuration, blueprint_schema, load_configu
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter, plain
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile
+from renderer.plan.cost import plan_cost
 from renderer.plan.diff import TenantInput, build_plan
 from renderer.plan.model import Notice, Plan, TenantSource
 from renderer.plan.render_json import plan_document
+from renderer.pricing.cost import Usage
+from renderer.pricing.table import load_price_table
 from renderer.refresh import LiveResource, LiveState, find_by_name, name_key, refresh
 from renderer.render_api.client import RenderClient
 from renderer.resources import Kind
@@ -81,6 +84,17 @@ def tenant_inputs(configuration: Configuration) -> dict[str, TenantInput]:
     }
 
 
+def tenant_usage(configuration: Configuration) -> dict[str, Usage]:
+    """Each tenant's stated `expected_usage` (tenants without one are left out)."""
+    result: dict[str, Usage] = {}
+    for slug, config in configuration.tenants.items():
+        stated = config.file.tenant.expected_usage
+        if stated is not None:
+            result[slug] = Usage(cron_minutes=dict(stated.cron_minutes), bandwidth_gb=stated.bandwidth_gb,
+                                 build_minutes=stated.build_minutes)
+    return result
+
+
 def managed_ids(lockfile: Lockfile, slugs: Iterable[str]) -> dict[str, Kind]:
     return {
         entry.id: entry.kind
@@ -124,6 +138,7 @@ async def make_plan(
             raise RendererError(exc.message, hint=f"an interrupted apply left {journal}: run `renderer apply`, "
                                                   "which first records what it created") from None
         raise
+    plan = plan.model_copy(update={"cost": plan_cost(plan, live, load_price_table(), tenant_usage(configuration))})
     budget = budget_notice(plan, create_budget(client), lockfile.service_create_window, client.clock.epoch())
     if budget:
         plan = plan.model_copy(update={"notices": [*plan.notices, Notice(tenant="", kind="rate_budget",
