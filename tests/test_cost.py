@@ -17,7 +17,9 @@ from renderer.errors import RendererError
 from renderer.pricing.cost import Usage, cents, exact, money, resource_cost, usage_cost
 from renderer.pricing.table import Price, api_plan, blueprint_plan, load_price_table, parse_price_table
 from renderer.resources import Kind
+from tests.ci_support import Actions, GitProject, pull_request_event
 from tests.conftest import BLUEPRINT_SCHEMA, Sim, run
+from tests.github_fake import FakeGitHub
 
 TABLE = load_price_table()
 SERVICE_TYPES = ("free", "starter", "standard", "pro", "pro_plus", "pro_max", "pro_ultra")
@@ -261,3 +263,34 @@ def test_an_unknown_plan_is_reported_as_unknown_not_zero(sim: Sim, project: Path
     assert ("hooli/postgres.backboneos-db: instance pro plus: legacy Postgres instance type: no current page "
             "prices it") in result.out
     assert "postgres.backboneos-db: $0.00/mo -> $0.00/mo + unknown (new)" in result.out
+
+
+def test_pr_comment_has_a_cost_line_per_affected_tenant_the_total_and_the_unknown_prices(
+        sim: Sim, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = GitProject(tmp_path, ["globex"])
+    monkeypatch.chdir(project.path)
+    actions = Actions(tmp_path, monkeypatch, github)
+    project.sync_main()
+    project.branch("add-acme")
+    project.copy_tenant("acme-corp")
+    project.commit("Add tenant acme-corp")
+    project.push("add-acme")
+    event = pull_request_event(7, base_sha=project.sha("origin/main"), head_sha=project.sha(), head_ref="add-acme")
+    actions.event("pull_request", event, sha=project.sha())
+    planned = run("ci", "plan", "--out", str(tmp_path / "renderer-plan"))
+    assert planned.code == 0, planned.output
+
+    (comment,) = github.comments_on(7)
+    body = comment["body"]
+    starter, postgres = TABLE.service("starter").amount, TABLE.postgres_instance("basic-256mb").amount
+    assert starter is not None and postgres is not None
+    total = money(2 * starter + postgres).replace("$", "\\$")
+    assert f"- acme-corp: \\$0.00/mo -> {total}/mo + unknown (+{total}/mo)" in body
+    assert f"**Monthly cost of 1 tenant: \\$0.00/mo -> {total}/mo + unknown (+{total}/mo); " in body
+    assert f"table {TABLE.version}**" in body
+    assert ("Price unknown (not in totals):\n\n"
+            "- acme-corp/postgres.backboneos-db: storage: diskSizeGB is not set") in body
+    assert "globex" not in body.split("Price unknown")[0].split("Monthly cost of")[1]
+    document = json.loads((tmp_path / "renderer-plan" / "plan.json").read_text())
+    assert document["cost"]["tenants"][0]["tenant"] == "acme-corp"
+    assert document["cost"]["delta_cents"] == cents(2 * starter + postgres)

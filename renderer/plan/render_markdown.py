@@ -11,9 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from renderer.plan.model import Action, Change, Plan
-from renderer.plan.render_cost import caveat_lines, fleet_line, rate_lines, tenant_lines, unknown_lines
+from renderer.plan.render_cost import (
+    caveat_lines,
+    fleet_line,
+    rate_lines,
+    tenant_line,
+    tenant_lines,
+    unknown_lines,
+)
 from renderer.plan.render_text import change_header, field_line, manual_lines, notice_lines, summary_line
 
+# Tenants listed by name in the fleet's cost summary; the others' costs stay in their sections (GitHub
+# rejects comments over 65,536 characters).
+COST_TENANT_LINES = 50
 # How a tenant is counted in the fleet summary.
 TENANT_STATUSES = ("create", "update", "delete", "unchanged")
 
@@ -73,6 +83,13 @@ def cost_markdown(plan: Plan) -> str:
     if plan.cost is None or not plan.has_changes:
         return ""
     parts = [f"**{money_escape(fleet_line(plan.cost))}**"]
+    changed = [t for t in plan.cost.tenants if t.tenant in {c.tenant for c in plan.actionable()}]
+    if changed:
+        items = [f"- {t.tenant}: {money_escape(tenant_line(t).removeprefix('monthly cost '))}"
+                 for t in changed[:COST_TENANT_LINES]]
+        if len(changed) > COST_TENANT_LINES:
+            items.append(f"- ... and {len(changed) - COST_TENANT_LINES} more tenants: each in its section below")
+        parts.append("\n".join(items))
     for title, lines in (("Usage-priced, shown as rates (not in totals)", rate_lines(plan.cost)),
                          ("Price unknown (not in totals)", unknown_lines(plan.cost)),
                          ("Price may be out of date", caveat_lines(plan.cost))):
