@@ -24,7 +24,7 @@ from renderer.plan.cost import plan_cost
 from renderer.plan.diff import TenantInput, build_plan
 from renderer.plan.model import Notice, Plan, TenantSource
 from renderer.plan.render_json import plan_document
-from renderer.pricing.cost import Usage
+from renderer.pricing.model import Usage
 from renderer.pricing.table import load_price_table
 from renderer.refresh import LiveResource, LiveState, find_by_name, name_key, refresh
 from renderer.render_api.client import RenderClient

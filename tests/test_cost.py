@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from renderer.errors import RendererError
-from renderer.pricing.cost import Usage, cents, exact, money, resource_cost, usage_cost
+from renderer.pricing.cost import resource_cost, usage_cost
+from renderer.pricing.model import Usage, cents, exact, money
 from renderer.pricing.table import Price, api_plan, blueprint_plan, load_price_table, parse_price_table
 from renderer.resources import Kind
 from tests.ci_support import Actions, GitProject, pull_request_event

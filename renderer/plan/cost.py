@@ -11,16 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from renderer.plan.model import Action, Change, Plan
-from renderer.pricing.cost import (
-    Estimate,
-    PlanCost,
-    ResourceCost,
-    ResourceDelta,
-    TenantCost,
-    Usage,
-    resource_cost,
-    usage_cost,
-)
+from renderer.pricing.cost import resource_cost, usage_cost
+from renderer.pricing.model import Estimate, PlanCost, ResourceCost, ResourceDelta, TenantCost, Usage
 from renderer.pricing.table import PriceTable
 from renderer.refresh import LiveState
 from renderer.resources import Kind

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from renderer.pricing.cost import PlanCost
+from renderer.pricing.model import PlanCost
 from renderer.resources import DesiredResource, Kind
 
 # The mass-delete breaker: a run may tear down at most max(1, MASS_DESTROY_SHARE x tenants in the

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from renderer.pricing.cost import (
+from renderer.pricing.model import (
     Estimate,
     PlanCost,
     ResourceCost,
