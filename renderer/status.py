@@ -2,7 +2,8 @@
 
 One row per lockfile resource: the tenant's status from the lockfile, and from Render the service's
 latest deploy (GET /services/{id}/deploys?limit=1, newest first), whether it is suspended and its URL,
-or a Postgres database's status. Read-only.
+or a Postgres database's status. `status_report` adds what each tenant costs per month now, priced from
+the live fields (`renderer.pricing.live`). Read-only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import asyncio
 from dataclasses import dataclass
 
 from renderer.lockfile import Lockfile
+from renderer.pricing.live import LiveTenantCost, live_costs
+from renderer.pricing.model import Estimate
+from renderer.pricing.table import PriceTable
 from renderer.refresh import LiveState
 from renderer.render_api.client import RenderClient
 
@@ -61,3 +65,30 @@ async def status_rows(client: RenderClient, lockfile: Lockfile, live: LiveState,
         rows.append(StatusRow(slug, tenant_status, addr, entry.name, entry.id, state,
                               str(info.get("suspended") or ""), str(info.get("url") or info.get("dashboardUrl") or "")))
     return rows
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """The status rows, each tenant's monthly cost now (`costs`, slug order) and the price table version."""
+
+    rows: list[StatusRow]
+    costs: list[LiveTenantCost]
+    price_table_version: str
+
+    @property
+    def fleet(self) -> Estimate:
+        return Estimate.total(c.total for c in self.costs)
+
+    def by_cost(self) -> StatusReport:
+        """Tenants most expensive first (ties by slug), rows in that tenant order."""
+        costs = sorted(self.costs, key=lambda c: (-c.total.monthly, -c.total.monthly_max, c.tenant))
+        rank = {c.tenant: i for i, c in enumerate(costs)}
+        rows = sorted(self.rows, key=lambda r: (rank.get(r.tenant, len(rank)), r.tenant, r.address))
+        return StatusReport(rows, costs, self.price_table_version)
+
+
+async def status_report(client: RenderClient, lockfile: Lockfile, live: LiveState, scope: list[str],
+                        table: PriceTable) -> StatusReport:
+    """`status_rows` plus each tenant's monthly cost from its live resources."""
+    rows = await status_rows(client, lockfile, live, scope)
+    return StatusReport(rows, live_costs(lockfile, live, scope, table), table.version)

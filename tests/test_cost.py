@@ -295,3 +295,38 @@ def test_pr_comment_has_a_cost_line_per_affected_tenant_the_total_and_the_unknow
     document = json.loads((tmp_path / "renderer-plan" / "plan.json").read_text())
     assert document["cost"]["tenants"][0]["tenant"] == "acme-corp"
     assert document["cost"]["delta_cents"] == cents(2 * starter + postgres)
+
+
+def test_status_shows_each_tenants_monthly_cost_and_the_fleet_total_sorted_by_cost(sim: Sim, project: Path) -> None:
+    assert "plan: standard" in (project / "tenants" / "initech.yaml").read_text()
+    assert run("apply", "--auto-approve").code == 0
+    starter, standard, postgres = (TABLE.service("starter").amount, TABLE.service("standard").amount,
+                                   TABLE.postgres_instance("basic-256mb").amount)
+    assert starter is not None and standard is not None and postgres is not None
+    small, big = 2 * starter + postgres, 2 * standard + postgres
+
+    text = run("status")
+    assert text.code == 0, text.output
+    table, costs = text.out.split("\n\n", 1)
+    assert "web_service.backboneos-backend" in table and "monthly cost" not in table  # the resource table as before
+    rows = [line.split() for line in costs.splitlines()[1:4]]
+    assert [r[0] for r in rows] == ["acme-corp", "globex", "initech"]
+    assert rows[2][1:] == [f"{money(big)}/mo", "+", "unknown"]
+    fleet = 2 * small + big
+    assert (f"Monthly cost of 3 tenants: {money(fleet)}/mo + unknown; Render list prices, "
+            f"table {TABLE.version}") in text.out
+    assert "Price unknown (not in totals):\n  - acme-corp/postgres.backboneos-db: storage: diskSizeGB" in text.out
+
+    by_cost = run("status", "--sort", "cost")
+    assert [line.split()[0] for line in by_cost.out.split("\n\n", 1)[1].splitlines()[1:4]] == [
+        "initech", "acme-corp", "globex"]
+
+    document = json.loads(run("status", "--format", "json", "--sort", "cost").out)
+    assert document["price_table_version"] == TABLE.version
+    assert [t["tenant"] for t in document["tenants"]] == ["initech", "acme-corp", "globex"]
+    assert document["tenants"][0]["cost"]["monthly_cents"] == cents(big)
+    assert document["fleet"]["monthly_cents"] == cents(fleet)
+    web = next(r for r in document["resources"]
+               if r["tenant"] == "initech" and r["address"] == "web_service.backboneos-backend")
+    assert web["cost"]["monthly_cents"] == cents(standard) and web["id"].startswith("srv-")
+    assert document["resources"][0]["tenant"] == "initech"

@@ -97,12 +97,12 @@ def _amount(prefix: str, value: Decimal) -> dict[str, Any]:
     return {f"{prefix}_cents": cents(value), f"{prefix}_exact": exact(value)}
 
 
-def _estimate(estimate: Estimate) -> dict[str, Any]:
+def estimate_document(estimate: Estimate) -> dict[str, Any]:
     return {**_amount("monthly", estimate.monthly), **_amount("monthly_max", estimate.monthly_max),
             "unknown": list(estimate.unknown), "rates": list(estimate.rates), "caveats": list(estimate.caveats)}
 
 
-def _resource(cost: ResourceCost | None) -> dict[str, Any] | None:
+def resource_document(cost: ResourceCost | None) -> dict[str, Any] | None:
     if cost is None:
         return None
     lines = [{"item": line.item,
@@ -124,14 +124,14 @@ def cost_document(cost: PlanCost | None) -> dict[str, Any] | None:
     return {
         "price_table_version": cost.version,
         "currency": cost.currency,
-        "before": _estimate(cost.before),
-        "after": _estimate(cost.after),
+        "before": estimate_document(cost.before),
+        "after": estimate_document(cost.after),
         **_amount("delta", cost.delta), **_amount("delta_max", cost.delta_max),
         "tenants": [
-            {"tenant": t.tenant, "before": _estimate(t.before), "after": _estimate(t.after),
+            {"tenant": t.tenant, "before": estimate_document(t.before), "after": estimate_document(t.after),
              **_amount("delta", t.delta), **_amount("delta_max", t.delta_max),
              "resources": [{"address": r.address, "kind": r.kind, "name": r.name, "changed": r.changed,
-                            "before": _resource(r.before), "after": _resource(r.after),
+                            "before": resource_document(r.before), "after": resource_document(r.after),
                             **_amount("delta", r.delta)} for r in t.resources]}
             for t in cost.tenants
         ],
