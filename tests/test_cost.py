@@ -330,3 +330,91 @@ def test_status_shows_each_tenants_monthly_cost_and_the_fleet_total_sorted_by_co
                if r["tenant"] == "initech" and r["address"] == "web_service.backboneos-backend")
     assert web["cost"]["monthly_cents"] == cents(standard) and web["id"].startswith("srv-")
     assert document["resources"][0]["tenant"] == "initech"
+
+
+JOBS_BLUEPRINT = """\
+services:
+  - type: web
+    name: api
+    runtime: python
+    repo: https://github.com/backboneos/backboneos
+    plan: standard
+    buildCommand: pip install -r requirements.txt
+    startCommand: gunicorn app
+    domains:
+      - {{ tenant.slug }}.example.com
+    scaling:
+      minInstances: 1
+      maxInstances: 3
+      targetCPUPercent: 70
+  - type: worker
+    name: indexer
+    runtime: python
+    repo: https://github.com/backboneos/backboneos
+    plan: starter
+    buildCommand: pip install -r requirements.txt
+    startCommand: python index.py
+    disk:
+      name: data
+      mountPath: /data
+      sizeGB: 10
+  - type: cron
+    name: report
+    runtime: python
+    repo: https://github.com/backboneos/backboneos
+    plan: standard
+    schedule: "0 * * * *"
+    buildCommand: pip install -r requirements.txt
+    startCommand: python report.py
+  - type: keyvalue
+    name: cache
+    plan: starter
+    ipAllowList: []
+databases:
+  - name: db
+    plan: pro-4gb
+    diskSizeGB: 20
+    highAvailability:
+      enabled: true
+"""
+
+
+def test_every_kind_is_priced_and_expected_usage_prices_cron_minutes_and_bandwidth(sim: Sim, project: Path) -> None:
+    (project / "blueprints" / "jobs").mkdir()
+    (project / "blueprints" / "jobs" / "render.yaml.j2").write_text(JOBS_BLUEPRINT)
+    for path in (project / "tenants").glob("*.yaml"):
+        path.unlink()
+    _tenant(project, "hooli", "name: Hooli\nslug: hooli\nblueprint: jobs\n"
+                              "expected_usage:\n  cron_minutes: {report: 6000}\n  bandwidth_gb: 40\n")
+    document = _json_plan()
+    cost = document["cost"]
+    assert isinstance(cost, dict)
+    (tenant,) = cost["tenants"]
+    after = {r["address"]: r["after"] for r in tenant["resources"]}
+    assert after["web_service.api"]["monthly_cents"] == 2500 and after["web_service.api"]["monthly_max_cents"] == 7500
+    assert after["background_worker.indexer"]["monthly_cents"] == 700
+    assert after["disk.indexer"]["monthly_cents"] == 250
+    assert after["cron_job.report"]["lines"][0]["monthly_exact"] == "3.48"  # 6000 minutes x $0.00058
+    assert after["key_value.cache"]["monthly_cents"] == 1000
+    assert after["postgres.db"]["monthly_cents"] == 2 * 5500 + 20 * 30
+    domain = after["custom_domain.api/hooli.example.com"]
+    assert domain["monthly_cents"] == 0 and "$0.25/domain/month" in domain["lines"][0]["rate"]
+    assert after["usage"]["monthly_cents"] == 600  # 40 GB x $0.15
+    assert "env_group" not in {r["kind"] for r in tenant["resources"]}
+    low = 2500 + 700 + 250 + 348 + 1000 + 11600 + 600
+    assert tenant["after"]["monthly_cents"] == low and tenant["after"]["monthly_max_cents"] == low + 5000
+    assert tenant["after"]["unknown"] == []
+    assert any("custom domain" in rate for rate in tenant["after"]["rates"])
+
+    text = run("plan").out
+    assert f"monthly cost $0.00/mo -> {money(Decimal(low) / 100)}-{money(Decimal(low + 5000) / 100)}/mo" in text
+    assert "Usage-priced, shown as rates (not in totals):\n  - hooli/custom_domain.api/hooli.example.com" in text
+
+
+def test_expected_usage_is_validated_with_a_hint(project: Path) -> None:
+    _tenant(project, "globex", (project / "tenants" / "globex.yaml").read_text()
+            + "expected_usage:\n  cron_minute: {report: 10}\n")
+    result = run("validate")
+    assert result.code == 1
+    assert "tenants/globex.yaml:" in result.output and "unknown key `cron_minute`" in result.output
+    assert "did you mean `cron_minutes`?" in result.output
