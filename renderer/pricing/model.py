@@ -131,11 +131,13 @@ class ResourceDelta(BaseModel):
     @property
     def changed(self) -> bool:
         """Whether the plan changes this resource's cost or what is known about it."""
-        before = (self.before.monthly, self.before.monthly_max, self.before.unknown) if self.before else None
-        after = (self.after.monthly, self.after.monthly_max, self.after.unknown) if self.after else None
-        if before is None or after is None:
-            return before != after
-        return before != after or self.before.rates != self.after.rates  # type: ignore[union-attr]
+        return _facts(self.before) != _facts(self.after)
+
+
+def _facts(cost: ResourceCost | None) -> tuple[object, ...] | None:
+    if cost is None:
+        return None
+    return cost.monthly, cost.monthly_max, cost.unknown, cost.rates
 
 
 class TenantCost(BaseModel):
