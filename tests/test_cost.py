@@ -196,27 +196,22 @@ def test_adding_moving_and_removing_a_tenant_shows_cost_saving_and_unknown(sim: 
     starter, postgres = TABLE.service("starter").amount, TABLE.postgres_instance("basic-256mb").amount
     assert starter is not None and postgres is not None
     storage = TABLE.postgres.storage.amount
+    assert storage is not None
+    full = 2 * starter + postgres + 5 * storage  # base_crm sets diskSizeGB: 5
 
     added = run("plan")
     assert added.code == 0, added.output
-    new_cost = 2 * starter + postgres
-    assert f"monthly cost $0.00/mo -> {money(new_cost)}/mo + unknown ({money(new_cost, sign=True)}/mo)" in added.out
+    assert f"monthly cost $0.00/mo -> {money(full)}/mo ({money(full, sign=True)}/mo)" in added.out
     assert f"web_service.backboneos-backend: $0.00/mo -> {money(starter)}/mo (new)" in added.out
     assert f"background_worker.backboneos-worker: $0.00/mo -> {money(starter)}/mo (new)" in added.out
-    assert (f"postgres.backboneos-db: $0.00/mo -> {money(postgres)}/mo + unknown (new)") in added.out
-    assert "hooli/postgres.backboneos-db: storage: diskSizeGB is not set, so Render chooses the size" in added.out
-    assert f"Monthly cost of 1 tenant: $0.00/mo -> {money(new_cost)}/mo + unknown" in added.out
+    assert f"postgres.backboneos-db: $0.00/mo -> {money(postgres + 5 * storage)}/mo (new)" in added.out
+    assert f"Monthly cost of 1 tenant: $0.00/mo -> {money(full)}/mo ({money(full, sign=True)}/mo)" in added.out
+    assert "Price unknown" not in added.out
 
-    # With a storage size set, the database is fully priced: instance + storage.
-    blueprint = project / "blueprints" / "base_crm" / "render.yaml.j2"
-    blueprint.write_text(blueprint.read_text().replace('postgresMajorVersion: "16"',
-                                                       'postgresMajorVersion: "16"\n    diskSizeGB: 5'))
     document = _json_plan()
     cost = document["cost"]
     assert isinstance(cost, dict)
     assert cost["price_table_version"] == TABLE.version
-    assert storage is not None
-    full = 2 * starter + postgres + 5 * storage
     (tenant,) = cost["tenants"]
     assert tenant["after"]["monthly_cents"] == cents(full) == 2150
     assert tenant["after"]["unknown"] == []
@@ -263,7 +258,7 @@ def test_an_unknown_plan_is_reported_as_unknown_not_zero(sim: Sim, project: Path
     assert "Price unknown (not in totals):" in result.out
     assert ("hooli/postgres.backboneos-db: instance pro plus: legacy Postgres instance type: no current page "
             "prices it") in result.out
-    assert "postgres.backboneos-db: $0.00/mo -> $0.00/mo + unknown (new)" in result.out
+    assert "postgres.backboneos-db: $0.00/mo -> $1.50/mo + unknown (new)" in result.out  # storage only
 
 
 def test_pr_comment_has_a_cost_line_per_affected_tenant_the_total_and_the_unknown_prices(
@@ -274,7 +269,10 @@ def test_pr_comment_has_a_cost_line_per_affected_tenant_the_total_and_the_unknow
     project.sync_main()
     project.branch("add-acme")
     project.copy_tenant("acme-corp")
-    project.commit("Add tenant acme-corp")
+    blueprint = project.path / "blueprints" / "base_crm" / "render.yaml.j2"
+    project.write("blueprints/base_crm/render.yaml.j2",
+                  blueprint.read_text().replace("plan: basic-256mb", "plan: pro plus"))  # a legacy type: unknown
+    project.commit("Add tenant acme-corp; databases on pro plus")
     project.push("add-acme")
     event = pull_request_event(7, base_sha=project.sha("origin/main"), head_sha=project.sha(), head_ref="add-acme")
     actions.event("pull_request", event, sha=project.sha())
@@ -283,18 +281,20 @@ def test_pr_comment_has_a_cost_line_per_affected_tenant_the_total_and_the_unknow
 
     (comment,) = github.comments_on(7)
     body = comment["body"]
-    starter, postgres = TABLE.service("starter").amount, TABLE.postgres_instance("basic-256mb").amount
-    assert starter is not None and postgres is not None
-    total = money(2 * starter + postgres).replace("$", "\\$")
-    assert f"- acme-corp: \\$0.00/mo -> {total}/mo + unknown (+{total}/mo)" in body
-    assert f"**Monthly cost of 1 tenant: \\$0.00/mo -> {total}/mo + unknown (+{total}/mo); " in body
+    starter, storage = TABLE.service("starter").amount, TABLE.postgres.storage.amount
+    assert starter is not None and storage is not None
+    each = money(2 * starter + 5 * storage).replace("$", "\\$")
+    both = money(2 * (2 * starter + 5 * storage)).replace("$", "\\$")
+    assert f"- acme-corp: \\$0.00/mo -> {each}/mo + unknown (+{each}/mo)" in body
+    assert f"- globex: \\$0.00/mo -> {each}/mo + unknown (+{each}/mo)" in body
+    assert f"**Monthly cost of 2 tenants: \\$0.00/mo -> {both}/mo + unknown (+{both}/mo); " in body
     assert f"table {TABLE.version}**" in body
     assert ("Price unknown (not in totals):\n\n"
-            "- acme-corp/postgres.backboneos-db: storage: diskSizeGB is not set") in body
-    assert "globex" not in body.split("Price unknown")[0].split("Monthly cost of")[1]
+            "- acme-corp/postgres.backboneos-db: instance pro plus: legacy Postgres instance type") in body
+    assert "- globex/postgres.backboneos-db: instance pro plus: legacy Postgres instance type" in body
     document = json.loads((tmp_path / "renderer-plan" / "plan.json").read_text())
-    assert document["cost"]["tenants"][0]["tenant"] == "acme-corp"
-    assert document["cost"]["delta_cents"] == cents(2 * starter + postgres)
+    assert [t["tenant"] for t in document["cost"]["tenants"]] == ["acme-corp", "globex"]
+    assert document["cost"]["delta_cents"] == cents(2 * (2 * starter + 5 * storage))
 
 
 def test_status_shows_each_tenants_monthly_cost_and_the_fleet_total_sorted_by_cost(sim: Sim, project: Path) -> None:
@@ -303,7 +303,8 @@ def test_status_shows_each_tenants_monthly_cost_and_the_fleet_total_sorted_by_co
     starter, standard, postgres = (TABLE.service("starter").amount, TABLE.service("standard").amount,
                                    TABLE.postgres_instance("basic-256mb").amount)
     assert starter is not None and standard is not None and postgres is not None
-    small, big = 2 * starter + postgres, 2 * standard + postgres
+    disk = 5 * (TABLE.postgres.storage.amount or Decimal(0))
+    small, big = 2 * starter + postgres + disk, 2 * standard + postgres + disk
 
     text = run("status")
     assert text.code == 0, text.output
@@ -311,11 +312,11 @@ def test_status_shows_each_tenants_monthly_cost_and_the_fleet_total_sorted_by_co
     assert "web_service.backboneos-backend" in table and "monthly cost" not in table  # the resource table as before
     rows = [line.split() for line in costs.splitlines()[1:4]]
     assert [r[0] for r in rows] == ["acme-corp", "globex", "initech"]
-    assert rows[2][1:] == [f"{money(big)}/mo", "+", "unknown"]
+    assert rows[2][1:] == [f"{money(big)}/mo"]
     fleet = 2 * small + big
-    assert (f"Monthly cost of 3 tenants: {money(fleet)}/mo + unknown; Render list prices, "
+    assert (f"Monthly cost of 3 tenants: {money(fleet)}/mo; Render list prices, "
             f"table {TABLE.version}") in text.out
-    assert "Price unknown (not in totals):\n  - acme-corp/postgres.backboneos-db: storage: diskSizeGB" in text.out
+    assert "Price unknown" not in text.out
 
     by_cost = run("status", "--sort", "cost")
     assert [line.split()[0] for line in by_cost.out.split("\n\n", 1)[1].splitlines()[1:4]] == [
