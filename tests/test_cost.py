@@ -409,7 +409,7 @@ def test_every_kind_is_priced_and_expected_usage_prices_cron_minutes_and_bandwid
 
     text = run("plan").out
     assert f"monthly cost $0.00/mo -> {money(Decimal(low) / 100)}-{money(Decimal(low + 5000) / 100)}/mo" in text
-    assert "Usage-priced, shown as rates (not in totals):\n  - hooli/custom_domain.api/hooli.example.com" in text
+    assert "Usage-priced, shown as rates (not in totals):\n    - hooli/custom_domain.api/hooli.example.com" in text
 
 
 def test_expected_usage_is_validated_with_a_hint(project: Path) -> None:

@@ -77,7 +77,7 @@ def _print_costs(report: StatusReport) -> None:
         lines = [f"{c.tenant}/{line}" for c in report.costs for line in pick(c.total)]
         if lines:
             stdout.print(f"{title}:", markup=False, highlight=False)
-            stdout.print("".join(f"  - {line}\n" for line in lines), end="", markup=False, highlight=False)
+            stdout.print("".join(f"    - {line}\n" for line in lines), end="", markup=False, highlight=False)
 
 
 @click.command()

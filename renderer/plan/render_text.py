@@ -134,6 +134,6 @@ def cost_text(plan: Plan) -> Text:
                          ("Price may be out of date", caveat_lines(plan.cost))):
         if lines:
             out.append(f"{title}:\n", style="cyan")
-            out.append("".join(f"  - {line}\n" for line in lines), style="cyan")
+            out.append("".join(f"    - {line}\n" for line in lines), style="cyan")
     out.append("\n")
     return out
