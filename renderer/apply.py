@@ -249,7 +249,7 @@ class Applier(ApplyContext):
         """The value to send for a managed, non-generated env var. Raises `RendererError` when it cannot
         be resolved."""
         if env.source is EnvSource.FROM_DATABASE:
-            info = self.connections.get((slug, f"{Kind.POSTGRES.value}.{env.ref_name}"))
+            info = self.connections.get((slug, env.target or ""))
             value = info.property(env.ref_property or "") if info else None
             if value is None:
                 raise RendererError(

@@ -52,6 +52,12 @@ class Kind(StrEnum):
         return _REFERENCE_TYPE.get(self)
 
     @property
+    def blueprint_plans(self) -> tuple[str, ...] | None:
+        """The instance types a Blueprint may give this kind, Blueprint spelling; None when not a fixed
+        list (Postgres: `basic-1gb`, `pro-4gb`, ...; kinds without a plan)."""
+        return _PLANS.get(self)
+
+    @property
     def namespace(self) -> str:
         """The Render API collection a name must be unique in: `service` for the five service types
         (openapi.json: /services), else the kind itself (/postgres, /key-value, /env-groups)."""
@@ -87,6 +93,15 @@ REFERENCE_KINDS: dict[str, Kind] = {
 _REFERENCE_TYPE: dict[Kind, str] = {}
 for _type, _kind in REFERENCE_KINDS.items():
     _REFERENCE_TYPE.setdefault(_kind, _type)
+# Instance types by kind, Blueprint spelling (render.yaml.schema.json: definitions.plan; which kind takes
+# which: openapi.json webServiceDetailsPOST.plan = plan, privateService/backgroundWorker/cronJobDetailsPOST.plan
+# = paidPlan, keyValuePlan).
+SERVICE_PLANS = ("free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra")
+PAID_PLANS = SERVICE_PLANS[1:]
+_PLANS: dict[Kind, tuple[str, ...]] = {
+    Kind.WEB_SERVICE: SERVICE_PLANS, Kind.PRIVATE_SERVICE: PAID_PLANS, Kind.BACKGROUND_WORKER: PAID_PLANS,
+    Kind.CRON_JOB: PAID_PLANS, Kind.KEY_VALUE: ("free", "starter", "standard", "pro", "pro plus"),
+}
 _LABELS = {
     Kind.WEB_SERVICE: "web service", Kind.PRIVATE_SERVICE: "private service",
     Kind.BACKGROUND_WORKER: "background worker", Kind.CRON_JOB: "cron job", Kind.STATIC_SITE: "static site",

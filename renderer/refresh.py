@@ -1,14 +1,13 @@
 """Refresh: read the live state of the Render resources renderer manages.
 
 Loops over the kind registry (`renderer.kinds.registry`): each kind lists its resources with its list
-endpoint (`GET /services`, `GET /postgres`, `GET /key-value`, `GET /env-groups`, `limit=100`, following
-`cursor`) rather than one GET per resource, and reads each managed one with the extra reads it needs (one
-env-var list per managed service, one connection-info read per managed Postgres and Key Value, one `GET
-/env-groups/{id}` per managed env group, a static site's headers and routes). A service's linked env
-groups come from the env group list (`serviceLinks`). Disks are read by ID (`GET /disks/{id}`), custom
-domains with one list per service that has managed ones (`GET /services/{id}/custom-domains`). A lockfile
-ID missing from the lists is confirmed with one GET: Render answering 404 means it was deleted outside
-renderer.
+endpoint (`KindOps.list_live`: `limit=100`, following `cursor`) rather than one GET per resource, and
+reads each managed one with the extra reads it needs (`KindOps.read`: a service's env vars, a datastore's
+connection info, an env group's env vars, a static site's headers and routes). What one listing tells
+about another kind is noted while listing (`KindOps.listed`: an env group's `serviceLinks` are its
+services' `envGroups`). A kind reached through its service (custom domains) is listed once per service
+that has managed ones (`KindOps.list_under`). A lockfile ID missing from the lists is confirmed with one
+GET (`KindOps.find_by_id`): Render answering 404 means it was deleted outside renderer.
 """
 
 from __future__ import annotations
@@ -103,8 +102,7 @@ async def find_by_name(client: RenderClient, kind: Kind, name: str, parent_id: s
     """The ID of the resource of `kind` named `name` in the configured workspace, or None.
 
     Used to resolve a create whose result is unknown (crash, lost response) and by `renderer import`:
-    looks up by owner, type and name (`GET /services?name=...&type=...`, `GET /postgres`, `GET
-    /key-value`, `GET /env-groups`), never by ID. A disk or custom domain is looked up among its
-    service's (`parent_id`; None finds nothing).
+    looks up by owner, type and name with the kind's list endpoint (`KindOps.find_by_name`), never by ID.
+    A disk or custom domain is looked up among its service's (`parent_id`; None finds nothing).
     """
     return await ops_for(kind).find_by_name(client, kind, name, parent_id)

@@ -23,7 +23,15 @@ from renderer.blueprint.model import (
     resources,
 )
 from renderer.errors import Finding
-from renderer.kind import CODE_KINDS, NATIVE_RUNTIMES, REFERENCE_KINDS, SERVICE_KINDS, Kind
+from renderer.kind import (
+    CODE_KINDS,
+    DATASTORE_TYPES,
+    NATIVE_RUNTIMES,
+    REFERENCE_KINDS,
+    SERVICE_KINDS,
+    SERVICE_PLANS,
+    Kind,
+)
 
 RULES = (
     "unique-name", "fleet-unique-name", "key-value-under-databases", "from-database-ref", "from-database-property",
@@ -32,25 +40,18 @@ RULES = (
     "free-plan-limits", "placeholder", "duplicate-env-key",
 )
 
-# Instance types by kind, Blueprint spelling (render.yaml.schema.json: definitions.plan; which kind takes
-# which: openapi.json webServiceDetailsPOST.plan = plan, privateService/backgroundWorker/cronJobDetailsPOST.plan
-# = paidPlan, keyValuePlan, postgres.plan).
-SERVICE_PLANS = ("free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra")
-PAID_PLANS = SERVICE_PLANS[1:]
-KEY_VALUE_PLANS = ("free", "starter", "standard", "pro", "pro plus")
+# Postgres instance types, Blueprint spelling (render.yaml.schema.json: definitions.plan; openapi.json:
+# postgres.plan); other kinds' are `Kind.blueprint_plans`.
 POSTGRES_PLAN = re.compile(r"^(free|basic-(256mb|1gb|4gb)|pro-\d+gb|accelerated-\d+gb)$")
 LEGACY_POSTGRES_PLANS = ("starter", "standard", "pro", "pro plus")
-PLANS_BY_KIND: dict[Kind, tuple[str, ...]] = {
-    Kind.WEB_SERVICE: SERVICE_PLANS, Kind.PRIVATE_SERVICE: PAID_PLANS, Kind.BACKGROUND_WORKER: PAID_PLANS,
-    Kind.CRON_JOB: PAID_PLANS, Kind.KEY_VALUE: KEY_VALUE_PLANS,
-}
 # fromDatabase properties (Render Blueprint spec, "fromDatabase").
 DATABASE_PROPERTIES = ("connectionString", "host", "port", "user", "password", "database")
 # fromService `type` -> the kind it names (render.yaml.schema.json: definitions.serviceType).
 # The kinds `fromService` can name (render.yaml.schema.json: definitions.serviceType; `renderer.kind`).
 REFERENCED_KINDS = frozenset(REFERENCE_KINDS.values())
 # `fromService` targets reached by host and port over Render's private network (same region only).
-PRIVATE_NETWORK_KINDS = frozenset(k for k in REFERENCED_KINDS if k.is_datastore) | {Kind.PRIVATE_SERVICE}
+DATASTORE_REFERENCES = frozenset(k for k in REFERENCED_KINDS if k.is_datastore)
+PRIVATE_NETWORK_KINDS = DATASTORE_REFERENCES | {Kind.PRIVATE_SERVICE}
 DEFAULT_REGION = "oregon"  # Render Blueprint spec: region defaults to oregon
 
 _COMMAND_KEYS = frozenset({"buildCommand", "startCommand", "dockerCommand", "preDeployCommand", "initialDeployHook"})
@@ -94,7 +95,7 @@ class _Index:
 
 
 def _is_key_value_item(item: dict[str, Any]) -> bool:
-    return item.get("type") in ("keyvalue", "redis") or "maxmemoryPolicy" in item
+    return item.get("type") in DATASTORE_TYPES or "maxmemoryPolicy" in item
 
 
 def _index(document: Any) -> _Index:
@@ -238,10 +239,13 @@ class _Rules:
                 self.same_region(path, self.index.named(name, {Kind.POSTGRES})[0])
             elif name in self.index.read_replicas:  # a read replica is read like its primary
                 self.same_region(path, self.index.read_replicas[name])
-            elif self.index.named(name, {Kind.KEY_VALUE}):
+            elif other := self.index.named(name, DATASTORE_REFERENCES):
+                kind = other[0].kind
+                assert kind is not None
                 self.error((*path, "name"), "from-database-ref",
-                           f"fromDatabase reads `{name}`, which is a Key Value instance, not a Postgres database",
-                           f"write `fromService: {{type: keyvalue, name: {name}, property: connectionString}}`")
+                           f"fromDatabase reads `{name}`, which is a {kind.label}, not a Postgres database",
+                           f"write `fromService: {{type: {kind.blueprint_type}, name: {name}, property: "
+                           "connectionString}`")
             elif any(r.list_key == "services" and r.kind is None for r in self.index.by_name.get(name, [])):
                 self.error((*path, "name"), "from-database-ref",
                            f"fromDatabase names `{name}`, which is declared under `services:`; a Postgres database "
@@ -337,7 +341,7 @@ class _Rules:
                 self.error(path, "plan-for-kind", f"`{plan}` is a service instance type, not a Postgres one",
                            "use `free`, `basic-256mb`, `basic-1gb`, `basic-4gb`, `pro-4gb` or larger")
             return
-        allowed = PLANS_BY_KIND.get(kind)
+        allowed = kind.blueprint_plans
         if allowed is None or plan in allowed:
             return
         if plan == "free":

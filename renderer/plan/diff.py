@@ -22,7 +22,6 @@ from typing import Any
 
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter
-from renderer.kind import Kind
 from renderer.kinds.registry import CREATE_ORDER, ops_for
 from renderer.lockfile import LockedResource, Lockfile
 from renderer.plan.model import (
@@ -103,7 +102,7 @@ def resolve_env(env: EnvVar, live: Mapping[str, LiveResource], environ: Mapping[
             value = target.property(env.ref_property or "")
         return value, value is not None
     if env.source is EnvSource.FROM_DATABASE:
-        db = live.get(f"{Kind.POSTGRES.value}.{env.ref_name}")
+        db = live.get(env.target or "")
         if db is None or db.connection is None:
             return None, False
         return db.connection.property(env.ref_property or ""), True
