@@ -15,6 +15,9 @@ adopts anything the journal says was (or may have been) created: by its recorded
 it up by owner, type and name. So re-running apply after a kill at any point converges, with no
 duplicate resources and no live resource missing from the lockfile.
 
+What each kind's create, update and delete send is its module's (`renderer.kinds`); the `Applier` is
+the `ApplyContext` they are handed: it journals their writes, records IDs and resolves env values.
+
 Secret values (generated, from a database, tenant secrets read from the environment) are resolved
 here and go only into request bodies; the lockfile gets their fingerprints (`renderer.fingerprint`).
 `ApplyReport` computes the exit code (0 done, 1 error or cancelled, 4 stopped early with work left).

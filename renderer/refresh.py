@@ -55,7 +55,8 @@ async def refresh(
     answers = await asyncio.gather(*(ops.list_live(client) for ops in MODULES))
     state = LiveState()
     listing = Listing(managed=managed)
-    for ops, objects in zip(MODULES, answers, strict=True):
+    listed = sorted(zip(MODULES, answers, strict=True), key=lambda pair: not pair[0].informs_others)
+    for ops, objects in listed:
         for obj in objects:
             kind = ops.kind_of(obj)
             state.names[name_key(kind, obj["name"])] = obj["id"]

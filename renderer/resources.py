@@ -8,7 +8,8 @@ Kinds: the five service types, Postgres, Key Value and env groups are top-level 
 own Render names (the blueprint name with the tenant suffix). A service's persistent disk and its custom
 domains are child resources (`parent` is the service's address): they have their own Render IDs (`dsk-`,
 `cdm-`) so they are recorded, compared and deleted by ID, but they live and die with their service.
-An env group link (`fromGroup`) is the service field `envGroups`.
+An env group link (`fromGroup`) is the service field `envGroups`. How each kind's fields are translated,
+normalised and compared is its module's (`renderer.kinds`).
 """
 
 from __future__ import annotations

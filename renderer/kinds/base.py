@@ -205,6 +205,9 @@ class KindOps(ABC):
         """The kind of one listed API object."""
         return self.kinds[0]
 
+    # Whether `listed` notes something about other kinds: such kinds' lists are looked at first.
+    informs_others: ClassVar[bool] = False
+
     def listed(self, obj: JSON, listing: Listing) -> None:
         """Note what one listed object tells about others (an env group's linked services)."""
         return None

@@ -21,6 +21,7 @@ class EnvGroupOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.ENV_GROUP,)
     create_rank: ClassVar[int] = 0
     env_vars: ClassVar[bool] = True
+    informs_others: ClassVar[bool] = True
 
     def translate(self, tr: TranslateContext, path: DocPath, item: Any, kind: Kind) -> list[DesiredResource]:
         env_vars, _ = tr.env_vars(path, item.get("envVars"), group=True)

@@ -10,8 +10,9 @@ from renderer.kinds import custom_domain, disk, env_group, key_value, postgres, 
 from renderer.kinds.base import KindOps
 from renderer.resources import DesiredResource
 
+# In the order refresh sends their list requests.
 MODULES: tuple[KindOps, ...] = (
-    env_group.OPS, service.OPS, postgres.OPS, key_value.OPS, disk.OPS, custom_domain.OPS,
+    service.OPS, postgres.OPS, key_value.OPS, env_group.OPS, disk.OPS, custom_domain.OPS,
 )
 REGISTRY: dict[Kind, KindOps] = {kind: ops for ops in MODULES for kind in ops.kinds}
 # Create order (issue 5): env groups, then Postgres and Key Value, then the services that read them
