@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT))
 from simproc import launch  # noqa: E402 (benchmarks/ is on sys.path when a benchmark runs)
 
 from renderer import lockfile as lockfile_io  # noqa: E402
+from renderer.kind import Kind  # noqa: E402
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile  # noqa: E402
 from renderer.render_api.client import PAGE_LIMIT, RenderClient, Settings, client_options  # noqa: E402
 from renderer.render_api.limits import RateLimits  # noqa: E402
-from renderer.resources import Kind  # noqa: E402
 from renderer.workflow import Inputs, make_plan  # noqa: E402
 
 API_KEY = "bench"

@@ -48,7 +48,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from renderer.errors import RendererError
-from renderer.resources import Kind
+from renderer.kind import Kind
 
 FORMAT_VERSION: Literal[1] = 1
 TenantStatus = Literal["provisioning", "active", "failed", "deleting"]

@@ -19,13 +19,13 @@ from renderer.budget import budget_notice, create_budget
 from renderer.configuration import Configuration, blueprint_schema, load_configuration
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter, plain
+from renderer.kind import Kind
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile
 from renderer.plan.diff import TenantInput, build_plan
 from renderer.plan.model import Notice, Plan, TenantSource
 from renderer.plan.render_json import plan_document
 from renderer.refresh import LiveResource, LiveState, find_by_name, name_key, refresh
 from renderer.render_api.client import RenderClient
-from renderer.resources import Kind
 
 SAVED_PLAN_KIND = "renderer-saved-plan"
 

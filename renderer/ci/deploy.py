@@ -38,9 +38,6 @@ from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
 from renderer.apply import (
     DEFAULT_LOCK_TIMEOUT,
-    EXIT_DONE,
-    EXIT_ERROR,
-    EXIT_INCOMPLETE,
     ApplyReport,
     apply_lock,
     apply_plan,
@@ -65,7 +62,7 @@ from renderer.ci.journal_branch import JOURNAL_BRANCH, JournalBranch, plan_inten
 from renderer.ci.lockcommit import BOT_BRANCH, Published, PushMode, Remote, lockfile_at, publish
 from renderer.ci.pr_plan import repo_relative
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
-from renderer.errors import RendererError
+from renderer.errors import ExitCode, RendererError
 from renderer.lockfile import Lockfile
 from renderer.plan.checks import check_allowed, check_secrets
 from renderer.plan.model import Action, Plan
@@ -78,7 +75,7 @@ from renderer.workflow import Inputs, make_plan
 
 Emit = Callable[[str], None]
 STATUS_TRAILER = "Renderer-Apply"
-INCOMPLETE_EXIT = EXIT_INCOMPLETE  # apply stopped early with work left: a scheduled run resumes it
+INCOMPLETE_EXIT = ExitCode.INCOMPLETE  # apply stopped early with work left: a scheduled run resumes it
 SUBJECT_TENANTS = 3
 
 
@@ -113,9 +110,9 @@ class Outcome:
     def status(self) -> str:
         """`complete`, `incomplete` (stopped early with work left: resumed later) or `failed`."""
         if self.error is None:
-            code = self.report.exit_code if self.report is not None else EXIT_DONE
-            return {EXIT_DONE: "complete", EXIT_INCOMPLETE: "incomplete"}.get(code, "failed")
-        if isinstance(self.error, RendererError) and self.error.exit_code == EXIT_INCOMPLETE:
+            code = self.report.exit_code if self.report is not None else ExitCode.OK
+            return {ExitCode.OK: "complete", ExitCode.INCOMPLETE: "incomplete"}.get(code, "failed")
+        if isinstance(self.error, RendererError) and self.error.exit_code == ExitCode.INCOMPLETE:
             return "incomplete"
         # Render refused a write on its rate limit even after the client waited and retried: nothing is
         # wrong with the change, the budget is spent. Resume later, as for a stop on the create budget.
@@ -124,9 +121,9 @@ class Outcome:
         return "failed"
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 complete, 4 incomplete, 1 failed (refused plans included)."""
-        return {"complete": EXIT_DONE, "incomplete": EXIT_INCOMPLETE}.get(self.status, EXIT_ERROR)
+        return {"complete": ExitCode.OK, "incomplete": ExitCode.INCOMPLETE}.get(self.status, ExitCode.ERROR)
 
     def stopped_why(self) -> str:
         """One line on why an incomplete or failed run stopped."""
@@ -393,7 +390,7 @@ class Deploy:
                 self.emit("scheduled run: the last apply completed; nothing to resume")
                 self.gh.write_summary("## renderer apply\n\nScheduled run: the last apply completed, nothing to "
                                       "resume. No call was made to Render.\n")
-                return 0
+                return ExitCode.OK
             self.allows = recorded(interrupted if interrupted is not None else last_commit)
         self.secret_names = expand_tenant_secrets(self.env, actions_mask if self.gh.on_actions else None)
         try:
