@@ -38,7 +38,7 @@ import git
 
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
-from renderer.apply import DEFAULT_LOCK_TIMEOUT, EXIT_DONE, EXIT_ERROR, EXIT_INCOMPLETE, ApplyReport
+from renderer.apply import DEFAULT_LOCK_TIMEOUT, ApplyReport
 from renderer.ci.allow import (
     NONE,
     AllowKind,
@@ -58,7 +58,7 @@ from renderer.ci.journal_branch import JOURNAL_BRANCH, JournalBranch, plan_inten
 from renderer.ci.lockcommit import BOT_BRANCH, Published, PushMode, Remote, lockfile_at, publish
 from renderer.ci.pr_plan import repo_relative
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
-from renderer.errors import RendererError
+from renderer.errors import ExitCode, RendererError
 from renderer.lockfile import Lockfile
 from renderer.operations.apply import Applied, ApplyOptions, PlanRefused, apply_run
 from renderer.operations.plan import Planned
@@ -105,9 +105,9 @@ class Outcome:
     def status(self) -> str:
         """`complete`, `incomplete` (stopped early with work left: resumed later) or `failed`."""
         if self.error is None:
-            code = self.report.exit_code if self.report is not None else EXIT_DONE
-            return {EXIT_DONE: "complete", EXIT_INCOMPLETE: "incomplete"}.get(code, "failed")
-        if isinstance(self.error, RendererError) and self.error.exit_code == EXIT_INCOMPLETE:
+            code = ExitCode(self.report.exit_code) if self.report is not None else ExitCode.OK
+            return {ExitCode.OK: "complete", ExitCode.INCOMPLETE: "incomplete"}.get(code, "failed")
+        if isinstance(self.error, RendererError) and self.error.exit_code == ExitCode.INCOMPLETE:
             return "incomplete"
         # Render refused a write on its rate limit even after the client waited and retried: nothing is
         # wrong with the change, the budget is spent. Resume later, as for a stop on the create budget.
@@ -118,7 +118,7 @@ class Outcome:
     @property
     def exit_code(self) -> int:
         """0 complete, 4 incomplete, 1 failed (refused plans included)."""
-        return {"complete": EXIT_DONE, "incomplete": EXIT_INCOMPLETE}.get(self.status, EXIT_ERROR)
+        return {"complete": ExitCode.OK, "incomplete": ExitCode.INCOMPLETE}.get(self.status, ExitCode.ERROR)
 
     def stopped_why(self) -> str:
         """One line on why an incomplete or failed run stopped."""
