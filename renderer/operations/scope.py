@@ -20,7 +20,6 @@ from renderer.lockfile import Lockfile
 from renderer.plan.saved import SavedOptions
 from renderer.refresh import LiveState, refresh
 from renderer.render_api.client import RenderClient, Settings
-from renderer.resources import Kind
 from renderer.tenant import discover
 
 
@@ -81,15 +80,11 @@ async def refresh_scope(client: RenderClient, lockfile: Lockfile, slugs: Iterabl
     """The live state of every resource the lockfile records for the tenants `slugs`, with the workspace
     inventory (`renderer.refresh.refresh`). A disk or custom domain is read through its service's ID
     (`Lockfile.parent_id`). Raises `RenderAPIError` when Render cannot be read."""
-    managed: dict[str, Kind] = {}
-    parents: dict[str, str] = {}
-    for slug in slugs:
-        tenant = lockfile.tenants.get(slug)
-        for entry in tenant.resources.values() if tenant is not None else []:
-            managed[entry.id] = entry.kind
-            parent = lockfile.parent_id(slug, entry)
-            if parent is not None:
-                parents[entry.id] = parent
+    entries = [(slug, entry) for slug in slugs if slug in lockfile.tenants
+               for entry in lockfile.tenants[slug].resources.values()]
+    managed = {entry.id: entry.kind for _, entry in entries}
+    parents = {entry.id: parent for slug, entry in entries
+               if (parent := lockfile.parent_id(slug, entry)) is not None}
     return await refresh(client, managed, parents=parents)
 
 

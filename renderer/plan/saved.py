@@ -37,7 +37,7 @@ from renderer.fingerprint import Fingerprinter, plain
 from renderer.lockfile import Lockfile
 from renderer.plan.model import Plan
 from renderer.plan.render_json import plan_document
-from renderer.refresh import LiveResource, LiveState
+from renderer.refresh import LiveState
 
 KIND: Literal["renderer-saved-plan"] = "renderer-saved-plan"
 VERSION: Literal[2] = 2
@@ -132,13 +132,6 @@ def _salted(basis: PlanBasis, salt: str) -> Fingerprinter:
     return Fingerprinter((basis.fingerprints.key or b"") + b":" + salt.encode())
 
 
-def _live_fingerprint(resource: LiveResource, fingerprints: Fingerprinter) -> str:
-    state: dict[str, Any] = {"fields": resource.fields, "env": resource.env_vars,
-                             "connection": resource.connection.internal_connection_string.get_secret_value()
-                             if resource.connection else None}
-    return fingerprints.of(state, sensitive=True) or plain(state)
-
-
 def _secret_fingerprints(basis: PlanBasis, slug: str, salt: str) -> dict[str, str | None]:
     """`{KEY: fingerprint}` of the values tenant `slug`'s secrets resolve to from the environment (None when
     the variable is unset): HMAC-SHA256 keyed by RENDERER_FINGERPRINT_KEY (when set) plus the saved plan's
@@ -161,7 +154,12 @@ def state_of(basis: PlanBasis, salt: str) -> State:
                           blueprint=config.blueprint.digest, secrets=_secret_fingerprints(basis, slug, salt))
         for slug, config in basis.configuration.tenants.items()
     }
-    live = {rid: _live_fingerprint(r, basis.fingerprints) for rid, r in sorted(basis.live.resources.items())}
+    live: dict[str, str] = {}
+    for rid, resource in sorted(basis.live.resources.items()):
+        seen: dict[str, Any] = {"fields": resource.fields, "env": resource.env_vars,
+                                "connection": resource.connection.internal_connection_string.get_secret_value()
+                                if resource.connection else None}
+        live[rid] = basis.fingerprints.of(seen, sensitive=True) or plain(seen)
     key_check = _salted(basis, salt).of("RENDERER_FINGERPRINT_KEY", sensitive=True)  # tells a new key
     return State(inputs=InputState(tenants=tenants, lockfile=plain(basis.lockfile_text), key_check=key_check),
                  live=LiveFingerprints(resources=live, missing=sorted(basis.live.missing)))
