@@ -10,7 +10,7 @@ commit `render.lock.json` back.
 3. The tenant secrets are brought in, then `renderer.operations.apply.apply_run`, the sequence
    `renderer apply` runs: under the apply lock, recover from that journal, plan (`plan.json` goes to
    the output directory), the plan checks once (every flag given: only deletion protection refuses).
-4. Its `confirm` is this run's: a plan that needs an allow the change does not carry (`allow`: destroy,
+4. Its `permit` is this run's: a plan that needs an allow the change does not carry (`allow`: destroy,
    data loss, mass destroy) stops (exit 1, `PlanRefused`) before any write.
 5. The plan's writes are pushed to `renderer/journal` (write-ahead), then apply; a plan without changes
    is not applied. Whatever happens (success, a refused call half-way, a stop with work left, a crash
@@ -280,7 +280,7 @@ class Deploy:
         return merged_pull(self.client.pulls_for_commit(sha), sha)
 
     # The run: `renderer.operations.apply.apply_run` with every flag given (only deletion protection can
-    # refuse there, and no flag lifts it); this run's allows are its `confirm`.
+    # refuse there, and no flag lifts it); this run's allows are its `permit`.
     def _show(self, planned: Planned) -> None:
         plan = self.outcome.plan = planned.plan
         if self.run.out_dir is not None:
@@ -288,15 +288,17 @@ class Deploy:
             (self.run.out_dir / "plan.json").write_text(render_json(plan), encoding="utf-8")
         self.emit(render_text(plan).plain.rstrip("\n"))
 
-    def _confirm(self, planned: Planned) -> bool:
-        """Raise `PlanRefused` when the plan needs an allow the change does not carry; else push the plan's
-        writes to the journal branch (write-ahead) and go on."""
-        lacking = missing(planned.plan, self.allows)
+    def _permit(self, plan: Plan) -> None:
+        """Raise `PlanRefused` when the plan needs an allow the change does not carry."""
+        lacking = missing(plan, self.allows)
         if lacking:
             reasons = "; ".join(f"{kind.words}: {why}" for kind, why in lacking.items())
             raise PlanRefused(
                 f"the plan needs an explicit allow the merged change does not carry ({reasons}); "
                 "nothing was changed", hint=how_to_allow(lacking))
+
+    def _confirm(self, planned: Planned) -> bool:
+        """Push the plan's writes to the journal branch (write-ahead), then go on."""
         self.journal.save(self.head, plan_intents(planned.plan), self._journal_message())
         return True
 
@@ -316,7 +318,7 @@ class Deploy:
                                lock_timeout=self.run.lock_timeout, apply_unchanged=False)
         try:
             asyncio.run(apply_run(self.run.inputs, options, emit=self.emit, show=self._show, confirm=self._confirm,
-                                  applied=applied))
+                                  permit=self._permit, applied=applied))
         finally:
             self.outcome.recovered, self.outcome.started = applied.recovered, applied.started
             self.outcome.report = applied.report

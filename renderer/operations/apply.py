@@ -5,9 +5,10 @@
 3. plan (`renderer.operations.plan.make_plan`); with a saved plan, refuse it when anything it was made
    from changed (`renderer.plan.saved`);
 4. show the plan (the caller's `show`);
-5. when it changes anything: the checks of `renderer.plan.checks`, once (the allows a destructive change
-   needs, deletion protection, the mass-delete breaker, the tenant secrets it writes), then the caller's
-   `confirm` (a prompt, `--auto-approve`, or `renderer ci apply`'s label and trailer allows);
+5. when it changes anything: the checks of `renderer.plan.checks`, once: the allows a destructive change
+   needs, deletion protection and the mass-delete breaker (then the caller's own `permit`, e.g.
+   `renderer ci apply`'s label and trailer allows), and the tenant secrets it writes; then the caller's
+   `confirm` (a prompt, `--auto-approve`, or the write-ahead journal of `renderer ci apply`);
 6. carry it out (`renderer.apply.apply_plan`), following the deploys it started with `wait`.
 
 No write reaches Render before step 6. The caller prints; this returns what happened (`Applied`).
@@ -36,6 +37,7 @@ from renderer.errors import ExitCode, RendererError
 from renderer.operations.plan import Planned, make_plan
 from renderer.operations.scope import Inputs, connected
 from renderer.plan.checks import check_allowed, check_secrets
+from renderer.plan.model import Plan
 from renderer.plan.saved import MAKE_A_NEW_ONE, SavedPlan, saved_plan_differences
 from renderer.render_api.client import RenderClient
 
@@ -86,13 +88,15 @@ class Applied:
 
 async def apply_run(
     inputs: Inputs, options: ApplyOptions, *, emit: Emit, show: Callable[[Planned], None],
-    confirm: Callable[[Planned], bool], saved: SavedPlan | None = None, client: RenderClient | None = None,
+    confirm: Callable[[Planned], bool], permit: Callable[[Plan], None] | None = None,
+    saved: SavedPlan | None = None, client: RenderClient | None = None,
     console: Console | None = None, applied: Applied | None = None,
 ) -> Applied:
     """Run the apply sequence (module docstring) and return what it did (into `applied` when given).
 
-    `show` gets the plan before any check; `confirm` is asked only when the plan changes something and
-    every check passed: False cancels (`ApplyReport.cancelled`, exit 1), and it may raise `PlanRefused`.
+    `show` gets the plan before any check; `permit` (when given) runs right after `check_allowed` and
+    raises `PlanRefused` for a permission the run lacks; `confirm` is asked only when the plan changes
+    something and every check passed: False cancels (`ApplyReport.cancelled`, exit 1).
     `client` defaults to one from the environment, opened once the apply lock is held.
 
     Raises `RendererError` when the lock is held past `options.lock_timeout` or the saved plan is out of
@@ -117,6 +121,8 @@ async def apply_run(
                                   allow_mass_destroy=options.allow_mass_destroy)
                 except RendererError as exc:
                     raise PlanRefused(exc.message, hint=exc.hint) from None
+                if permit is not None:
+                    permit(plan)
                 check_secrets(plan, planned.environ)
                 if not confirm(planned):
                     applied.report = ApplyReport(cancelled=True)
