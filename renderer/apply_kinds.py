@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from renderer.errors import RendererError
 from renderer.plan.model import Change
@@ -38,8 +38,9 @@ from renderer.resources import (
     desired_fields,
 )
 
-if TYPE_CHECKING:
-    from renderer.apply import Applier
+# `renderer.apply.Applier`, not imported: apply imports this module, and no import may close a cycle
+# (tests/test_imports.py). The `kinds` restructuring replaces this with a small public context.
+Applier = Any
 
 TOP_LEVEL_FIELDS = ("repo", "branch", "rootDir")
 DETAIL_FIELDS = ("plan", "healthCheckPath", "preDeployCommand", "runtime", "schedule", "publishPath")
@@ -160,7 +161,7 @@ def group_id(applier: Applier, slug: str, group: str) -> str:
     if entry is None:
         raise RendererError(f"env group {group!r} of tenant {slug!r} is not in the lockfile; cannot link it",
                             hint="declare it under `envVarGroups` in the blueprint")
-    return entry.id
+    return str(entry.id)
 
 
 async def link_env_groups(applier: Applier, change: Change, sid: str, link: Iterable[str],
@@ -296,7 +297,7 @@ async def _add_domain(applier: Applier, change: Change, parent: str, data: dict[
 
     async def call() -> list[JSON]:
         try:
-            return await applier.client.add_custom_domain(parent, name)
+            return list(await applier.client.add_custom_domain(parent, name))
         except Conflict:
             existing = [d for d in await applier.client.list_custom_domains(parent) if d.get("name") == name]
             if not existing:
@@ -315,7 +316,7 @@ def _parent_id(applier: Applier, change: Change) -> str:
     entry = tenant.resources.get(desired.parent) if tenant else None
     if entry is None:
         raise RendererError(f"{change.tenant}/{change.address}: its service {desired.parent} is not in the lockfile")
-    return entry.id
+    return str(entry.id)
 
 
 async def update(applier: Applier, change: Change) -> None:
@@ -391,4 +392,4 @@ def resolve_reference(applier: Applier, slug: str, env: EnvVar) -> str:
         raise RendererError(f"cannot resolve {env.key}: {env.target} of tenant {slug!r} has no {what}",
                             hint="check the `fromService` entry in the blueprint (a private service or Key Value "
                                  "has host, port and hostport; Key Value also connectionString)")
-    return value
+    return str(value)
