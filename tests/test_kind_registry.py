@@ -106,7 +106,7 @@ def test_kind_enum_is_the_bottom_module() -> None:
 
 def test_kind_modules_do_not_import_their_callers() -> None:
     """The kinds get an `ApplyContext`/`TranslateContext`, never the applier, refresh or translation."""
-    callers = ("renderer.apply", "renderer.refresh", "renderer.translate", "renderer.plan.diff", "renderer.workflow")
+    callers = ("renderer.apply", "renderer.refresh", "renderer.translate", "renderer.plan.diff", "renderer.operations")
     for path in sorted((PACKAGE / "kinds").glob("*.py")):
         bad = {i for i in _imports(path) if i.startswith(callers)}
         assert not bad, (path.name, bad)
