@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from renderer.errors import RendererError
-from renderer.pricing.cost import resource_cost, usage_cost
+from renderer.kind import Kind
+from renderer.kinds.registry import monthly_cost as resource_cost
+from renderer.pricing.cost import usage_cost
 from renderer.pricing.model import Usage, cents, exact, money
 from renderer.pricing.table import Price, api_plan, blueprint_plan, load_price_table, parse_price_table
-from renderer.resources import Kind
 from tests.ci_support import Actions, GitProject, pull_request_event
 from tests.conftest import BLUEPRINT_SCHEMA, Sim, run
 from tests.github_fake import FakeGitHub

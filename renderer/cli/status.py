@@ -13,29 +13,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from renderer import lockfile as lockfile_io
 from renderer.cli.output import stdout
-from renderer.errors import RendererError
+from renderer.operations.status import status as status_operation
 from renderer.plan.render_cost import estimate_document, resource_document
 from renderer.pricing.model import Estimate
-from renderer.pricing.table import load_price_table
-from renderer.refresh import refresh
-from renderer.render_api.client import RenderClient, Settings
-from renderer.status import StatusReport, status_report
-from renderer.workflow import managed_ids, managed_parents
+from renderer.status import StatusReport
 
 STATUS_FORMAT_VERSION = "1"
-
-
-async def _report(lockfile: Path, slug: str | None) -> StatusReport:
-    locked = lockfile_io.load(lockfile)
-    if slug is not None and slug not in locked.tenants:
-        raise RendererError(f"tenant {slug!r} is not in {lockfile}",
-                            hint="status shows tenants renderer has applied; check the slug or run apply")
-    scope = [slug] if slug else sorted(locked.tenants)
-    async with RenderClient(Settings.from_env()) as client:
-        live = await refresh(client, managed_ids(locked, scope), parents=managed_parents(locked, scope))
-        return await status_report(client, locked, live, scope, load_price_table())
 
 
 def _print_table(headers: tuple[str, ...], cells: list[tuple[str, ...]]) -> None:
@@ -94,7 +78,7 @@ def status(slug: str | None, lockfile: Path, output_format: str, sort: str) -> i
 
     Reads the lockfile and Render (RENDER_API_URL, RENDER_API_KEY, RENDER_OWNER_ID); changes nothing.
     """
-    report = asyncio.run(_report(lockfile, slug))
+    report = asyncio.run(status_operation(lockfile, slug))
     if sort == "cost":
         report = report.by_cost()
     if output_format == "json":

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from renderer.kind import Kind
+from renderer.kinds.registry import monthly_cost
 from renderer.plan.model import Action, Change, Plan
-from renderer.pricing.cost import resource_cost, usage_cost
+from renderer.pricing.cost import usage_cost
 from renderer.pricing.model import Estimate, PlanCost, ResourceCost, ResourceDelta, TenantCost, Usage
 from renderer.pricing.table import PriceTable
 from renderer.refresh import LiveState
-from renderer.resources import Kind
 
 
 def _before(change: Change, live: LiveState, table: PriceTable, usage: Usage | None) -> ResourceCost | None:
@@ -23,15 +24,15 @@ def _before(change: Change, live: LiveState, table: PriceTable, usage: Usage | N
         return None
     resource = live.resources[change.id]
     address = change.previous_address or change.address
-    return resource_cost(resource.kind, resource.fields, table, address=address, name=resource.name, usage=usage)
+    return monthly_cost(resource.kind, resource.fields, table, address=address, name=resource.name, usage=usage)
 
 
 def _after(change: Change, table: PriceTable, usage: Usage | None) -> ResourceCost | None:
     if change.action is Action.DELETE or change.desired is None:
         return None
     desired = change.desired
-    return resource_cost(desired.kind, desired.fields, table, address=desired.address, name=desired.name,
-                         usage=usage)
+    return monthly_cost(desired.kind, desired.fields, table, address=desired.address, name=desired.name,
+                        usage=usage)
 
 
 def plan_cost(plan: Plan, live: LiveState, table: PriceTable, usage: Mapping[str, Usage] | None = None) -> PlanCost:

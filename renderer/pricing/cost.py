@@ -1,7 +1,9 @@
-"""Monthly cost of Render resources, from their fields and the price table.
+"""Monthly cost lines of Render resources, from their fields and the price table.
 
 A resource's fields are the same vocabulary on both sides (`DesiredResource.fields`, `LiveResource.fields`),
-so one function prices a desired resource (what it will cost) and a live one (what it costs now).
+so the same lines price a desired resource (what it will cost) and a live one (what it costs now). Each
+kind module's `monthly_cost` hook (`renderer.kinds.base.KindOps`) delegates here; `renderer.kinds.registry
+.monthly_cost` prices any resource through its kind.
 
 - Services (web, private, worker): instance price x `numInstances`; with autoscaling, x `min` to x `max`
   (`monthly` .. `monthly_max`).
@@ -26,7 +28,6 @@ from typing import Any
 
 from renderer.pricing.model import ZERO, CostLine, ResourceCost, Usage, exact, money
 from renderer.pricing.table import Price, PriceTable, blueprint_plan
-from renderer.resources import SCALABLE_KINDS, Kind
 
 
 def rate_text(price: Price, per: str) -> str:
@@ -98,41 +99,28 @@ def postgres_lines(fields: Mapping[str, Any], table: PriceTable) -> list[CostLin
     return lines
 
 
-def resource_cost(
-    kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, address: str, name: str,
-    usage: Usage | None = None,
-) -> ResourceCost | None:
-    """The monthly cost of one resource from its fields (desired or live: the same vocabulary).
+def static_site_lines(table: PriceTable) -> list[CostLine]:
+    return [price_line("static site", table.static_sites)]
 
-    `address` is `<kind>.<blueprint name>` (it keys `usage.cron_minutes` by blueprint name). Returns None for
-    env groups (not priced)."""
-    lines: list[CostLine]
-    if kind is Kind.ENV_GROUP:
-        return None
-    if kind in SCALABLE_KINDS:
-        lines = service_lines(fields, table)
-    elif kind is Kind.CRON_JOB:
-        blueprint_name = address.split(".", 1)[1]
-        minutes = usage.cron_minutes.get(blueprint_name) if usage else None
-        lines = cron_lines(fields, table, minutes)
-    elif kind is Kind.STATIC_SITE:
-        lines = [price_line("static site", table.static_sites)]
-    elif kind is Kind.POSTGRES:
-        lines = postgres_lines(fields, table)
-    elif kind is Kind.KEY_VALUE:
-        plan = str(fields.get("plan") or "")
-        lines = [price_line(f"instance {blueprint_plan(plan)}", table.key_value_instance(plan))]
-    elif kind is Kind.DISK:
-        size = int(fields.get("sizeGB") or 0)
-        lines = [price_line(f"disk {size} GB", table.disk, size)]
-    else:  # custom domain
-        rate = table.custom_domains.rate
-        included = table.custom_domains.included or {}
-        counts = ", ".join(f"{n} on {p}" for p, n in included.items())
-        lines = [CostLine(item="custom domain", unknown=rate.unknown) if rate.amount is None else CostLine(
-            item="custom domain",
-            rate=f"{rate_text(rate, 'domain/month')} beyond the workspace's included domains ({counts})")]
-    return ResourceCost(address=address, kind=kind.value, name=name, lines=lines)
+
+def key_value_lines(fields: Mapping[str, Any], table: PriceTable) -> list[CostLine]:
+    plan = str(fields.get("plan") or "")
+    return [price_line(f"instance {blueprint_plan(plan)}", table.key_value_instance(plan))]
+
+
+def disk_lines(fields: Mapping[str, Any], table: PriceTable) -> list[CostLine]:
+    size = int(fields.get("sizeGB") or 0)
+    return [price_line(f"disk {size} GB", table.disk, size)]
+
+
+def custom_domain_lines(table: PriceTable) -> list[CostLine]:
+    """A rate: Render charges per domain beyond the workspace's included count, a workspace-wide number."""
+    rate = table.custom_domains.rate
+    if rate.amount is None:
+        return [CostLine(item="custom domain", unknown=rate.unknown)]
+    counts = ", ".join(f"{n} on {p}" for p, n in (table.custom_domains.included or {}).items())
+    return [CostLine(item="custom domain",
+                     rate=f"{rate_text(rate, 'domain/month')} beyond the workspace's included domains ({counts})")]
 
 
 def usage_cost(usage: Usage, table: PriceTable) -> ResourceCost | None:

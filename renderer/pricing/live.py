@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from renderer.kinds.registry import monthly_cost
 from renderer.lockfile import Lockfile
-from renderer.pricing.cost import resource_cost
 from renderer.pricing.model import Estimate, ResourceCost
 from renderer.pricing.table import PriceTable
 from renderer.refresh import LiveState
@@ -41,7 +41,7 @@ def live_costs(lockfile: Lockfile, live: LiveState, scope: Iterable[str], table:
             resource = live.resources.get(entry.id)
             if resource is None:
                 continue
-            cost = resource_cost(resource.kind, resource.fields, table, address=address, name=resource.name)
+            cost = monthly_cost(resource.kind, resource.fields, table, address=address, name=resource.name)
             if cost is not None:
                 costs.append(cost)
         result.append(LiveTenantCost(tenant=slug, total=Estimate.of(costs), resources=costs))
