@@ -85,7 +85,10 @@ class Sim:
             return client.get(path, params=params)
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"})
+        # Admin set-up (seeding thousands of resources) can take longer than httpx's 5 s default on a
+        # loaded machine; the test's own assertions, not the transport, judge the time it took.
+        return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"},
+                          timeout=120)
 
     def admin_get(self, path: str) -> Any:
         response = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.api_key}"})
