@@ -135,7 +135,7 @@ def load(path: Path) -> Lockfile:
     except OSError as exc:
         raise RendererError(f"cannot read lockfile {path}: {exc}") from None
     try:
-        return Lockfile.model_validate_json(text)
+        lockfile = Lockfile.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -143,6 +143,26 @@ def load(path: Path) -> Lockfile:
             f"lockfile {path} is not a valid renderer lockfile: {first['msg']} at {where or 'top level'}",
             hint="restore it from Git (`git checkout -- render.lock.json`); never edit IDs by hand",
         ) from None
+    _refuse_shared_ids(path, lockfile)
+    return lockfile
+
+
+def _refuse_shared_ids(path: Path, lockfile: Lockfile) -> None:
+    """One Render ID under two addresses would let a write meant for one resource reach another's."""
+    seen: dict[str, str] = {}
+    shared: list[str] = []
+    for slug, tenant in sorted(lockfile.tenants.items()):
+        for address, entry in sorted(tenant.resources.items()):
+            where = f"{slug}/{address}"
+            if entry.id in seen:
+                shared.append(f"{entry.id} is recorded as both {seen[entry.id]} and {where}")
+            else:
+                seen[entry.id] = where
+    if shared:
+        raise RendererError(
+            f"lockfile {path} records one Render ID under two addresses: {'; '.join(shared)}; nothing was changed",
+            hint="the lockfile was edited by hand: restore render.lock.json from Git (`git log -p render.lock.json`), "
+                 "or remove the wrong entry and adopt the resource with `renderer import SLUG`")
 
 
 def write(path: Path, lockfile: Lockfile) -> None:

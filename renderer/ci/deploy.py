@@ -323,10 +323,10 @@ class Deploy:
                 self.run.out_dir.mkdir(parents=True, exist_ok=True)
                 (self.run.out_dir / "plan.json").write_text(render_json(plan), encoding="utf-8")
             self.emit(render_text(plan).plain.rstrip("\n"))
+            check_secrets(plan, planned.environ)
             if not plan.has_changes:
                 return
             self._refuse(plan)
-            check_secrets(plan, planned.environ)
             self.journal.save(self.head, plan_intents(plan), self._journal_message())
             self.outcome.started = True
             self.outcome.report = await apply_plan(

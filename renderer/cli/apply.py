@@ -59,10 +59,10 @@ async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: 
                         + "\n  - ".join(problems),
                         hint="make a new plan with `renderer plan --out FILE`, review it and apply that")
             stdout.print(render_text(plan), end="")
+            check_secrets(plan, planned.environ)
             if plan.has_changes:
                 check_allowed(plan, allow_destroy=allow_destroy, allow_replace=allow_replace,
                               allow_data_loss=allow_data_loss, allow_mass_destroy=allow_mass_destroy)
-                check_secrets(plan, planned.environ)
                 if saved is None and not auto_approve and not _confirmed():
                     report = ApplyReport(cancelled=True)
                     stdout.print(report.summary(), markup=False)

@@ -1,5 +1,5 @@
 """Checks a plan must pass before apply sends any write: the allows a destructive change needs, deletion
-protection (no flag lifts it), the mass-delete breaker, and the tenant secrets the plan writes.
+protection (no flag lifts it), the mass-delete breaker, and the tenant secrets apply must read.
 
 Each raises `RendererError` (exit 1) naming the changes it refuses; the operations layer runs them once,
 after the plan is shown and before the first write.
@@ -55,21 +55,20 @@ def check_allowed(
             hint="back the data up first; re-run with --allow-replace --allow-data-loss if that is intended")
 
 
-def _written_secrets(change: Change) -> list[EnvVar]:
-    """The tenant-secret env vars a change writes."""
-    if change.desired is None or change.action not in (Action.CREATE, Action.REPLACE, Action.UPDATE):
+def _needed_secrets(change: Change) -> list[EnvVar]:
+    """The tenant-secret env vars of a resource the plan keeps (created, replaced, updated or unchanged):
+    apply writes them, or needs their values to know they are still what Render holds."""
+    if change.desired is None or change.action is Action.DELETE:
         return []
-    secrets = [e for e in change.desired.env_vars if e.source is EnvSource.SECRET]
-    if change.action is Action.UPDATE:
-        paths = {f.path for f in change.fields}
-        secrets = [e for e in secrets if f"envVars.{e.key}" in paths]
-    return secrets
+    return [e for e in change.desired.env_vars if e.source is EnvSource.SECRET]
 
 
 def check_secrets(plan: Plan, environ: Mapping[str, str]) -> None:
-    """Every tenant secret the plan writes must be in the environment. Raises `RendererError` naming them."""
+    """Every tenant secret of the resources in the plan must be in the environment, whether or not the plan
+    writes it: a secret apply cannot read is an error (exit 1) before any write, never a warning. Raises
+    `RendererError` naming each environment variable and the secret it holds."""
     missing = sorted({f"${e.ref_name} (secret {e.key} of {c.tenant}/{c.address})"
-                      for c in plan.changes for e in _written_secrets(c) if (e.ref_name or "") not in environ})
+                      for c in plan.changes for e in _needed_secrets(c) if (e.ref_name or "") not in environ})
     if missing:
         raise RendererError(
             f"tenant secrets are not set in the environment: {', '.join(missing)}; nothing was changed",
