@@ -4,7 +4,8 @@ Like copier's answers file it records where each tenant's resources came from (b
 the rendered blueprint). It is the only link between a tenant and its Render IDs: deletes go by these
 IDs, never by name. Written deterministically (sorted keys, 2-space indent, trailing newline) and
 atomically (temporary file in the same directory, fsync, rename), after every create and delete, so a
-crash never loses an ID or leaves a torn file.
+crash never loses an ID or leaves a torn file. A lockfile path that is a symbolic link is followed: the
+file it points to is written, and the journal and apply lock are that file's (`target`).
 
 Shape (format version 1):
 
@@ -165,8 +166,17 @@ def _refuse_shared_ids(path: Path, lockfile: Lockfile) -> None:
                  "or remove the wrong entry and adopt the resource with `renderer import SLUG`")
 
 
+def target(path: Path) -> Path:
+    """The file a lockfile path names: `path` itself, or, when `path` is a symbolic link, the file it points
+    to (followed through every link, even when that file does not exist yet). A symlinked lockfile is
+    followed, never replaced: writes, the journal and the apply lock all belong to the target."""
+    return path.resolve() if path.is_symlink() else path
+
+
 def write(path: Path, lockfile: Lockfile) -> None:
-    """Write atomically: readers see the old file or the new one, never a part of either."""
+    """Write atomically: readers see the old file or the new one, never a part of either. A symlink at
+    `path` is followed (`target`): the file it points to is replaced and the link stays a link."""
+    path = target(path)
     text = lockfile.dumps()
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
