@@ -166,6 +166,36 @@ def _refuse_shared_ids(path: Path, lockfile: Lockfile) -> None:
                  "or remove the wrong entry and adopt the resource with `renderer import SLUG`")
 
 
+def committed_when_changed(path: Path) -> Lockfile | None:
+    """The lockfile as committed at `HEAD` when the file at `path` has uncommitted changes (gitpython);
+    None when it has none, is not in a git work tree or not committed. The last applied state of a local
+    run: a hand edit of the working copy cannot lift deletion protection (issue 11)."""
+    import git
+
+    file = target(path).absolute()
+    try:
+        repo = git.Repo(file.parent, search_parent_directories=True)
+        relative = file.resolve().relative_to(Path(str(repo.working_tree_dir)).resolve()).as_posix()
+        blob = repo.head.commit.tree / relative
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, KeyError):
+        return None
+    text = blob.data_stream.read().decode("utf-8")
+    try:
+        if file.read_text(encoding="utf-8") == text:
+            return None
+    except FileNotFoundError:
+        pass
+    try:
+        return Lockfile.model_validate_json(text)
+    except ValidationError:
+        return None
+
+
+def protected_tenants(lockfile: Lockfile | None) -> set[str]:
+    """The tenants `lockfile` records with `deletion_protection: true`."""
+    return {slug for slug, t in lockfile.tenants.items() if t.deletion_protection} if lockfile else set()
+
+
 def target(path: Path) -> Path:
     """The file a lockfile path names: `path` itself, or, when `path` is a symbolic link, the file it points
     to (followed through every link, even when that file does not exist yet). A symlinked lockfile is

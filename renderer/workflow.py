@@ -103,12 +103,15 @@ def managed_parents(lockfile: Lockfile, slugs: Iterable[str]) -> dict[str, str]:
 
 async def make_plan(
     inputs: Inputs, client: RenderClient, *, environ: Mapping[str, str] | None = None,
-    fingerprints: Fingerprinter | None = None,
+    fingerprints: Fingerprinter | None = None, last_applied: Iterable[Lockfile] | None = None,
 ) -> Planned:
     """Load, refresh the resources the lockfile records for the tenants in scope, and diff.
 
     `environ` supplies tenant secrets (default `os.environ`); `fingerprints` the HMAC key (default from
-    RENDERER_FINGERPRINT_KEY)."""
+    RENDERER_FINGERPRINT_KEY). `last_applied`: lockfiles the change being planned cannot have edited
+    (`renderer ci` passes the lockfile of the push's `before` commit); a tenant protected in any of them
+    stays protected. Default: the lockfile as committed at `HEAD` when the working copy has uncommitted
+    changes (`lockfile.committed_when_changed`)."""
     environ = environ if environ is not None else dict(os.environ)
     fingerprints = fingerprints or Fingerprinter.from_env()
     configuration, lockfile = load(inputs)
@@ -117,8 +120,12 @@ async def make_plan(
     journal = journal_io.journal_path(inputs.lockfile)
     interrupted = journal_io.read(journal)
     try:
+        trusted = list(last_applied) if last_applied is not None else [
+            lockfile_io.committed_when_changed(inputs.lockfile)]
+        protected_before = set().union(*(lockfile_io.protected_tenants(t) for t in trusted))
         plan = build_plan(tenant_inputs(configuration), lockfile, live, slugs, lockfile_name=inputs.lockfile.name,
-                          environ=environ, fingerprints=fingerprints, tenant_files=len(configuration.tenants))
+                          environ=environ, fingerprints=fingerprints, tenant_files=len(configuration.tenants),
+                          protected_before=protected_before)
     except RendererError as exc:
         if interrupted:
             raise RendererError(exc.message, hint=f"an interrupted apply left {journal}: run `renderer apply`, "

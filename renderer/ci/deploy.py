@@ -25,6 +25,7 @@ commit `render.lock.json` back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -67,7 +68,7 @@ from renderer.ci.pr_plan import repo_relative
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
 from renderer.errors import RendererError
 from renderer.lockfile import Lockfile
-from renderer.plan.checks import check_allowed, check_secrets
+from renderer.plan.checks import check_allowed, check_identity, check_secrets
 from renderer.plan.model import Action, Plan
 from renderer.plan.render_json import render_json
 from renderer.plan.render_markdown import render_markdown
@@ -237,6 +238,8 @@ class Deploy:
         self.secret_names: list[str] = []
         self.allows = NONE
         self.outcome = Outcome()
+        self._started_from_pending = False
+        self.last_applied: list[Lockfile] = []
 
     def close(self) -> None:
         if self.client is not None:
@@ -257,6 +260,7 @@ class Deploy:
             lockfile_io.write(self.lock_path, start)
             self.outcome.notes.append(f"Started from the lockfile of the open bot pull request (`{BOT_BRANCH}`), "
                                       f"since {self.run.branch} is protected and has not merged it yet.")
+            self._started_from_pending = True
             return start, pending
         # Our lockfile commits carry the status trailer (a resume that changed nothing has no lockfile diff).
         last = next(self.repo.iter_commits(self.head, grep=f"^{STATUS_TRAILER}: ", max_count=1), None)
@@ -280,6 +284,22 @@ class Deploy:
         if name == "schedule":
             return NONE, None, True
         raise RendererError(f"renderer ci apply runs on push, schedule or workflow_dispatch events, not {name}")
+
+    def _last_applied(self, start: Lockfile, last_commit: git.Commit | None,
+                      interrupted: git.Commit | None) -> list[Lockfile]:
+        """Lockfiles the change being deployed cannot have edited, for deletion protection: the one of the
+        push's `before` commit, of renderer's last lockfile commit, of the open bot pull request, and of the
+        journal branch when resuming. A tenant protected in any of them stays protected (issue 11)."""
+        commits = [c for c in (last_commit, interrupted) if c is not None]
+        if self.gh.event_name == "push":
+            before = self.gh.push_event().before
+            if before.strip("0"):
+                with contextlib.suppress(git.BadName, ValueError):  # not in a shallow clone: HEAD's rules
+                    commits.append(self.repo.commit(before))
+        trusted = [lockfile_at(c, self.lock_in_repo) for c in commits]
+        if self._started_from_pending:
+            trusted.append(start)
+        return trusted
 
     def _merged_pull(self, sha: str) -> PullRequestInfo | None:
         if self.client is None:
@@ -317,14 +337,18 @@ class Deploy:
         async with RenderClient(Settings.from_env()) as client:
             self.outcome.recovered = await recover(client, lockfile_io.load(self.lock_path), self.lock_path,
                                                    self.emit)
-            planned = await make_plan(self.run.inputs, client)
+            planned = await make_plan(self.run.inputs, client, last_applied=self.last_applied)
             plan = self.outcome.plan = planned.plan
             if self.run.out_dir is not None:
                 self.run.out_dir.mkdir(parents=True, exist_ok=True)
                 (self.run.out_dir / "plan.json").write_text(render_json(plan), encoding="utf-8")
             self.emit(render_text(plan).plain.rstrip("\n"))
+            check_identity(plan)
             check_secrets(plan, planned.environ)
-            if not plan.has_changes:
+            # Lifting deletion protection is applied (recorded) even when nothing else changes.
+            lifted = [s for s, source in plan.sources.items() if s in planned.lockfile.tenants
+                      and planned.lockfile.tenants[s].deletion_protection != source.deletion_protection]
+            if not plan.has_changes and not lifted:
                 return
             self._refuse(plan)
             self.journal.save(self.head, plan_intents(plan), self._journal_message())
@@ -388,6 +412,7 @@ class Deploy:
         self.allows, pull, resume_only = self._event()
         start, last_commit = self._source()
         interrupted = self.journal.restore()
+        self.last_applied = self._last_applied(start, last_commit, interrupted)
         if resume_only:
             if last_status(last_commit) != "incomplete" and interrupted is None:
                 self.emit("scheduled run: the last apply completed; nothing to resume")

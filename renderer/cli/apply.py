@@ -23,7 +23,7 @@ from renderer.cli.options import inputs, plan_options
 from renderer.cli.output import stdout
 from renderer.concurrency import DEFAULT_TENANT_PARALLELISM
 from renderer.errors import RendererError
-from renderer.plan.checks import check_allowed, check_secrets
+from renderer.plan.checks import check_allowed, check_identity, check_secrets
 from renderer.plan.render_text import manual_lines, render_text
 from renderer.render_api.client import RenderClient, Settings
 from renderer.workflow import Inputs, SavedPlan, make_plan, read_saved_plan, saved_plan_differences
@@ -59,6 +59,7 @@ async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: 
                         + "\n  - ".join(problems),
                         hint="make a new plan with `renderer plan --out FILE`, review it and apply that")
             stdout.print(render_text(plan), end="")
+            check_identity(plan)
             check_secrets(plan, planned.environ)
             if plan.has_changes:
                 check_allowed(plan, allow_destroy=allow_destroy, allow_replace=allow_replace,
@@ -88,9 +89,12 @@ async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: 
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--allow-destroy", is_flag=True, help="Allow deleting resources (removed tenants or blueprint entries).")
 @click.option("--allow-replace", is_flag=True, help="Allow replacing resources whose immutable fields changed.")
-@click.option("--allow-data-loss", is_flag=True, help="Allow a replace that deletes a database (with --allow-replace).")
+@click.option("--allow-data-loss", is_flag=True,
+              help="Allow deleting or replacing a Postgres database, Key Value instance or disk, and its data "
+                   "(with --allow-destroy or --allow-replace).")
 @click.option("--allow-mass-destroy", is_flag=True,
-              help="Allow tearing down more than max(1, 10%) of the lockfile's tenants, or all of them.")
+              help="Allow tearing down more than max(1, 10%) of the lockfile's tenants, or all of them, or "
+                   "destroying datastores of more than max(2, 10%) of them in one run.")
 @click.option("--wait", is_flag=True, help="Follow the deploys apply started until they are live.")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_TIMEOUT, show_default=True,
               help="Seconds --wait waits for deploys.")

@@ -18,8 +18,10 @@ def check_allowed(
     plan: Plan, *, allow_destroy: bool, allow_replace: bool, allow_data_loss: bool = False,
     allow_mass_destroy: bool = False,
 ) -> None:
-    """Refuse a plan that deletes or replaces without the matching permission. Raises `RendererError`
-    before any write; deletion protection cannot be overridden by a flag."""
+    """Refuse a plan that deletes or replaces without the matching permission: `allow_destroy` for a
+    delete, `allow_replace` for a replace, and `allow_data_loss` too when either destroys a datastore's
+    data (Postgres, Key Value, disk). Raises `RendererError` before any write; deletion protection cannot
+    be overridden by a flag."""
     protected = [c for c in plan.changes if c.protected]
     if protected:
         slugs = sorted({c.tenant for c in protected})
@@ -47,12 +49,35 @@ def check_allowed(
             f"the plan replaces {len(replaces)} resource{'s' if len(replaces) != 1 else ''}: {names}; "
             "nothing was changed",
             hint="replacing deletes the resource and its data; re-run with --allow-replace if that is intended")
-    data_loss = [c for c in replaces if c.data_loss]
-    if data_loss and not allow_data_loss:
-        names = ", ".join(f"{c.tenant}/{c.address}" for c in data_loss)
+    lost_replaces = [c for c in replaces if c.data_loss]
+    if lost_replaces and not allow_data_loss:
+        names = ", ".join(f"{c.tenant}/{c.address}" for c in lost_replaces)
         raise RendererError(
             f"replacing {names} deletes a database and all its data; nothing was changed",
             hint="back the data up first; re-run with --allow-replace --allow-data-loss if that is intended")
+    lost_deletes = [c for c in deletes if c.data_loss]
+    if lost_deletes and not allow_data_loss:
+        names = ", ".join(f"{c.tenant}/{c.address}" for c in lost_deletes)
+        raise RendererError(
+            f"deleting {names} deletes {'a datastore' if len(lost_deletes) == 1 else 'datastores'} and all "
+            "the data; nothing was changed",
+            hint="a Postgres database, Key Value instance or disk holds data: back it up first; re-run with "
+                 "--allow-destroy --allow-data-loss if that is intended")
+
+
+def check_identity(plan: Plan) -> None:
+    """Refuse a plan in which a lockfile ID names a resource other than the one its entry describes (another
+    tenant's database, a swapped service): updating or deleting by that ID would rewire or destroy the wrong
+    resource. Raises `RendererError` naming both resources and how to repair the lockfile."""
+    problems = [c.identity for c in plan.changes if c.identity]
+    if problems:
+        slugs = sorted({c.tenant for c in plan.changes if c.identity})
+        raise RendererError(
+            "the lockfile does not match Render; nothing was changed:\n  " + "\n  ".join(problems),
+            hint="render.lock.json is written by renderer (the deploy workflow) only: restore it from Git "
+                 "(`git checkout -- render.lock.json`, or find the last good version with `git log -p "
+                 "render.lock.json`), or remove the wrong entries and adopt the resources by name with "
+                 + " and ".join(f"`renderer import {s}`" for s in slugs))
 
 
 def _needed_secrets(change: Change) -> list[EnvVar]:
