@@ -108,13 +108,32 @@ def test_no_secret_reaches_any_output_or_file(
     for command in (("status",), ("drift",), ("drift", "--format", "json")):
         outputs.append(run(*command).output)
 
-    # A pull request that rotates the tenant secret and edits a setting: `ci plan`, then merge and `ci apply`.
+    # Every source really holds its canary.
+    worker = lockfile["background_worker.backboneos-worker"]["id"]
+    assert env_of(sim, worker)["WEB_SECRET_KEY"] == CANARIES["fromService"]
+    assert env_of(sim, web)["SUPPORT_TOKEN"] == CANARIES["sync: false"]
+    assert sim.get(f"/env-groups/{group}/env-vars/GROUP_SECRET").json()["value"] == CANARIES["env group"]
+    assert env_of(sim, worker)["DATABASE_URL"] in database
+
+    # A pull request that rotates the tenant secret, edits a setting and turns every other secret key into a
+    # plain value (issue 11, item 3: the old values must not print as before-values): `ci plan`, merge,
+    # `ci apply`.
     monkeypatch.setenv("GLOBEX_STRIPE_KEY", CANARIES["tenant secret, rotated"])
     project.repo.git.checkout("--", ".")
     project.branch("change")
     tenant = project.path / "tenants" / "globex.yaml"
     tenant.write_text(tenant.read_text().replace('CRM_DEFAULT_CURRENCY: "USD"', 'CRM_DEFAULT_CURRENCY: "EUR"'))
-    project.commit("Globex pays in euros")
+    template = project.path / TEMPLATE
+    text = template.read_text()
+    for key, block in (("DATABASE_URL", "        fromDatabase:\n          name: backboneos-db\n"
+                                        "          property: connectionString\n"),
+                       ("DJANGO_SECRET_KEY", "        generateValue: true\n"),
+                       ("SUPPORT_TOKEN", "        sync: false\n"), ("GROUP_SECRET", "        generateValue: true\n"),
+                       ("WEB_SECRET_KEY", "        fromService:\n          type: web\n          name: "
+                                          "backboneos-backend\n          envVarKey: DJANGO_SECRET_KEY\n")):
+        text = text.replace(f"      - key: {key}\n{block}", f"      - key: {key}\n        value: plain-{key}\n")
+    template.write_text(text)
+    project.commit("Globex pays in euros; secrets become plain settings")
     project.push("change")
     github.add_pull(8, head="change")
     actions.event("pull_request", pull_request_event(8, base_sha=project.sha("origin/main"), head_sha=project.sha(),
@@ -127,13 +146,11 @@ def test_no_secret_reaches_any_output_or_file(
     outputs += [out, actions.summary]
     assert code == 0, out
     assert env_of(sim, web)["STRIPE_KEY"] == CANARIES["tenant secret, rotated"]
-    # Every source really held its canary while the commands ran.
-    worker = lockfile["background_worker.backboneos-worker"]["id"]
-    assert env_of(sim, worker)["WEB_SECRET_KEY"] == CANARIES["fromService"]
-    assert env_of(sim, web)["SUPPORT_TOKEN"] == CANARIES["sync: false"]
-    assert sim.get(f"/env-groups/{group}/env-vars/GROUP_SECRET").json()["value"] == CANARIES["env group"]
-    assert env_of(sim, worker)["DATABASE_URL"] in database
-    assert "### renderer plan" in github.comments_on(8)[0]["body"]
+    assert env_of(sim, worker)["DATABASE_URL"] == "plain-DATABASE_URL"
+    assert env_of(sim, web)["SUPPORT_TOKEN"] == "plain-SUPPORT_TOKEN"
+    body = github.comments_on(8)[0]["body"]
+    for key in ("DATABASE_URL", "DJANGO_SECRET_KEY", "SUPPORT_TOKEN", "GROUP_SECRET", "WEB_SECRET_KEY"):
+        assert f"~ envVars.{key} = (sensitive value changed)" in " ".join(body.split()), key
     assert (tmp_path / "plan-artifacts" / "plan.json").exists() and (tmp_path / "apply-2" / "plan.json").exists()
 
     everything = "\n".join(outputs) + _everything_written(tmp_path, project, github)
