@@ -120,7 +120,9 @@ def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, sche
     written after every create and delete. Exit 0 when done, 1 on error, a failed deploy (--wait) or
     when cancelled, 4 when it stopped early with work left (Render's budget of service creates per hour
     spent: re-run later and it carries on). Every Postgres database is exported before it is deleted
-    unless --skip-backup. Reads RENDER_API_URL, RENDER_API_KEY,
+    unless --skip-backup. Deleting or replacing a Postgres database, Key Value instance or disk destroys
+    its data: it needs --allow-data-loss as well as --allow-destroy or --allow-replace. Reads
+    RENDER_API_URL, RENDER_API_KEY,
     RENDER_OWNER_ID, RENDERER_FINGERPRINT_KEY and the environment variables tenant secrets name.
     """
     saved = None
