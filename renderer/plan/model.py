@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from renderer.resources import DesiredResource, Kind
+from renderer.errors import ExitCode
+from renderer.kind import Kind
+from renderer.resources import DesiredResource
 
 # The mass-delete breaker: a run may tear down at most max(1, MASS_DESTROY_SHARE x tenants in the
 # lockfile) tenants, and delete or replace datastores (Postgres, Key Value, disks) of at most
@@ -44,8 +46,8 @@ class Action(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why a change is in the plan. `CANNOT_UPDATE` is followed by the field names in `Change.reason`
-    (`cannot update in place: region`)."""
+    """Why a change is in the plan. The value is the text printed; `Change.detail` may add to it
+    (`cannot update in place: region`, see `Change.why`)."""
 
     TENANT_ADDED = "tenant added"
     ADDED_TO_BLUEPRINT = "added to blueprint"
@@ -56,6 +58,15 @@ class Reason(StrEnum):
     DRIFT = "drift: changed outside renderer"
     MISSING_LIVE = "missing live: deleted outside renderer"
     UNCHANGED = "unchanged"
+
+    @property
+    def separator(self) -> str:
+        """What joins the reason and a `Change.detail` in text."""
+        if self is Reason.CANNOT_UPDATE:
+            return ": "
+        if self in (Reason.REMOVED_FROM_BLUEPRINT, Reason.TENANT_REMOVED):
+            return "; "
+        return " "
 
 
 class FieldChange(BaseModel):
@@ -92,6 +103,8 @@ class Change(BaseModel):
     there is no live resource). `identity`: why the live resource at `id` is not the one the lockfile
     entry and the blueprint describe (another name or kind: a hand-edited or copied lockfile), or None;
     apply refuses any plan with one (`renderer.plan.checks.check_identity`).
+    `detail`: free text that completes `reason` for a
+    reader (the fields that cannot change in place, the ID Render answers 404 for); no code reads it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -101,7 +114,8 @@ class Change(BaseModel):
     kind: Kind
     name: str
     action: Action
-    reason: str
+    reason: Reason
+    detail: str | None = None
     id: str | None = None
     fields: list[FieldChange] = Field(default_factory=list)
     desired: DesiredResource | None = None
@@ -110,6 +124,11 @@ class Change(BaseModel):
     previous_address: str | None = None
     live_name: str | None = None
     identity: str | None = None
+
+    @property
+    def why(self) -> str:
+        """The reason as printed: `cannot update in place: region`, `added to blueprint`."""
+        return self.reason.value if not self.detail else f"{self.reason.value}{self.reason.separator}{self.detail}"
 
     @property
     def deletes_database(self) -> bool:
@@ -211,8 +230,8 @@ class Plan(BaseModel):
                     "tenants losing data at once is refused")
         return None
 
-    def detailed_exit_code(self) -> int:
+    def detailed_exit_code(self) -> ExitCode:
         """`plan --detailed-exitcode`: 0 no changes, 2 changes, 3 changes that delete or replace."""
         if not self.has_changes:
-            return 0
-        return 3 if self.is_destructive else 2
+            return ExitCode.OK
+        return ExitCode.DESTRUCTIVE if self.is_destructive else ExitCode.CHANGES
