@@ -164,8 +164,12 @@ def _definite_refusal(exc: RenderAPIError) -> bool:
 @contextlib.contextmanager
 def apply_lock(lockfile_path: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the apply lock of a lockfile (`<lockfile>.apply-lock`, an OS file lock released when the
-    process ends, however it ends). Waits up to `timeout` seconds, then raises `RendererError`."""
-    path = lockfile_path.with_name(lockfile_path.name + ".apply-lock")
+    process ends, however it ends). Waits up to `timeout` seconds, then raises `RendererError`.
+
+    The lock belongs to the lockfile's resolved path, so `--lockfile link.json` (a symlink to
+    render.lock.json) and `render.lock.json` exclude each other."""
+    resolved = lockfile_path.resolve()
+    path = resolved.with_name(resolved.name + ".apply-lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), timeout=timeout)
     try:

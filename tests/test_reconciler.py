@@ -370,7 +370,7 @@ def test_deletion_protection_survives_the_tenant_file(sim: Sim, project: Path) -
     assert apply("--tenant", "globex").code == 0
     assert lock(project)["tenants"]["globex"]["deletion_protection"] is False
     tenant.unlink()
-    assert apply("--tenant", "globex", "--allow-destroy").code == 0
+    assert apply("--tenant", "globex", "--allow-destroy", "--allow-data-loss").code == 0
     assert "globex" not in lock(project)["tenants"]
 
 
@@ -390,7 +390,7 @@ def test_mass_delete_breaker(sim: Sim, project: Path) -> None:
     empty = apply("--allow-destroy", "--tenant", "acme-corp")
     assert empty.code == 1
     assert "the tenants directory has no tenant files" in empty.err
-    done = apply("--allow-destroy", "--allow-mass-destroy")
+    done = apply("--allow-destroy", "--allow-data-loss", "--allow-mass-destroy")
     assert done.code == 0, done.output
     assert lock(project)["tenants"] == {}
 

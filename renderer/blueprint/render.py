@@ -14,6 +14,7 @@ from renderer.blueprint import template
 from renderer.blueprint.model import Blueprint, DocPath, Origin, resource_kind, resources
 from renderer.blueprint.normalize import normalize
 from renderer.blueprint.template import RenderedTemplate, TenantValue
+from renderer.blueprint.tenant_data import check_tenant_values
 from renderer.errors import Finding, ValidationFailed
 from renderer.kind import DATASTORE_TYPES, Kind
 from renderer.tenant import Tenant, TenantFile
@@ -115,6 +116,7 @@ def render_tenant(tenant_file: TenantFile, blueprints_dir: Path) -> Blueprint:
         raw = _document(parsed, "a rendered blueprint must be a mapping (keys such as `services:`)")
     except ValidationFailed as exc:
         raise ValidationFailed(_template_positions(exc.findings, rendered, source, tenant_file)) from None
+    check_tenant_values(rendered, raw, source, tenant_file)
     tenant_path = str(tenant_file.path)
     origins = apply_tenant_overrides(raw, tenant, tenant_path, tenant_file.document)
     return _blueprint(tenant.blueprint, source, parsed, raw, origins=origins, template=rendered,

@@ -81,11 +81,49 @@ def _value_marker(value: Any) -> str:
     return text
 
 
+class TemplateOutsideBlueprints(jinja2.TemplateError):
+    """An include, import or extends that would read something other than a regular file under the
+    blueprints directory (an absolute or `..` name, a symlink pointing out, a device or FIFO)."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"template {name!r} {why}")
+        self.name = name
+
+
+class BlueprintsLoader(jinja2.FileSystemLoader):
+    """Jinja's file loader, confined: a template name resolves only to a regular file under the blueprints
+    directory after every symlink is resolved, so no template can read `/proc/self/environ`, `/etc/passwd`
+    or another checkout file into a plan. Raises `TemplateOutsideBlueprints` otherwise, and Jinja's
+    `TemplateNotFound` for a name that is simply missing."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(str(root))
+        self.root = root
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        pieces = template.split("/")
+        if template.startswith("/") or "\\" in template or ".." in pieces:
+            raise TemplateOutsideBlueprints(template, "is outside the blueprints directory (absolute or `..` path)")
+        root = self.root.resolve()  # at each read: a relative root follows the working directory
+        candidate = root.joinpath(*[p for p in pieces if p not in ("", ".")])
+        if not candidate.exists() and not candidate.is_symlink():
+            raise jinja2.TemplateNotFound(template)
+        try:
+            resolved = candidate.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise TemplateOutsideBlueprints(template, "is a dangling or looping symlink") from None
+        if not resolved.is_relative_to(root):
+            raise TemplateOutsideBlueprints(template, f"resolves to {resolved}, outside the blueprints directory")
+        if not resolved.is_file():
+            raise TemplateOutsideBlueprints(template, "is not a regular file")
+        return super().get_source(environment, resolved.relative_to(root).as_posix())
+
+
 @lru_cache(maxsize=16)
 def environment(blueprints_dir: Path) -> SandboxedEnvironment:
     """One environment per blueprints directory (its compiled templates are cached with it)."""
     env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(blueprints_dir)),
+        loader=BlueprintsLoader(blueprints_dir),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -239,6 +277,25 @@ class RenderedTemplate:
             self._line_starts = starts
         return self._segments
 
+    def tenant_outputs(self) -> list[tuple[int, int, TenantPath, int]]:
+        """Every `{{ ... }}` output that is a tenant value (quoted or not): (start, end) offsets in `text`,
+        the tenant key, and the template line of the expression."""
+        result: list[tuple[int, int, TenantPath, int]] = []
+        mark, open_at, offset, pos = _Mark(1, 1, True), None, 0, 0
+        for match in _MARKERS.finditer(self.marked):
+            offset += match.start() - pos
+            pos = match.end()
+            if open_at is not None:
+                result.append((open_at[0], offset, open_at[1], mark.line))
+                open_at = None
+            if match.group(1) is not None:
+                mark = self.marks[int(match.group(1))]
+            else:
+                open_at = (offset, tuple(json.loads(match.group(2))))
+        if open_at is not None:
+            result.append((open_at[0], len(self.text), open_at[1], mark.line))
+        return result
+
     def locate(self, line: int | None, column: int | None) -> TemplatePosition | None:
         """The template position of rendered (line, column) (1-based); None when unknown."""
         if line is None:
@@ -328,6 +385,12 @@ def render_mapped(blueprints_dir: Path, blueprint: str, context: dict[str, Any])
             file=filename, line=None, column=None, path="", layer="template", rule="template-missing",
             message=f"blueprint {blueprint!r} has no template at {filename}",
             hint=_blueprint_hint(blueprints_dir, blueprint, filename))]) from None
+    except TemplateOutsideBlueprints as exc:
+        raise ValidationFailed([Finding(
+            file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",
+            rule="template-outside-blueprints", message=f"{exc.message} (read by {filename})",
+            hint="templates may include, import or extend only regular files inside the blueprints directory; "
+                 "copy the file there instead of linking to it")]) from None
     except jinja2.UndefinedError as exc:
         raise ValidationFailed([Finding(
             file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",

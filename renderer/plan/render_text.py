@@ -57,6 +57,8 @@ def change_header(change: Change) -> str:
     """`~ web_service.backboneos-backend  "backboneos-backend-acme-corp" srv-...  (field changed)`, without
     the symbol."""
     ident = f" {change.id}" if change.id else ""
+    if change.live_name is not None and change.live_name != change.name:
+        ident += f" (on Render: {json.dumps(change.live_name)})"
     flags = ""
     if change.protected:
         flags += "  [refused: deletion_protection]"
