@@ -16,7 +16,7 @@ from typing import Any
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
 from renderer.budget import budget_notice, create_budget
-from renderer.configuration import Configuration, blueprint_schema, load_configuration
+from renderer.configuration import Configuration, blueprint_schema, load_configuration, no_tenant_files
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter, plain
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile
@@ -112,6 +112,8 @@ async def make_plan(
     environ = environ if environ is not None else dict(os.environ)
     fingerprints = fingerprints or Fingerprinter.from_env()
     configuration, lockfile = load(inputs)
+    if not configuration.tenants:
+        no_tenant_files(inputs.tenants_dir, inputs.lockfile, lockfile.tenants, "plan")
     slugs = scope(configuration, lockfile, inputs.only)
     live = await refresh(client, managed_ids(lockfile, slugs), parents=managed_parents(lockfile, slugs))
     journal = journal_io.journal_path(inputs.lockfile)

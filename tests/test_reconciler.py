@@ -514,7 +514,7 @@ def test_dashboard_plan_change_is_field_drift(sim: Sim, globex: Path) -> None:
                                  "forces_replace": False, "drift": True}]
     markdown = plan("--format", "markdown").out
     assert "**1 tenant: 0 create, 1 update, 0 delete, 0 unchanged**" in markdown
-    assert '~ plan = "standard" -> "starter"  # changed outside renderer' in markdown
+    assert '-     plan = "standard"\n+     plan = "starter"  # changed outside renderer' in markdown
     drift = run("drift")
     assert "plan is now 'standard'" in drift.out
     assert apply().code == 0
