@@ -252,3 +252,41 @@ def test_drift_counts_the_tenants_the_lockfile_records(sim: Sim, project: Path) 
     assert result.out.splitlines()[-1] == ("Drift: 1 finding in 1 of 1 tenant; `renderer plan` shows how apply "
                                            "would restore them.")
     assert json.loads(run("drift", "--format", "json").out)["recorded_tenants"] == ["globex"]
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert (result.code, result.out) == (0, "renderer 0.1.0\n")
+
+
+# -- 10. positions inside included and multi-line template output ------------------------------------------
+
+def test_a_finding_in_included_output_points_at_the_included_file(project: Path) -> None:
+    template = project / "blueprints" / "base_crm" / "render.yaml.j2"
+    template.write_text(template.read_text().replace(
+        "      - key: DJANGO_SECRET_KEY\n        generateValue: true\n",
+        "      - key: DJANGO_SECRET_KEY\n        generateValue: true\n{% include 'base_crm/extra.yaml.j2' %}\n"))
+    (project / "blueprints" / "base_crm" / "extra.yaml.j2").write_text(
+        "      - key: REPORTS_DB\n        fromDatabase: {name: reports, property: host}\n")
+    only_tenant(project, "globex")
+    code, report = validate_json()
+    assert code == 1
+    assert [(e["file"], e["line"], e["column"], e["rule"]) for e in report["errors"]] == [
+        ("blueprints/base_crm/extra.yaml.j2", 2, 30, "from-database-ref")]
+
+
+def test_a_finding_in_multi_line_block_output_never_points_past_the_line(project: Path) -> None:
+    template = project / "blueprints" / "base_crm" / "render.yaml.j2"
+    text = template.read_text().replace(
+        "      - key: DJANGO_SECRET_KEY\n        generateValue: true\n",
+        "      - key: DJANGO_SECRET_KEY\n        generateValue: true\n"
+        "{% filter indent(6, first=True) %}\n- key: REPORTS_DB\n  fromDatabase: {name: reports, property: host}\n"
+        "{% endfilter %}\n")
+    template.write_text(text)
+    only_tenant(project, "globex")
+    code, report = validate_json()
+    assert code == 1
+    [error] = report["errors"]
+    line = text.splitlines().index("{% filter indent(6, first=True) %}") + 1
+    assert (error["file"], error["rule"]) == ("blueprints/base_crm/render.yaml.j2", "from-database-ref")
+    assert (error["line"], error["column"]) == (line, 1)  # where the block starts, not a column past its line
