@@ -89,8 +89,8 @@ def test_a_refused_connection_fails_at_once_with_the_url_and_a_hint(
     # refresh lists services, Postgres, Key Value and env groups at once: whichever fails first is reported
     assert re.search(rf"Error: Render API on GET /[a-z-]+: no answer from {re.escape(url)}: connection refused\n",
                      result.err), result.err
-    assert f"hint: nothing is listening at 127.0.0.1:{url.split(':')[2].split('/')[0]}: check RENDER_API_URL" \
-           in result.err
+    assert ("hint: check RENDER_API_URL and the network: nothing is listening at "
+            f"127.0.0.1:{url.split(':')[2].split('/')[0]} (for the simulator") in result.err
     assert client_seam.slept == []  # not one retry (each would sleep on the client's clock)
     assert "retrying" not in result.err
     assert elapsed < 2.0

@@ -280,7 +280,7 @@ class RenderClient:
             port = url.port or (443 if url.scheme == "https" else 80)
             return Unreachable(
                 f"no answer from {base}: connection refused", method=method, path=path,
-                hint=f"nothing is listening at {url.host}:{port}: check RENDER_API_URL and the network (for the "
+                hint=f"check RENDER_API_URL and the network: nothing is listening at {url.host}:{port} (for the "
                      "simulator, `renderer sim serve` prints the URL to use)")
         return TransportError(f"no answer from {base}: {type(exc).__name__}: {exc}", method=method, path=path,
                               hint="check RENDER_API_URL and the network")
