@@ -89,8 +89,9 @@ class Sim:
             return client.get(path, params=params)
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        # A generous timeout: seeding thousands of resources takes seconds on a busy machine.
         return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"},
-                          verify=TLS)
+                          verify=TLS, timeout=60)
 
     def admin_get(self, path: str) -> Any:
         response = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.api_key}"}, verify=TLS)
@@ -332,6 +333,27 @@ def run(*args: str, stdin: str = "") -> Result:
     finally:
         sys.stdin = old_stdin
     return Result(code, out.getvalue(), err.getvalue())
+
+
+class _WorkerCounts:
+    """With pytest-xdist, each worker counts its own contract checks; the controller adds them up."""
+
+    @staticmethod
+    def pytest_testnodedown(node: Any, error: Any) -> None:
+        client, simulator = getattr(node, "workeroutput", {}).get("contract", (0, 0))
+        CLIENT_LEDGER.checked += client
+        CONTRACT_CHECKS["checked"] += simulator
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_WorkerCounts())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["contract"] = (CLIENT_LEDGER.checked, CONTRACT_CHECKS["checked"])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
