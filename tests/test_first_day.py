@@ -290,3 +290,43 @@ def test_a_finding_in_multi_line_block_output_never_points_past_the_line(project
     line = text.splitlines().index("{% filter indent(6, first=True) %}") + 1
     assert (error["file"], error["rule"]) == ("blueprints/base_crm/render.yaml.j2", "from-database-ref")
     assert (error["line"], error["column"]) == (line, 1)  # where the block starts, not a column past its line
+
+
+# -- 8. status: 120 columns, JSON, no lockfile -----------------------------------------------------------------
+
+def test_status_fits_120_columns_and_has_json(sim: Sim, project: Path) -> None:
+    assert apply().code == 0
+    web = lock_id(project, "acme-corp", "web_service.backboneos-backend")
+    with sim.http() as http:
+        assert http.post(f"/services/{web}/suspend").status_code == 202
+    text = run("status")
+    assert text.code == 0, text.output
+    lines = text.out.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert all(line == line.rstrip() for line in lines)  # no trailing padding
+    assert [line for line in lines if line.startswith("Tenant ")] == [
+        "Tenant acme-corp (active)", "Tenant globex (active)", "Tenant initech (active)"]
+    row = next(line for line in lines if web in line)
+    assert row.split()[:2] == ["web_service.backboneos-backend", web]  # the whole ID, never cut
+    assert ", suspended" in row and "backboneos-backend-acme-corp" in row  # a long URL wraps inside its column
+    globex = next(line for line in lines if lock_id(project, "globex", "web_service.backboneos-backend") in line)
+    assert globex.endswith("backboneos-backend-globex.onrender.com")
+    doc = json.loads(run("status", "--format", "json").out)
+    assert doc["format_version"] == "1" and doc["lockfile"] == "render.lock.json"
+    assert [t["slug"] for t in doc["tenants"]] == ["acme-corp", "globex", "initech"]
+    resource = next(r for r in doc["tenants"][0]["resources"] if r["id"] == web)
+    assert resource == {"address": "web_service.backboneos-backend", "name": "backboneos-backend-acme-corp",
+                        "id": web, "state": resource["state"], "suspended": "suspended",
+                        "url": "https://backboneos-backend-acme-corp.onrender.com"}
+    assert resource["state"].startswith("deploy ")
+
+
+def test_status_without_a_lockfile_says_so_and_exits_1(sim: Sim, project: Path) -> None:
+    before = sim.exchanges()
+    for args in ((), ("--format", "json")):
+        result = run("status", *args)
+        assert result.code == 1
+        assert result.out == ""
+        assert "Error: no lockfile at render.lock.json: renderer has applied nothing from here" in result.err
+        assert "hint: run renderer from the repository root or give --lockfile PATH" in result.err
+    assert sim.exchanges() == before
