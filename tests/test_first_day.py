@@ -4,19 +4,26 @@ command, the markdown diff, ambiguous YAML in `renderer render` and the drift co
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import logging
 import re
 import socket
 import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from ruamel.yaml import YAML
 
 from renderer import yamlio
 from renderer.cli.main import cli
+from renderer.progress import WaitProgress
+from renderer.render_api.limits import Limiter, RateLimits
 from tests.conftest import Sim, SimClock, run
 from tests.helpers import LOCK, apply, lock_id, only_tenant, put_env
+from tests.test_limits import FakeClock
 from tests.validation_helpers import validate_json
 
 # -- 1. a wrong tenants directory is an error, not a green check ------------------------------------------
@@ -330,3 +337,82 @@ def test_status_without_a_lockfile_says_so_and_exits_1(sim: Sim, project: Path) 
         assert "Error: no lockfile at render.lock.json: renderer has applied nothing from here" in result.err
         assert "hint: run renderer from the repository root or give --lockfile PATH" in result.err
     assert sim.exchanges() == before
+
+
+# -- 2. progress during every wait -------------------------------------------------------------------------------
+
+def test_apply_wait_reports_each_deploy_status_change(sim: Sim, project: Path) -> None:
+    only_tenant(project, "globex")
+    result = apply("--wait")
+    assert result.code == 0, result.output
+    web = lock_id(project, "globex", "web_service.backboneos-backend")
+    lines = [line for line in result.out.splitlines() if line.startswith("globex: web_service.backboneos-backend: "
+                                                                        "deploy dep-")]
+    deploy = lines[0].split("deploy ")[1].split(":")[0]
+    label = f"globex: web_service.backboneos-backend: deploy {deploy}"
+    # The simulator's deploys: created, build_in_progress after 2 s, update_in_progress after 20 s, live
+    # after 30 s; apply polls every 5 s of the client's clock.
+    assert lines == [f"{label}: created", f"{label}: build_in_progress after 5 s",
+                     f"{label}: update_in_progress after 20 s", f"{label} live"]
+    assert web in sim.get(f"/services/{web}").text
+
+
+def test_wait_progress_off_a_terminal_reports_changes_and_every_30_s() -> None:
+    clock = FakeClock()
+    lines: list[str] = []
+    with WaitProgress(clock, lines.append, Console(file=io.StringIO())) as progress:
+        for status in ["created", "build_in_progress"] + ["build_in_progress"] * 14 + ["update_in_progress"]:
+            progress.update("dep-1", "acme-corp: web_service.backboneos-backend: deploy dep-1", status)
+            clock.t += 5
+        progress.finish("dep-1")
+    label = "acme-corp: web_service.backboneos-backend: deploy dep-1"
+    assert lines == [f"{label}: created", f"{label}: build_in_progress after 5 s",
+                     f"{label}: still build_in_progress after 35 s", f"{label}: still build_in_progress after 1m 05s",
+                     f"{label}: update_in_progress after 1m 20s"]
+
+
+def test_wait_progress_on_a_terminal_is_a_live_display_with_elapsed_time() -> None:
+    clock = FakeClock()
+    lines: list[str] = []
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100)
+    with WaitProgress(clock, lines.append, console) as progress:
+        progress.update("dep-1", "acme-corp: web_service.backboneos-backend: deploy dep-1", "created")
+        clock.t += 65
+        progress.update("dep-1", "acme-corp: web_service.backboneos-backend: deploy dep-1", "build_in_progress")
+        progress._display.refresh()
+        shown = screen.getvalue()
+    assert lines == []  # the display, not log lines
+    assert "acme-corp: web_service.backboneos-backend: deploy dep-1: build_in_progress (1m 05s)" in shown
+
+
+def test_backup_wait_reports_the_export(sim: Sim, project: Path, client_seam: SimClock) -> None:
+    only_tenant(project, "globex")
+    assert apply().code == 0
+    db = lock_id(project, "globex", "postgres.backboneos-db")
+    (project / "tenants" / "globex.yaml").unlink()
+    result = apply("--allow-destroy", "--allow-data-loss", "--allow-mass-destroy")
+    assert result.code == 0, result.output
+    # The simulator's export is ready after 10 s; apply polls at 0.5 s, doubling, on the client's clock.
+    assert [line for line in result.out.splitlines() if ": backup of " in line] == [
+        f"globex: postgres.backboneos-db: backup of {db}: export in progress"]
+
+
+def test_a_create_budget_wait_logs_every_30_s(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    limiter = Limiter(RateLimits.parse("create_service=1/2m"), clock)
+
+    async def scenario() -> None:
+        for _ in range(2):
+            ticket = await limiter.acquire("POST", "/services")
+            limiter.done(ticket)
+
+    with caplog.at_level(logging.INFO, logger="renderer.render_api.limits"):
+        asyncio.run(scenario())
+    assert clock.slept == [30.0, 30.0, 30.0, 30.0, 0.5]  # the window's end, in steps of 30 s
+    assert [r.getMessage() for r in caplog.records] == [
+        "waiting 120.5 s for Render's rate limit on create_service requests (1 per 120 s)",
+        "still waiting for Render's rate limit on create_service requests: 90 s left",
+        "still waiting for Render's rate limit on create_service requests: 60 s left",
+        "still waiting for Render's rate limit on create_service requests: 30 s left",
+    ]
