@@ -87,7 +87,7 @@ def require_lockfile(path: Path) -> None:
 
 def render_text(rows: list[StatusRow], width: int = WIDTH) -> str:
     """`Tenant <slug> (<status>)`, then a table of its resources: resource, id, live state, url (without
-    `https://`). The Render name (`<blueprint name>-<slug>`, in `document`) follows from resource and tenant."""
+    `https://`). A Render name that is not `<blueprint name>-<slug>` (a disk's) follows the address in quotes."""
     out = io.StringIO()
     console = Console(file=out, width=width, highlight=False, no_color=True)
     for index, ((slug, tenant_status), group) in enumerate(groupby(rows, key=lambda r: (r.tenant, r.tenant_status))):
@@ -101,10 +101,18 @@ def render_text(rows: list[StatusRow], width: int = WIDTH) -> str:
         table.columns[3].overflow = "fold"
         for row in group:
             state = row.state + (", suspended" if row.suspended == "suspended" else "")
-            table.add_row(row.address, row.id, state, row.url.removeprefix("https://"))
+            table.add_row(_resource(row), row.id, state, row.url.removeprefix("https://"))
         console.print(f"Tenant {slug} ({tenant_status})")
         console.print(table)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+
+
+def _resource(row: StatusRow) -> str:
+    """The address, and the Render name when it does not follow from the address and the tenant."""
+    local = row.address.split(".", 1)[-1]
+    if row.name in (f"{local}-{row.tenant}", local) or row.name in row.address:
+        return row.address
+    return f'{row.address} "{row.name}"'
 
 
 def document(rows: list[StatusRow], lockfile: Path) -> dict[str, Any]:

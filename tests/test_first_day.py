@@ -416,3 +416,25 @@ def test_a_create_budget_wait_logs_every_30_s(caplog: pytest.LogCaptureFixture) 
         "still waiting for Render's rate limit on create_service requests: 60 s left",
         "still waiting for Render's rate limit on create_service requests: 30 s left",
     ]
+
+
+# -- 7. a replace shows every other change of the resource ---------------------------------------------------
+
+def test_a_replace_shows_the_other_changes_of_the_resource(sim: Sim, project: Path) -> None:
+    only_tenant(project, "globex")
+    assert apply().code == 0
+    globex = project / "tenants" / "globex.yaml"
+    globex.write_text(globex.read_text().replace('"USD"', '"EUR"') + "region: ohio\n")
+    text = run("plan").out
+    block = text.split("-/+ web_service.backboneos-backend")[1].split("\n\n")[0]
+    assert 'envVars.CRM_DEFAULT_CURRENCY = "USD" -> "EUR"' in block
+    assert "region" in block and "# forces replacement" in block
+    markdown = run("plan", "--format", "markdown").out
+    section = markdown.split("! -/+ web_service.backboneos-backend")[1].split("\n! ")[0]
+    assert '-     envVars.CRM_DEFAULT_CURRENCY = "USD"\n+     envVars.CRM_DEFAULT_CURRENCY = "EUR"' in section
+    doc = json.loads(run("plan", "--format", "json").out)
+    web = next(c for c in doc["changes"] if c["address"] == "web_service.backboneos-backend")
+    assert web["action"] == "replace"
+    assert {f["path"] for f in web["fields"]} >= {"region", "envVars.CRM_DEFAULT_CURRENCY"}
+    currency = next(f for f in web["fields"] if f["path"] == "envVars.CRM_DEFAULT_CURRENCY")
+    assert (currency["before"], currency["after"], currency["forces_replace"]) == ("USD", "EUR", False)

@@ -355,6 +355,9 @@ def build_plan(
                     reason=f"{Reason.MISSING_LIVE.value} (Render answers 404 for {entry.id})",
                     fields=_create_fields(resource, ctx)))
                 continue
+            if resource.kind.is_service or resource.kind is Kind.ENV_GROUP:
+                # A replace shows every other change too: the new resource gets them all at once.
+                fields = fields + env_changes(resource, current, entry, ctx)
             if resource.address in ctx.replacing:
                 forced = sorted(f.path for f in fields if f.forces_replace)
                 why = ", ".join(forced) if forced else f"its service {moved[resource.address]} is replaced"
@@ -362,8 +365,6 @@ def build_plan(
                     **common, action=Action.REPLACE, reason=f"{Reason.CANNOT_UPDATE.value}: {why}",
                     id=entry.id, fields=fields, protected=protected, data_loss=resource.kind in DATASTORES))
                 continue
-            if resource.kind.is_service or resource.kind is Kind.ENV_GROUP:
-                fields = fields + env_changes(resource, current, entry, ctx)
             if not fields:
                 tenant_changes.append(Change(**common, action=Action.NO_OP, reason=Reason.UNCHANGED.value,
                                              id=entry.id))
