@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from renderer.errors import ExitCode
 from renderer.fingerprint import Fingerprinter
+from renderer.kinds.registry import live_value
 from renderer.lockfile import Lockfile
 from renderer.refresh import LiveState
-from renderer.resources import live_value
 
 FORMAT_VERSION = "1"
 DriftKind = Literal["changed", "missing", "unmanaged"]
@@ -65,8 +66,8 @@ class DriftReport:
     def has_drift(self) -> bool:
         return bool(self.items)
 
-    def exit_code(self, detailed: bool) -> int:
-        return 2 if detailed and self.has_drift else 0
+    def exit_code(self, detailed: bool) -> ExitCode:
+        return ExitCode.CHANGES if detailed and self.has_drift else ExitCode.OK
 
     def document(self) -> dict[str, Any]:
         """`{"format_version": "1", "tenants": [...], "recorded_tenants": [...], "drift": bool, "items":

@@ -8,24 +8,9 @@ from pathlib import Path
 
 import click
 
-from renderer import lockfile as lockfile_io
 from renderer.cli.output import stdout
-from renderer.errors import RendererError
-from renderer.refresh import refresh
-from renderer.render_api.client import RenderClient, Settings
-from renderer.status import WIDTH, StatusRow, document, render_text, require_lockfile, status_rows
-from renderer.workflow import managed_ids, managed_parents
-
-
-async def _rows(lockfile: Path, slug: str | None) -> list[StatusRow]:
-    locked = lockfile_io.load(lockfile)
-    if slug is not None and slug not in locked.tenants:
-        raise RendererError(f"tenant {slug!r} is not in {lockfile}",
-                            hint="status shows tenants renderer has applied; check the slug or run apply")
-    scope = [slug] if slug else sorted(locked.tenants)
-    async with RenderClient(Settings.from_env()) as client:
-        live = await refresh(client, managed_ids(locked, scope), parents=managed_parents(locked, scope))
-        return await status_rows(client, locked, live, scope)
+from renderer.operations.status import status as status_operation
+from renderer.status import WIDTH, document, render_text
 
 
 @click.command()
@@ -41,8 +26,7 @@ def status(slug: str | None, lockfile: Path, output_format: str) -> int:
     Exit 1 when there is no lockfile (nothing renderer manages from here: a wrong directory or
     --lockfile, not a healthy empty fleet).
     """
-    require_lockfile(lockfile)
-    rows = asyncio.run(_rows(lockfile, slug))
+    rows = asyncio.run(status_operation(lockfile, slug))
     if output_format == "json":
         click.echo(json.dumps(document(rows, lockfile), indent=2))
     elif not rows:

@@ -40,7 +40,6 @@ from renderer.render_api.clock import Clock
 log = logging.getLogger(__name__)
 
 ENV_VAR = "RENDERER_RATE_LIMITS"
-SOURCE = "https://api-docs.render.com/reference/rate-limiting"
 REPORT_EVERY = 30.0  # seconds between "still waiting" lines during a create-budget wait (renderer.progress)
 
 
