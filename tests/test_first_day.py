@@ -306,6 +306,7 @@ def test_status_fits_120_columns_and_has_json(sim: Sim, project: Path) -> None:
     web = lock_id(project, "acme-corp", "web_service.backboneos-backend")
     with sim.http() as http:
         assert http.post(f"/services/{web}/suspend").status_code == 202
+    assert sim.admin("/_sim/clock/advance", {"seconds": 60}).status_code == 200  # every deploy is live
     text = run("status")
     assert text.code == 0, text.output
     lines = text.out.splitlines()
