@@ -204,6 +204,19 @@ _HINTS: dict[str, str] = {
 }
 
 
+def suggested_slug(value: str) -> str:
+    """A DNS label close to `value` (`Hooli_Inc` -> `hooli-inc`), for hints; `acme-corp` when nothing is left."""
+    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")[:63].rstrip("-")
+    return slug or "acme-corp"
+
+
+def _slug_hint(slug: Any) -> str | None:
+    if not isinstance(slug, str):
+        return _HINTS["slug"]
+    better = suggested_slug(slug)
+    return f"use lowercase letters, digits and '-': `slug: {better}`, and name the file `{better}.yaml`"
+
+
 def _finding_from_error(err: Any, document: YamlDocument, filename: str) -> Finding:
     loc: tuple[str | int, ...] = tuple(err["loc"])
     kind = err["type"]
@@ -227,6 +240,8 @@ def _finding_from_error(err: Any, document: YamlDocument, filename: str) -> Find
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind == "string_type" and loc and loc[0] == "env":
         hint: str | None = "quote the value so it stays a string, e.g. `FEATURE_X: \"3.10\"`"
+    elif loc == ("slug",) and isinstance(document.data, dict):
+        hint = _slug_hint(document.data.get("slug"))
     else:
         hint = _HINTS.get(str(loc[0])) if loc else None
     return Finding(file=filename, line=line, column=column, path=path, layer="tenant",
@@ -246,6 +261,16 @@ def _refuse_control_characters(text: str, filename: str) -> None:
                                                         "or not at all)"))
     if findings:
         raise ValidationFailed(findings)
+
+
+def _mismatch_hint(slug: str, file_stem: str) -> str:
+    """Agrees with the slug's own hint: never proposes a slug or file name that is not a DNS label."""
+    if not DNS_LABEL.fullmatch(slug):
+        better = suggested_slug(slug)
+        return f"set `slug: {better}`" + ("" if file_stem == better else f" and rename the file to `{better}.yaml`")
+    if DNS_LABEL.fullmatch(file_stem):
+        return f"rename the file to {slug}.yaml or set `slug: {file_stem}`"
+    return f"rename the file to {slug}.yaml"
 
 
 def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[Tenant, YamlDocument]:
@@ -277,7 +302,7 @@ def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[T
         findings.append(Finding(
             file=filename, line=line, column=column, path="slug", layer="tenant", rule="slug-file-name",
             message=f"slug {slug!r} does not match the file name {expected_slug!r}",
-            hint=f"rename the file to {slug}.yaml or set `slug: {expected_slug}`"))
+            hint=_mismatch_hint(slug, expected_slug)))
     if findings or tenant is None:
         raise ValidationFailed(findings)
     return tenant, document

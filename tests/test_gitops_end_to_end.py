@@ -69,7 +69,7 @@ def test_pr_plan_comment_then_merge_applies_and_commits_lockfile(
     assert "- `tenants/acme-corp.yaml` added: `acme-corp`" in body
     assert "<details><summary><b>acme-corp</b>: create" in body
     assert "globex</b>" not in body
-    assert "+ envVars.DJANGO_SECRET_KEY   = (sensitive)" in body
+    assert "+     envVars.DJANGO_SECRET_KEY = (sensitive)" in body
     assert actions.summary.startswith("## renderer plan\n\n")
     assert "<details><summary><b>acme-corp</b>: create" in actions.summary
     plan_json = json.loads((tmp_path / "renderer-plan" / "plan.json").read_text())
@@ -87,7 +87,7 @@ def test_pr_plan_comment_then_merge_applies_and_commits_lockfile(
     assert again.code == 0, again.output
     comments = github.comments_on(7)
     assert [c["id"] for c in comments] == [comment_id]
-    assert '+ envVars.CRM_FEATURE_FLAGS   = "pipelines"\n' in comments[0]["body"]
+    assert '+     envVars.CRM_FEATURE_FLAGS = "pipelines"\n' in comments[0]["body"]
     assert [(c.method, c.path) for c in github.writes()] == [
         ("POST", "/repos/acme/crm/issues/7/comments"), ("PATCH", f"/repos/acme/crm/issues/comments/{comment_id}")]
 

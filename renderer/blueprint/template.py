@@ -21,7 +21,9 @@ import bisect
 import json
 import re
 import shlex
+import threading
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -119,10 +121,20 @@ class BlueprintsLoader(jinja2.FileSystemLoader):
         return super().get_source(environment, resolved.relative_to(root).as_posix())
 
 
+class _InstrumentedEnvironment(SandboxedEnvironment):
+    """Instruments every template it parses, so the output of an `{% include %}` maps back to the lines of
+    the included file too."""
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        _Instrumenter(source, filename).visit(tree)
+        return tree
+
+
 @lru_cache(maxsize=16)
 def environment(blueprints_dir: Path) -> SandboxedEnvironment:
     """One environment per blueprints directory (its compiled templates are cached with it)."""
-    env = SandboxedEnvironment(
+    env = _InstrumentedEnvironment(
         loader=BlueprintsLoader(blueprints_dir),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -145,25 +157,33 @@ class _Mark:
     line: int
     column: int
     literal: bool
+    file: str | None = None  # the template file (None: the blueprint's own template)
 
 
 @dataclass(frozen=True)
 class _Compiled:
     template: jinja2.Template
-    marks: tuple[_Mark, ...]
+
+
+# Every mark of every instrumented template (a blueprint's and the templates it includes), indexed by the
+# number in its marker; append-only, so a rendered text can refer to it without a copy.
+_MARKS: list[_Mark] = []
+_MARKS_LOCK = threading.Lock()
 
 
 class _Instrumenter:
     """Rewrites a parsed template so its output carries position markers (see module docstring)."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, file: str | None = None) -> None:
         self.lines = source.splitlines()
-        self.marks: list[_Mark] = []
+        self.file = file
         self.expressions_on_line: dict[int, int] = {}
 
     def _mark(self, line: int, column: int, literal: bool) -> str:
-        self.marks.append(_Mark(line, column, literal))
-        return f"{_MARK}{len(self.marks) - 1}{_MARK_END}"
+        with _MARKS_LOCK:
+            _MARKS.append(_Mark(line, column, literal, self.file))
+            index = len(_MARKS) - 1
+        return f"{_MARK}{index}{_MARK_END}"
 
     def _line(self, lineno: int) -> str:
         return self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
@@ -225,12 +245,10 @@ def _compile(blueprints_dir: Path, blueprint: str) -> _Compiled:
         return cached[1]
     assert env.loader is not None
     source, filename, _ = env.loader.get_source(env, name)
-    tree = env.parse(source, name, filename)
-    instrumenter = _Instrumenter(source)
-    instrumenter.visit(tree)
+    tree = env.parse(source, name, filename)  # instrumented (`_InstrumentedEnvironment`)
     code = env.compile(tree, name, filename)
     template = env.template_class.from_code(env, code, env.make_globals(None), None)
-    compiled = _Compiled(template, tuple(instrumenter.marks))
+    compiled = _Compiled(template)
     _COMPILED[(blueprints_dir, blueprint)] = (mtime, compiled)
     return compiled
 
@@ -243,6 +261,7 @@ class TemplatePosition:
     line: int
     column: int
     tenant_key: TenantPath | None = None
+    file: str | None = None  # an included template's file; None: the blueprint's template
 
 
 @dataclass
@@ -251,7 +270,7 @@ class RenderedTemplate:
 
     text: str
     marked: str = field(repr=False)
-    marks: tuple[_Mark, ...] = field(repr=False)
+    marks: Sequence[_Mark] = field(repr=False)
     _segments: list[tuple[int, _Mark, TenantPath | None]] | None = field(default=None, repr=False)
     _offsets: list[int] = field(default_factory=list, repr=False)
     _line_starts: list[int] = field(default_factory=list, repr=False)
@@ -308,9 +327,11 @@ class RenderedTemplate:
         if index < 0:
             return None
         start, mark, origin = segments[index]
-        if mark.literal and origin is None:
-            return TemplatePosition(mark.line, mark.column + (offset - start))
-        return TemplatePosition(mark.line, mark.column, origin)
+        if mark.literal and origin is None and "\n" not in self.text[start:offset]:
+            return TemplatePosition(mark.line, mark.column + (offset - start), file=mark.file)
+        # An expression's value, or the output of a block that carries no markers (`{% filter %}`, a
+        # macro call): the line where it starts, never a column past the end of that line.
+        return TemplatePosition(mark.line, mark.column, origin, mark.file)
 
 
 def _template_line(exc: BaseException, filename: str) -> int | None:
@@ -410,7 +431,7 @@ def render_mapped(blueprints_dir: Path, blueprint: str, context: dict[str, Any])
             file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",
             rule="template-error", message=f"template error: {type(exc).__name__}: {exc}",
             hint="fix the expression on that template line")]) from None
-    return RenderedTemplate(text=_MARKERS.sub("", marked), marked=marked, marks=compiled.marks)
+    return RenderedTemplate(text=_MARKERS.sub("", marked), marked=marked, marks=_MARKS)
 
 
 def render(blueprints_dir: Path, blueprint: str, context: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
 from renderer.budget import budget_notice, create_budget
-from renderer.configuration import Configuration
+from renderer.configuration import Configuration, no_tenant_files
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter
 from renderer.lockfile import Lockfile
@@ -69,6 +69,8 @@ async def make_plan(
     environ = environ if environ is not None else dict(os.environ)
     fingerprints = fingerprints or Fingerprinter.from_env()
     configuration, lockfile = load(inputs)
+    if not configuration.tenants:
+        no_tenant_files(inputs.tenants_dir, inputs.lockfile, lockfile.tenants, "plan")
     slugs = plan_scope(configuration, lockfile, inputs.only)
     live = await refresh_scope(client, lockfile, slugs)
     journal = journal_io.journal_path(inputs.lockfile)

@@ -8,14 +8,15 @@ from renderer import lockfile as lockfile_io
 from renderer.errors import RendererError
 from renderer.operations.scope import connected, refresh_scope
 from renderer.render_api.client import RenderClient
-from renderer.status import StatusRow, status_rows
+from renderer.status import StatusRow, require_lockfile, status_rows
 
 
 async def status(lockfile_path: Path, slug: str | None = None, *,
                  client: RenderClient | None = None) -> list[StatusRow]:
     """One row per resource the lockfile records for tenant `slug` (default: every tenant), sorted by
-    tenant and address. `client` defaults to one from the environment. Raises `RendererError` when `slug`
-    is not in the lockfile (before any API call), `RenderAPIError` when Render cannot be read."""
+    tenant and address. `client` defaults to one from the environment. Raises `RendererError` when there is
+    no lockfile or `slug` is not in it (before any API call), `RenderAPIError` when Render cannot be read."""
+    require_lockfile(lockfile_path)
     locked = lockfile_io.load(lockfile_path)
     if slug is not None and slug not in locked.tenants:
         raise RendererError(f"tenant {slug!r} is not in {lockfile_path}",

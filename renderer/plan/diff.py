@@ -370,6 +370,9 @@ def build_plan(
                     reason=Reason.MISSING_LIVE, detail=f"(Render answers 404 for {entry.id})",
                     fields=_create_fields(resource, ctx)))
                 continue
+            if ops_for(resource.kind).env_vars:
+                # A replace shows every other change too: the new resource gets them all at once.
+                fields = fields + env_changes(resource, current, entry, ctx)
             if resource.address in ctx.replacing:
                 forced = sorted(f.path for f in fields if f.forces_replace)
                 why = ", ".join(forced) if forced else f"its service {moved[resource.address]} is replaced"
@@ -377,8 +380,6 @@ def build_plan(
                     **common, action=Action.REPLACE, reason=Reason.CANNOT_UPDATE, detail=why,
                     id=entry.id, fields=fields, protected=protected, data_loss=ops_for(resource.kind).loses_data))
                 continue
-            if ops_for(resource.kind).env_vars:
-                fields = fields + env_changes(resource, current, entry, ctx)
             if not fields:
                 tenant_changes.append(Change(**common, action=Action.NO_OP, reason=Reason.UNCHANGED,
                                              id=entry.id))

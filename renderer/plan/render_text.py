@@ -21,7 +21,8 @@ STYLES = {
 }
 
 
-def _value(value: Any, *, is_set: bool, sensitive: bool, known: bool = True) -> str:
+def value_text(value: Any, *, is_set: bool, sensitive: bool, known: bool = True) -> str:
+    """A field value as the plan shows it: JSON, or `(sensitive)`, `(none)`, `(known after apply)`."""
     if not known:
         return "(known after apply)"
     if sensitive:
@@ -41,15 +42,15 @@ def field_line(change: Change, field: FieldChange, width: int) -> tuple[str, str
         notes.append("changed outside renderer")
     note = f"  # {'; '.join(notes)}" if notes else ""
     if change.action is Action.CREATE or (not field.before_set and field.after_set):
-        after = _value(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
+        after = value_text(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
         return f"      + {name} = {after}{note}", "green"
     if not field.after_set:
-        before = _value(field.before, is_set=field.before_set, sensitive=field.sensitive)
+        before = value_text(field.before, is_set=field.before_set, sensitive=field.sensitive)
         return f"      - {name} = {before}{note}", "red"
     if field.sensitive and field.after_known:
         return f"      ~ {name} = (sensitive value changed){note}", "yellow"
-    before = _value(field.before, is_set=field.before_set, sensitive=field.sensitive)
-    after = _value(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
+    before = value_text(field.before, is_set=field.before_set, sensitive=field.sensitive)
+    after = value_text(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
     return f"      ~ {name} = {before} -> {after}{note}", "yellow"
 
 
