@@ -38,8 +38,10 @@ lint: env
 docs: env
 	.venv/bin/python scripts/command_reference.py
 
+# Two workers (pytest-xdist), each with its own simulator: the suite is mostly CPU (the simulator, the client,
+# subprocess applies), so two cores halve the wall time; `--dist worksteal` evens out the long crash cases.
 test: lint
-	RENDERER_SHARED=$(abspath $(SHARED)) .venv/bin/pytest
+	RENDERER_SHARED=$(abspath $(SHARED)) .venv/bin/pytest -n 2 --dist worksteal
 
 clean:
 	rm -rf .venv .cache .pytest_cache .mypy_cache .ruff_cache

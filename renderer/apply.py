@@ -34,7 +34,6 @@ from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
@@ -57,6 +56,7 @@ from renderer.kinds.base import ApplyContext, References
 from renderer.kinds.registry import CREATE_ORDER, desired_fields, ops_for
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile
 from renderer.plan.model import Action, Change, Plan
+from renderer.progress import WaitProgress
 from renderer.refresh import ConnectionInfo, LiveState, find_by_id, find_by_name
 from renderer.render_api.client import RenderClient
 from renderer.render_api.errors import NotFound, RenderAPIError
@@ -164,8 +164,12 @@ def _definite_refusal(exc: RenderAPIError) -> bool:
 @contextlib.contextmanager
 def apply_lock(lockfile_path: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the apply lock of a lockfile (`<lockfile>.apply-lock`, an OS file lock released when the
-    process ends, however it ends). Waits up to `timeout` seconds, then raises `RendererError`."""
-    path = lockfile_path.with_name(lockfile_path.name + ".apply-lock")
+    process ends, however it ends). Waits up to `timeout` seconds, then raises `RendererError`.
+
+    The lock belongs to the lockfile's resolved path, so `--lockfile link.json` (a symlink to
+    render.lock.json) and `render.lock.json` exclude each other."""
+    resolved = lockfile_path.resolve()
+    path = resolved.with_name(resolved.name + ".apply-lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), timeout=timeout)
     try:
@@ -393,9 +397,12 @@ class Applier(ApplyContext):
             return
         self.emit(f"{change.tenant}: {address}: backing up {rid} before deleting it (Postgres export)")
         seq = self.journal.intent("backup", **self._journal_data(change, id=rid, address=address))
+        label = f"{change.tenant}: {address}: backup of {rid}"
         try:
-            backup = await take_backup(self.client, rid, what=f"{change.tenant}/{address}",
-                                       timeout=self.backup_timeout, poll=self.backup_poll)
+            with WaitProgress(self.client.clock, self.emit) as waiting:
+                backup = await take_backup(self.client, rid, what=f"{change.tenant}/{address}",
+                                           timeout=self.backup_timeout, poll=self.backup_poll,
+                                           progress=lambda status: waiting.update(rid, label, status))
         except BackupFailed as exc:
             self.journal.failed(seq, exc.message)
             raise
@@ -617,27 +624,28 @@ async def wait_for_deploys(
     client: RenderClient, deploys: list[DeployRecord], *, emit: Emit, console: Console | None = None,
     timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL_SECONDS,
 ) -> list[DeployRecord]:
-    """Follow deploys (GET /services/{id}/deploys/{deployId}) until each is `live` or failed, with a
-    progress display on `console`, polling every `poll` seconds on the client's clock. Returns the
-    deploys that failed (status in `DEPLOY_FAILED`). Raises `RendererError` when `timeout` seconds pass
-    first."""
+    """Follow deploys (GET /services/{id}/deploys/{deployId}) until each is `live` or failed, polling
+    every `poll` seconds on the client's clock, with progress (`renderer.progress.WaitProgress`): a live
+    display on a terminal `console`, else a line through `emit` at each status change and every 30 s.
+    Returns the deploys that failed (status in `DEPLOY_FAILED`). Raises `RendererError` when `timeout`
+    seconds pass first."""
     pending = list(deploys)
     failed: list[DeployRecord] = []
     deadline = client.clock.now() + timeout
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True, disable=console is None) as progress:
-        tasks = {d.deploy_id: progress.add_task(f"{d.tenant} {d.address}: {d.status}") for d in pending}
+    with WaitProgress(client.clock, emit, console) as progress:
         while pending:
             for record in list(pending):
                 deploy = await client.get_deploy(record.service_id, record.deploy_id)
                 record.status = str(deploy.get("status"))
-                progress.update(tasks[record.deploy_id], description=f"{record.tenant} {record.address}: "
-                                                                     f"{record.status}")
                 if record.status == DEPLOY_LIVE or record.status in DEPLOY_FAILED:
                     pending.remove(record)
+                    progress.finish(record.deploy_id)
                     emit(f"{record.tenant}: {record.address}: deploy {record.deploy_id} {record.status}")
                     if record.status in DEPLOY_FAILED:
                         failed.append(record)
+                else:
+                    progress.update(record.deploy_id, f"{record.tenant}: {record.address}: deploy "
+                                                      f"{record.deploy_id}", record.status)
             if not pending:
                 break
             if client.clock.now() >= deadline:

@@ -19,6 +19,7 @@ query string (where signed URLs carry their signature) shows as `?...`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,9 +60,11 @@ def redact_url(url: str) -> str:
 
 
 async def take_backup(client: RenderClient, postgres_id: str, *, what: str,
-                      timeout: float = DEFAULT_BACKUP_TIMEOUT, poll: float = DEFAULT_BACKUP_POLL) -> Backup:
+                      timeout: float = DEFAULT_BACKUP_TIMEOUT, poll: float = DEFAULT_BACKUP_POLL,
+                      progress: Callable[[str], None] | None = None) -> Backup:
     """Export `postgres_id` and wait for the export to complete (module docstring). `what` names the
-    database in messages (`acme-corp/postgres.backboneos-db`). Waits on the client's clock.
+    database in messages (`acme-corp/postgres.backboneos-db`). Waits on the client's clock; `progress`
+    hears the export's state after each poll (`export requested`, `export in progress`).
 
     Raises `BackupFailed` when Render refuses the export or it is not complete within `timeout` seconds.
     """
@@ -86,6 +89,8 @@ async def take_backup(client: RenderClient, postgres_id: str, *, what: str,
         if ready:
             export = ready[0]
             return Backup(postgres_id, str(export["id"]), str(export.get("createdAt", "")), str(export["url"]))
+        if progress is not None:
+            progress("export in progress" if new else "export requested")
         if client.clock.now() >= deadline:
             state = "was started but is not complete" if new else "does not appear in the list of exports"
             raise BackupFailed(f"backup of {what} ({postgres_id}) failed: the export {state} after {timeout:g} s",

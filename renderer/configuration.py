@@ -182,6 +182,25 @@ def check_blueprint_files(paths: Iterable[Path], schema: SchemaValidator | None,
     return findings, loaded
 
 
+def no_tenant_files(tenants_dir: Path, lockfile: Path, recorded: Iterable[str], command: str) -> str:
+    """For a `tenants_dir` with no tenant file: the notice that every tenant the lockfile records
+    (`recorded` slugs) is being torn down.
+
+    Raises `RendererError` when the lockfile records no tenant either: there is nothing to `command`
+    ("validate", "plan"), most likely a wrong directory, and a path typo must not pass as a green check.
+    """
+    slugs = sorted(recorded)
+    where = f"{tenants_dir.as_posix().rstrip('/')}/"
+    if not slugs:
+        raise RendererError(
+            f"no tenant files in {where} and {lockfile.name} records no tenant: nothing to {command}",
+            hint="run renderer from the repository root, or give --tenants DIR (a tenant is a file "
+                 "tenants/<slug>.yaml)")
+    shown = ", ".join(slugs[:5]) + (f" and {len(slugs) - 5} more" if len(slugs) > 5 else "")
+    return (f"No tenant files in {where}; {lockfile.name} records {len(slugs)} tenant{'s' if len(slugs) != 1 else ''} "
+            f"({shown}), which `renderer plan` shows torn down.")
+
+
 def load_configuration(
     tenants_dir: Path, blueprints_dir: Path, schema: SchemaValidator | None, *, strict: bool = False,
 ) -> Configuration:

@@ -54,6 +54,13 @@ class DriftReport:
 
     tenants: list[str]
     items: list[DriftItem] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)
+
+    @property
+    def checked(self) -> list[str]:
+        """The tenants drift could compare: those the lockfile records, plus any with an unmanaged
+        resource (a tenant file alone, never applied, has nothing renderer applied to drift from)."""
+        return sorted(set(self.recorded) | {i.tenant for i in self.items})
 
     @property
     def has_drift(self) -> bool:
@@ -63,10 +70,12 @@ class DriftReport:
         return ExitCode.CHANGES if detailed and self.has_drift else ExitCode.OK
 
     def document(self) -> dict[str, Any]:
-        """`{"format_version": "1", "tenants": [...], "drift": bool, "items": [{"tenant", "kind", "address",
-        "name", "id", "details"}]}`; no values of secrets, only names of fields."""
+        """`{"format_version": "1", "tenants": [...], "recorded_tenants": [...], "drift": bool, "items":
+        [{"tenant", "kind", "address", "name", "id", "details"}]}`; no values of secrets, only names of fields.
+        `tenants` are those looked at, `recorded_tenants` those of them the lockfile records."""
         return {
-            "format_version": FORMAT_VERSION, "tenants": self.tenants, "drift": self.has_drift,
+            "format_version": FORMAT_VERSION, "tenants": self.tenants, "recorded_tenants": self.recorded,
+            "drift": self.has_drift,
             "items": [{"tenant": i.tenant, "kind": i.kind, "address": i.address, "name": i.name, "id": i.id,
                        "details": list(i.details)} for i in self.items],
         }
@@ -84,7 +93,7 @@ def detect_drift(
     lockfile: Lockfile, live: LiveState, scope: list[str], known_slugs: list[str], fingerprints: Fingerprinter,
 ) -> DriftReport:
     """The drift of the tenants in `scope` (live state must cover their lockfile IDs)."""
-    report = DriftReport(tenants=sorted(scope))
+    report = DriftReport(tenants=sorted(scope), recorded=sorted(s for s in scope if s in lockfile.tenants))
     for slug in report.tenants:
         tenant = lockfile.tenants.get(slug)
         for address, entry in sorted(tenant.resources.items()) if tenant else []:

@@ -35,7 +35,10 @@ Phase = Literal["intent", "done", "failed"]
 
 
 def journal_path(lockfile_path: Path) -> Path:
-    """The journal that belongs to a lockfile: `<lockfile>.journal`."""
+    """The journal that belongs to a lockfile: `<lockfile>.journal`, next to the file a symlinked lockfile
+    path points to (so a link and its target share one journal)."""
+    if lockfile_path.is_symlink():
+        lockfile_path = lockfile_path.resolve()
     return lockfile_path.with_name(lockfile_path.name + ".journal")
 
 

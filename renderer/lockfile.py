@@ -4,7 +4,8 @@ Like copier's answers file it records where each tenant's resources came from (b
 the rendered blueprint). It is the only link between a tenant and its Render IDs: deletes go by these
 IDs, never by name. Written deterministically (sorted keys, 2-space indent, trailing newline) and
 atomically (temporary file in the same directory, fsync, rename), after every create and delete, so a
-crash never loses an ID or leaves a torn file.
+crash never loses an ID or leaves a torn file. A lockfile path that is a symbolic link is followed: the
+file it points to is written, and the journal and apply lock are that file's (`target`).
 
 Shape (format version 2):
 
@@ -208,18 +209,77 @@ def loads(text: str | bytes, origin: str) -> Lockfile:
 
 def load(path: Path) -> Lockfile:
     """Read the lockfile (any known format version); a missing file is an empty lockfile. Raises
-    `RendererError` when it is broken or of a newer format."""
+    `RendererError` when it is broken, of a newer format, or records one Render ID under two addresses."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Lockfile()
     except OSError as exc:
         raise RendererError(f"cannot read lockfile {path}: {exc}") from None
-    return loads(text, str(path))
+    lockfile = loads(text, str(path))
+    _refuse_shared_ids(path, lockfile)
+    return lockfile
+
+
+def _refuse_shared_ids(path: Path, lockfile: Lockfile) -> None:
+    """One Render ID under two addresses would let a write meant for one resource reach another's."""
+    seen: dict[str, str] = {}
+    shared: list[str] = []
+    for slug, tenant in sorted(lockfile.tenants.items()):
+        for address, entry in sorted(tenant.resources.items()):
+            where = f"{slug}/{address}"
+            if entry.id in seen:
+                shared.append(f"{entry.id} is recorded as both {seen[entry.id]} and {where}")
+            else:
+                seen[entry.id] = where
+    if shared:
+        raise RendererError(
+            f"lockfile {path} records one Render ID under two addresses: {'; '.join(shared)}; nothing was changed",
+            hint="the lockfile was edited by hand: restore render.lock.json from Git (`git log -p render.lock.json`), "
+                 "or remove the wrong entry and adopt the resource with `renderer import SLUG`")
+
+
+def committed_when_changed(path: Path) -> Lockfile | None:
+    """The lockfile as committed at `HEAD` when the file at `path` has uncommitted changes (gitpython);
+    None when it has none, is not in a git work tree or not committed. The last applied state of a local
+    run: a hand edit of the working copy cannot lift deletion protection (issue 11)."""
+    import git
+
+    file = target(path).absolute()
+    try:
+        repo = git.Repo(file.parent, search_parent_directories=True)
+        relative = file.resolve().relative_to(Path(str(repo.working_tree_dir)).resolve()).as_posix()
+        blob = repo.head.commit.tree / relative
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, KeyError):
+        return None
+    text = blob.data_stream.read().decode("utf-8")
+    try:
+        if file.read_text(encoding="utf-8") == text:
+            return None
+    except FileNotFoundError:
+        pass
+    try:
+        return loads(text, f"{relative} at HEAD")
+    except RendererError:
+        return None
+
+
+def protected_tenants(lockfile: Lockfile | None) -> set[str]:
+    """The tenants `lockfile` records with `deletion_protection: true`."""
+    return {slug for slug, t in lockfile.tenants.items() if t.deletion_protection} if lockfile else set()
+
+
+def target(path: Path) -> Path:
+    """The file a lockfile path names: `path` itself, or, when `path` is a symbolic link, the file it points
+    to (followed through every link, even when that file does not exist yet). A symlinked lockfile is
+    followed, never replaced: writes, the journal and the apply lock all belong to the target."""
+    return path.resolve() if path.is_symlink() else path
 
 
 def write(path: Path, lockfile: Lockfile) -> None:
-    """Write atomically: readers see the old file or the new one, never a part of either."""
+    """Write atomically: readers see the old file or the new one, never a part of either. A symlink at
+    `path` is followed (`target`): the file it points to is replaced and the link stays a link."""
+    path = target(path)
     text = lockfile.dumps()
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,9 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.config import JsonDict, JsonValue
 
 from renderer import yamlio
@@ -36,8 +36,38 @@ RESERVED_ENV_KEYS = frozenset({"TENANT_SLUG", "TENANT_NAME", "CUSTOM_PLUGINS_PAT
 # Unicode's private-use area: never meaningful in a tenant file, and renderer's template machinery uses
 # some of these code points internally (renderer.blueprint.template).
 PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+# Control characters (Unicode category Cc, such as NUL and U+0085 NEXT LINE) and the Unicode line and
+# paragraph separators are refused in every tenant string: YAML folds some into spaces, the others reach
+# Render verbatim. Tab and newline are allowed (and, in the file's text, a carriage return ending a line).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]|\r(?!\n)")
+# A tenant env value's size limit (UTF-8 bytes). Render publishes no per-value limit (its OpenAPI
+# description's `envVarValue.value` is an unbounded string, and the docs name none), so this is
+# renderer's own: 32 KiB, the size of the largest environment variable many platforms accept, far above any
+# setting a tenant needs and low enough that a pasted file or a runaway value is caught at validation.
+MAX_ENV_VALUE_BYTES = 32 * 1024
 _RESERVED: list[JsonValue] = [*sorted(RESERVED_ENV_KEYS)]
 _ENV_NAMES: JsonDict = {"pattern": ENV_KEY.pattern, "not": {"enum": _RESERVED}}
+
+
+def _refuse_control(text: str) -> None:
+    found = _CONTROL.search(text)
+    if found:
+        raise ValueError(f"the value contains the control character U+{ord(found.group()):04X} at "
+                         f"character {found.start() + 1}; only tab and newline are allowed")
+
+
+def _env_value(value: str) -> str:
+    _refuse_control(value)
+    size = len(value.encode("utf-8"))
+    if size > MAX_ENV_VALUE_BYTES:
+        raise ValueError(f"the value is {size:,} bytes; a tenant env value may hold at most "
+                         f"{MAX_ENV_VALUE_BYTES:,} bytes (32 KiB)")
+    return value
+
+
+# A tenant env value: a string without control characters, at most MAX_ENV_VALUE_BYTES long.
+EnvValue = Annotated[str, AfterValidator(_env_value)]
 
 
 class SecretRef(BaseModel):
@@ -106,7 +136,7 @@ class Tenant(BaseModel):
                                   "metacharacters; cloned into ./custom_plugins at build time.",
         json_schema_extra={"pattern": f"{HTTPS_GIT_URL.pattern}|{SSH_GIT_URL.pattern}"},
         examples=["https://github.com/acme/custom-plugins.git"])
-    env: dict[str, str] = Field(
+    env: dict[str, EnvValue] = Field(
         default_factory=dict, description="Extra environment variables (string values); the blueprint places them.",
         json_schema_extra={"propertyNames": _ENV_NAMES})
 
@@ -127,6 +157,13 @@ class Tenant(BaseModel):
         for text in _strings(value):
             if PRIVATE_USE.search(text):
                 raise ValueError("the value contains a Unicode private-use character; remove it")
+        return value
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        for text in _strings(value):
+            _refuse_control(text)
         return value
 
     @field_validator("slug")
@@ -196,6 +233,19 @@ _HINTS: dict[str, str] = {
 }
 
 
+def suggested_slug(value: str) -> str:
+    """A DNS label close to `value` (`Hooli_Inc` -> `hooli-inc`), for hints; `acme-corp` when nothing is left."""
+    slug = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")[:63].rstrip("-")
+    return slug or "acme-corp"
+
+
+def _slug_hint(slug: Any) -> str | None:
+    if not isinstance(slug, str):
+        return _HINTS["slug"]
+    better = suggested_slug(slug)
+    return f"use lowercase letters, digits and '-': `slug: {better}`, and name the file `{better}.yaml`"
+
+
 def _finding_from_error(err: Any, document: YamlDocument, filename: str) -> Finding:
     loc: tuple[str | int, ...] = tuple(err["loc"])
     kind = err["type"]
@@ -221,10 +271,37 @@ def _finding_from_error(err: Any, document: YamlDocument, filename: str) -> Find
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind == "string_type" and loc and loc[0] == "env":
         hint: str | None = "quote the value so it stays a string, e.g. `FEATURE_X: \"3.10\"`"
+    elif loc == ("slug",) and isinstance(document.data, dict):
+        hint = _slug_hint(document.data.get("slug"))
     else:
         hint = _HINTS.get(str(loc[0])) if loc else None
     return Finding(file=filename, line=line, column=column, path=path, layer="tenant",
                    rule=f"invalid-{loc[0]}" if loc else "invalid", message=message, hint=hint)
+
+
+def _refuse_control_characters(text: str, filename: str) -> None:
+    """Refuse control characters written into the file itself (YAML would fold U+0085 into a space)."""
+    findings = []
+    for found in _CONTROL_IN_TEXT.finditer(text.removeprefix("\ufeff")):
+        before = text.removeprefix("\ufeff")[:found.start()]
+        line, column = before.count("\n") + 1, found.start() - (before.rfind("\n") + 1) + 1
+        findings.append(Finding(
+            file=filename, line=line, column=column, path="", layer="tenant", rule="control-character",
+            message=f"the file contains the control character U+{ord(found.group()):04X}; only tab and newline "
+                    "are allowed in a tenant file", hint="delete the character (an editor may show it as a space "
+                                                        "or not at all)"))
+    if findings:
+        raise ValidationFailed(findings)
+
+
+def _mismatch_hint(slug: str, file_stem: str) -> str:
+    """Agrees with the slug's own hint: never proposes a slug or file name that is not a DNS label."""
+    if not DNS_LABEL.fullmatch(slug):
+        better = suggested_slug(slug)
+        return f"set `slug: {better}`" + ("" if file_stem == better else f" and rename the file to `{better}.yaml`")
+    if DNS_LABEL.fullmatch(file_stem):
+        return f"rename the file to {slug}.yaml or set `slug: {file_stem}`"
+    return f"rename the file to {slug}.yaml"
 
 
 def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[Tenant, YamlDocument]:
@@ -233,6 +310,7 @@ def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[T
     Raises `ValidationFailed` with every finding (YAML errors, unknown keys, bad values, slug/file-name
     mismatch).
     """
+    _refuse_control_characters(text, filename)
     document = yamlio.parse(text, filename)
     if document.data is None:
         raise ValidationFailed([yamlio.empty_document_finding(filename, "a tenant file needs `name`, `slug` "
@@ -255,7 +333,7 @@ def parse_tenant(text: str, filename: str, expected_slug: str | None) -> tuple[T
         findings.append(Finding(
             file=filename, line=line, column=column, path="slug", layer="tenant", rule="slug-file-name",
             message=f"slug {slug!r} does not match the file name {expected_slug!r}",
-            hint=f"rename the file to {slug}.yaml or set `slug: {expected_slug}`"))
+            hint=_mismatch_hint(slug, expected_slug)))
     if findings or tenant is None:
         raise ValidationFailed(findings)
     return tenant, document
@@ -272,6 +350,13 @@ class TenantFile:
 
 def load_tenant(path: Path) -> TenantFile:
     """Load `tenants/<slug>.yaml`. Raises `ValidationFailed` (tenant layer) or `RendererError` (I/O)."""
+    if path.is_symlink():
+        raise ValidationFailed([Finding(
+            file=str(path), line=None, column=None, path="", layer="tenant", rule="symlink",
+            message=f"`{path.name}` is a symbolic link{'' if path.exists() else ' to nothing'}: a tenant file must "
+                    "be a regular file in the tenants directory",
+            hint="replace the link with a copy of the file it points to" if path.exists()
+            else "restore the file it pointed to, or delete the link to tear the tenant down")])
     text = yamlio.read(path, "tenant file")
     tenant, document = parse_tenant(text, str(path), expected_slug=path.stem)
     return TenantFile(path=path, tenant=tenant, document=document)
@@ -285,7 +370,8 @@ def discover(tenants_dir: Path) -> list[Path]:
     """
     if not tenants_dir.is_dir():
         return []
-    files = [p for p in tenants_dir.iterdir() if p.is_file()]
+    # A symlink (even a dangling one) is listed, so loading it reports it instead of planning a teardown.
+    files = [p for p in tenants_dir.iterdir() if p.is_file() or p.is_symlink()]
     misnamed = sorted(p for p in files if p.suffix.lower() in (".yaml", ".yml") and p.suffix != ".yaml")
     if misnamed:
         raise ValidationFailed([

@@ -20,8 +20,10 @@ Loading rules (YAML 1.2 core schema):
 from __future__ import annotations
 
 import contextvars
+import io
 import math
 import pathlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +33,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
+from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tokens import ScalarToken
 
 from renderer.errors import Finding, RendererError, ValidationFailed
 
@@ -138,7 +142,50 @@ def _finding(filename: str, line: int | None, column: int | None, rule: str, mes
                    message=message, hint=hint)
 
 
+_SCANNER = YAML(typ="safe", pure=True)  # tokens of a broken file, to find a quote left open
+_QUOTES = ("\"", "'")
+
+
+def _open_quote(exc: MarkedYAMLError, text: str) -> tuple[int, int, str, int | None] | None:
+    """(line, column, quote, closing line or None), 0-based, of a quoted value that was left open.
+
+    Either the scanner ran out of file inside a quoted scalar (its context mark is where the quote
+    opens), or a quoted scalar ran over lines and the error is on the line where the next quote closed
+    it (the quote on the earlier line was left open; the parser only trips over what follows).
+    """
+    lines = text.splitlines()
+    context = exc.context_mark
+    if "quoted scalar" in (exc.context or "") and context is not None and context.line < len(lines):
+        quote = lines[context.line][context.column: context.column + 1]
+        return context.line, context.column, quote if quote in _QUOTES else '"', None
+    problem = exc.problem_mark
+    if problem is None:
+        return None
+    tokens: list[Any] = []
+    try:
+        for token in _SCANNER.scan(text):
+            if (token.start_mark.line, token.start_mark.column) > (problem.line, problem.column):
+                break
+            tokens.append(token)
+    except YAMLError:
+        pass
+    for token in reversed(tokens[-3:]):
+        if (isinstance(token, ScalarToken) and token.style in _QUOTES and token.end_mark.line > token.start_mark.line
+                and token.end_mark.line == problem.line):
+            return token.start_mark.line, token.start_mark.column, str(token.style), token.end_mark.line
+    return None
+
+
 def _syntax_finding(exc: MarkedYAMLError, text: str, filename: str) -> Finding:
+    opened = _open_quote(exc, text)
+    if opened is not None:
+        line0, column0, quote, closed = opened
+        runs = (f"the next {quote} is on line {closed + 1}, so YAML reads the lines up to it as one value"
+                if closed is not None else "YAML reads the rest of the file as one value")
+        return _finding(filename, line0 + 1, column0 + 1, "unclosed-quote",
+                        f"the quote {quote} opened here is not closed on this line: {runs}",
+                        f"close the quote: add {quote} at the end of the value on line {line0 + 1} (a value that "
+                        "really spans lines is clearer as a block scalar: `key: |`)")
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark is not None else None
     column = mark.column + 1 if mark is not None else None
@@ -239,6 +286,11 @@ class YamlDocument:
                 _SCALARS.reset(token)
         return self._rt
 
+    def positions_root(self) -> Any:
+        """The round-trip document (ruamel `CommentedMap`/`CommentedSeq` with `.lc` positions and `.merge`
+        for `<<:` keys), parsed on first use; None when it cannot be parsed."""
+        return self._positions()
+
     def position(self, path: Path) -> tuple[int | None, int | None]:
         """The (line, column) of the node at `path`: a mapping key's own position, a sequence item's.
 
@@ -275,11 +327,20 @@ class YamlDocument:
         last = path[-1]
         if isinstance(parent, CommentedMap) and not isinstance(last, int) and last in parent.lc.data:
             line, col = parent.lc.value(last)
+            if parent.get(last) is None and not self._explicit_null(line, col):
+                # `key:` with nothing after it: ruamel places the missing value at the next token, often
+                # on a later line; the place to fix is the key.
+                line, col = parent.lc.key(last)
             return line, col
         if isinstance(parent, CommentedSeq) and isinstance(last, int) and 0 <= last < len(parent):
             line, col = parent.lc.item(last)
             return line, col
         return None
+
+    def _explicit_null(self, line: int, column: int) -> bool:
+        lines = self.text.splitlines()
+        rest = lines[line][column:] if line < len(lines) else ""
+        return rest.startswith(("~", "null", "Null", "NULL"))
 
     def value_position(self, path: Path) -> tuple[int | None, int | None]:
         """Like `position`, but for a mapping entry the position of its value instead of its key."""
@@ -384,3 +445,42 @@ def format_path(path: Path) -> str:
         else:
             out += part if not out else f".{part}"
     return out
+
+
+# What a YAML 1.1 reader (PyYAML, older tools) takes for something other than a string when unquoted:
+# its booleans (`yes`, `off`, `y`), null (`~`, empty), numbers (`012`, `0x1F`, `1_000`, `10:30`), dates,
+# `<<` and `=`; plus those words in any case, which some readers match case-insensitively.
+_YAML11 = VersionedResolver(version=(1, 1))
+_LOOSE_WORDS = re.compile(r"^(?:y|n|yes|no|on|off|true|false|null|~)$", re.IGNORECASE)
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def ambiguous_string(value: str) -> bool:
+    """Whether the string `value`, written without quotes, would be read as another type by a YAML 1.1
+    reader (or by a case-insensitive one)."""
+    return (value == "" or bool(_LOOSE_WORDS.match(value))
+            or _YAML11.resolve(ScalarNode, value, (True, False)) != _STR_TAG)
+
+
+class _QuotingRepresenter(RoundTripRepresenter):
+    """Writes every string that another reader could take for a boolean, null or number double-quoted."""
+
+    def represent_str(self, data: Any) -> Any:
+        if ambiguous_string(str(data)):
+            return self.represent_scalar(_STR_TAG, str(data), style='"')
+        return super().represent_str(data)
+
+
+_QuotingRepresenter.add_representer(str, _QuotingRepresenter.represent_str)
+
+
+def dump(document: Any) -> str:
+    """YAML text of a plain document: block style, 2-space mappings, `- ` list items indented under
+    their key, long lines kept, and strings quoted where any YAML reader could mistake their type."""
+    yaml = YAML(typ="rt")
+    yaml.Representer = _QuotingRepresenter
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()

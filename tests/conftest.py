@@ -46,6 +46,9 @@ OPENAPI = SHARED / "render" / "openapi.json"
 CORPUS = SHARED / "corpus" / "render-yaml"
 
 CONTRACT_CHECKS = {"checked": 0}
+# One TLS context for every test HTTP client: httpx builds a new one (loading the CA bundle, ~0.1 s of CPU)
+# for each client otherwise, also for plain-HTTP ones such as the simulator's.
+TLS = httpx.create_ssl_context()
 _CONTRACT: dict[str, Contract] = {}
 
 
@@ -78,17 +81,20 @@ class Sim:
         return self.url + "/v1"
 
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=10)
+        return httpx.Client(base_url=self.api_url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=10,
+                            verify=TLS)
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         with self.http() as client:
             return client.get(path, params=params)
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"})
+        # A generous timeout: seeding thousands of resources takes seconds on a busy machine.
+        return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"},
+                          verify=TLS, timeout=120)
 
     def admin_get(self, path: str) -> Any:
-        response = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.api_key}"})
+        response = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.api_key}"}, verify=TLS)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -236,7 +242,7 @@ class SimClock:
         # would during a real wait; then the simulator, then this clock (answers that arrive meanwhile
         # were timed before the jump).
         await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, verify=TLS) as http:
             await http.post(self.sim.url + "/_sim/clock/advance", json={"seconds": seconds},
                             headers={"Authorization": f"Bearer {self.sim.api_key}"})
         self.offset += seconds
@@ -258,7 +264,7 @@ def client_seam(sim_session: Sim, request: pytest.FixtureRequest) -> Iterator[Si
     CLIENT_LEDGER.take()
 
     def transport() -> httpx.AsyncBaseTransport:
-        return ContractTransport(httpx.AsyncHTTPTransport(), load_contract(), CLIENT_LEDGER)
+        return ContractTransport(httpx.AsyncHTTPTransport(verify=TLS), load_contract(), CLIENT_LEDGER)
 
     with client_options(transport_factory=transport, clock=clock):
         yield clock
@@ -327,6 +333,27 @@ def run(*args: str, stdin: str = "") -> Result:
     finally:
         sys.stdin = old_stdin
     return Result(code, out.getvalue(), err.getvalue())
+
+
+class _WorkerCounts:
+    """With pytest-xdist, each worker counts its own contract checks; the controller adds them up."""
+
+    @staticmethod
+    def pytest_testnodedown(node: Any, error: Any) -> None:
+        client, simulator = getattr(node, "workeroutput", {}).get("contract", (0, 0))
+        CLIENT_LEDGER.checked += client
+        CONTRACT_CHECKS["checked"] += simulator
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_WorkerCounts())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["contract"] = (CLIENT_LEDGER.checked, CONTRACT_CHECKS["checked"])
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

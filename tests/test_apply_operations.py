@@ -171,10 +171,10 @@ def test_teardown_exports_the_database_first(sim: Sim, project: Path) -> None:
     db = lock_id(project, "globex", DB)
     planned = plan()
     assert planned.code == 3
-    assert f'- {DB}  "backboneos-db-globex" {db}  (tenant removed)  [backup: apply exports the database first]' in (
-        planned.out)
+    assert (f'- {DB}  "backboneos-db-globex" {db}  (tenant removed)  [data loss: needs --allow-data-loss]  '
+            '[backup: apply exports the database first]') in planned.out
     start = sim.exchanges()
-    result = apply("--allow-destroy")
+    result = apply("--allow-destroy", "--allow-data-loss")
     assert result.code == 0, result.output
     exports = sim.get(f"/postgres/{db}/export")
     assert exports.status_code == 404  # gone with the database; the export was taken before:
@@ -194,7 +194,7 @@ def test_skip_backup_deletes_without_an_export(sim: Sim, project: Path) -> None:
     _remove_globex(project)
     db = lock_id(project, "globex", DB)
     start = sim.exchanges()
-    result = apply("--allow-destroy", "--skip-backup")
+    result = apply("--allow-destroy", "--allow-data-loss", "--skip-backup")
     assert result.code == 0, result.output
     assert f"globex: {DB}: no backup of {db} (--skip-backup)" in result.out
     assert not [e for e in exchanges_since(sim, start) if e["path"].endswith("/export")]
@@ -206,7 +206,7 @@ def test_failed_export_stops_the_delete(sim: Sim, project: Path) -> None:
     db = lock_id(project, "globex", DB)
     rule = {"action": "status", "method": "POST", "path": "/postgres/*/export", "status": 500, "times": 0}
     assert sim.admin("/_sim/faults", {"rules": [rule]}).status_code == 200
-    result = apply("--allow-destroy")
+    result = apply("--allow-destroy", "--allow-data-loss")
     assert result.code == 1, result.output
     assert f"backup of globex/{DB} ({db}) failed: Render refused the export: Render API 500 on POST" in result.err
     assert "hint: the database was not deleted; fix the cause and re-run apply, or pass --skip-backup" in result.err
@@ -221,7 +221,7 @@ def test_failed_export_stops_the_delete(sim: Sim, project: Path) -> None:
 def test_export_that_never_completes_stops_the_delete(sim: Sim, project: Path) -> None:
     _remove_globex(project)
     db = lock_id(project, "globex", DB)
-    result = apply("--allow-destroy", "--backup-timeout", "3")  # the simulator's export takes 10 s
+    result = apply("--allow-destroy", "--allow-data-loss", "--backup-timeout", "3")  # the simulator's export takes 10 s
     assert result.code == 1, result.output
     assert f"backup of globex/{DB} ({db}) failed: the export was started but is not complete after 3 s" in (
         result.err)

@@ -155,7 +155,7 @@ def test_env_value_3_10_stays_the_text_3_10(project: Path) -> None:
     assert (values["PYTHON_VERSION"], values["BACKUP_AT"]) == ("3.10", "10:30")
     rendered = run("render", "globex")
     assert rendered.code == 0
-    assert "        value: '3.10'\n" in rendered.out
+    assert '        value: "3.10"\n' in rendered.out
     env = {e["key"]: e.get("value") for e in YAML(typ="safe").load(rendered.out)["services"][0]["envVars"]}
     assert (env["PYTHON_VERSION"], env["BACKUP_AT"]) == ("3.10", "10:30")
 

@@ -8,6 +8,7 @@ HTTP, and shown in text, JSON (cents) and markdown.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -309,9 +310,11 @@ def test_status_shows_each_tenants_monthly_cost_and_the_fleet_total_sorted_by_co
 
     text = run("status")
     assert text.code == 0, text.output
-    table, costs = text.out.split("\n\n", 1)
-    assert "web_service.backboneos-backend" in table and "monthly cost" not in table  # the resource table as before
-    rows = [line.split() for line in costs.splitlines()[1:4]]
+    # the tenants' resource tables as before, then the cost section (its own table)
+    table, costs = re.split(r"\n\ntenant +monthly cost\n", text.out, maxsplit=1)
+    assert "web_service.backboneos-backend" in table and "monthly cost" not in table
+    assert max(len(line) for line in text.out.splitlines()) <= 120
+    rows = [line.split() for line in costs.splitlines()[:3]]
     assert [r[0] for r in rows] == ["acme-corp", "globex", "initech"]
     assert rows[2][1:] == [f"{money(big)}/mo"]
     fleet = 2 * small + big
@@ -320,18 +323,19 @@ def test_status_shows_each_tenants_monthly_cost_and_the_fleet_total_sorted_by_co
     assert "Price unknown" not in text.out
 
     by_cost = run("status", "--sort", "cost")
-    assert [line.split()[0] for line in by_cost.out.split("\n\n", 1)[1].splitlines()[1:4]] == [
-        "initech", "acme-corp", "globex"]
+    by_cost_tables, by_cost_costs = re.split(r"\n\ntenant +monthly cost\n", by_cost.out, maxsplit=1)
+    assert [line.split()[0] for line in by_cost_costs.splitlines()[:3]] == ["initech", "acme-corp", "globex"]
+    assert [line for line in by_cost_tables.splitlines() if line.startswith("Tenant ")] == [
+        "Tenant initech (active)", "Tenant acme-corp (active)", "Tenant globex (active)"]
 
     document = json.loads(run("status", "--format", "json", "--sort", "cost").out)
     assert document["price_table_version"] == TABLE.version
-    assert [t["tenant"] for t in document["tenants"]] == ["initech", "acme-corp", "globex"]
+    assert document["format_version"] == "1" and document["lockfile"] == "render.lock.json"
+    assert [t["slug"] for t in document["tenants"]] == ["initech", "acme-corp", "globex"]
     assert document["tenants"][0]["cost"]["monthly_cents"] == cents(big)
     assert document["fleet"]["monthly_cents"] == cents(fleet)
-    web = next(r for r in document["resources"]
-               if r["tenant"] == "initech" and r["address"] == "web_service.backboneos-backend")
+    web = next(r for r in document["tenants"][0]["resources"] if r["address"] == "web_service.backboneos-backend")
     assert web["cost"]["monthly_cents"] == cents(standard) and web["id"].startswith("srv-")
-    assert document["resources"][0]["tenant"] == "initech"
 
 
 JOBS_BLUEPRINT = """\

@@ -137,7 +137,11 @@ def test_removed_tenant_is_destroyed_only_when_allowed(sim: Sim, project: Path) 
     assert (project / LOCK).read_text() == before
     assert initech_ids <= live_ids(sim)
 
-    done = apply("--allow-destroy")
+    data_loss = apply("--allow-destroy")  # the teardown deletes initech's Postgres: its data too
+    assert data_loss.code == 1
+    assert "deleting initech/postgres.backboneos-db deletes a datastore and all the data" in data_loss.err
+    assert (project / LOCK).read_text() == before
+    done = apply("--allow-destroy", "--allow-data-loss")
     assert done.code == 0, done.output
     assert not initech_ids & live_ids(sim)
     assert "initech" not in json.loads((project / LOCK).read_text())["tenants"]

@@ -69,7 +69,7 @@ def test_pr_plan_comment_then_merge_applies_and_commits_lockfile(
     assert "- `tenants/acme-corp.yaml` added: `acme-corp`" in body
     assert "<details><summary><b>acme-corp</b>: create" in body
     assert "globex</b>" not in body
-    assert "+ envVars.DJANGO_SECRET_KEY   = (sensitive)" in body
+    assert "+     envVars.DJANGO_SECRET_KEY = (sensitive)" in body
     assert actions.summary.startswith("## renderer plan\n\n")
     assert "<details><summary><b>acme-corp</b>: create" in actions.summary
     plan_json = json.loads((tmp_path / "renderer-plan" / "plan.json").read_text())
@@ -87,7 +87,7 @@ def test_pr_plan_comment_then_merge_applies_and_commits_lockfile(
     assert again.code == 0, again.output
     comments = github.comments_on(7)
     assert [c["id"] for c in comments] == [comment_id]
-    assert '+ envVars.CRM_FEATURE_FLAGS   = "pipelines"\n' in comments[0]["body"]
+    assert '+     envVars.CRM_FEATURE_FLAGS = "pipelines"\n' in comments[0]["body"]
     assert [(c.method, c.path) for c in github.writes()] == [
         ("POST", "/repos/acme/crm/issues/7/comments"), ("PATCH", f"/repos/acme/crm/issues/comments/{comment_id}")]
 
@@ -162,19 +162,22 @@ def test_removed_tenant_file_plans_teardown_and_deploy_needs_an_allow(
     assert body.index("[!WARNING]") < body.index("<details><summary><b>initech</b>: delete")
     assert ("**On merge:** this plan needs an explicit allow for each item below, or the deploy stops:\n"
             "- destroy (deletes 3 resources): the `allow-destroy` label or an `Allow-Destroy: <reason>` commit "
-            "trailer. Now: **not allowed**.") in body
+            "trailer. Now: **not allowed**.\n"
+            "- data loss (deleting initech/postgres.backboneos-db deletes the data it holds): the `allow-data-loss` "
+            "label or an `Allow-Data-Loss: <reason>` commit trailer. Now: **not allowed**.") in body
 
     before, merge = project.merge("offboard-initech", 11)
     github.add_pull(11, head="offboard-initech", merged_sha=merge)
     code, out = deploy(project, actions, before, merge)
     assert code == 1
-    assert ("the plan needs an explicit allow the merged change does not carry (destroy: deletes 3 resources); "
-            "nothing was changed") in out
+    assert ("the plan needs an explicit allow the merged change does not carry (destroy: deletes 3 resources; "
+            "data loss: deleting initech/postgres.backboneos-db deletes the data it holds); nothing was changed") in out
     assert initech <= live_ids(sim)
     assert project.origin.commit("main").hexsha == merge  # nothing committed
     assert "**Stopped:**" in actions.summary
 
-    github.state.pulls[11]["labels"] = [{"name": "allow-destroy"}]  # a maintainer labels it and re-runs
+    # A maintainer labels it and re-runs: the teardown deletes initech's database, so data loss too.
+    github.state.pulls[11]["labels"] = [{"name": "allow-destroy"}, {"name": "allow-data-loss"}]
     code, out = deploy(project, actions, before, merge)
     assert code == 0, out
     assert not initech & live_ids(sim)
@@ -193,7 +196,7 @@ def test_commit_trailer_allows_destroy(
     project.sync_main()
     before = project.sha()
     (project.path / "tenants/initech.yaml").unlink()
-    after = project.commit("Offboard initech\n\nAllow-Destroy: contract ended")
+    after = project.commit("Offboard initech\n\nAllow-Destroy: contract ended\nAllow-Data-Loss: exported first")
     project.push("main")
     code, out = deploy(project, actions, before, after)
     assert code == 0, out

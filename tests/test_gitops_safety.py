@@ -210,7 +210,7 @@ def test_replacing_a_database_needs_the_data_loss_allow_as_well(
     code, out = ci_apply(actions, before, after)
     assert code == 1
     assert ("the plan needs an explicit allow the merged change does not carry (data loss: replacing "
-            "globex/postgres.backboneos-db deletes the database and all its data); nothing was changed") in out
+            "globex/postgres.backboneos-db deletes the data it holds); nothing was changed") in out
     assert "`allow-data-loss`" in out and "`Allow-Data-Loss: <reason>`" in out
     assert old_db in live_ids(sim)
     assert project.origin.commit("main").hexsha == after
@@ -256,7 +256,8 @@ def test_tearing_down_every_tenant_needs_the_mass_destroy_allow(
     assert "mass destroy: the tenants directory has no tenant files" in out
     assert live_ids(sim) == ids
 
-    github.state.pulls[21]["labels"] = [{"name": "allow-destroy"}, {"name": "allow-mass-destroy"}]
+    github.state.pulls[21]["labels"] = [{"name": "allow-destroy"}, {"name": "allow-data-loss"},
+                                        {"name": "allow-mass-destroy"}]
     code, out = ci_apply(actions, before, merge)
     assert code == 0, out
     assert live_ids(sim) == set()

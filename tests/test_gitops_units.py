@@ -97,7 +97,8 @@ def test_blueprint_change_plans_its_tenants_and_says_why(
     body = github.comments_on(3)[0]["body"]
     assert "**2 tenants: 0 create, 2 update, 0 delete, 0 unchanged**" in body
     assert "- blueprint `base_crm` changed: `globex`, `initech`" in body
-    assert '~ startCommand = "gunicorn backboneos.wsgi" -> "gunicorn backboneos.wsgi -w 4"' in body
+    assert ('-     startCommand = "gunicorn backboneos.wsgi"\n'
+            '+     startCommand = "gunicorn backboneos.wsgi -w 4"') in body
     assert "On merge" not in body  # nothing destructive
 
 

@@ -48,7 +48,8 @@ def test_zizmor_finds_nothing_medium_or_higher(persona: str) -> None:
 def test_plan_workflow_shape() -> None:
     doc = load(WORKFLOWS / "plan.yml")
     assert set(doc["on"]) == {"pull_request"}
-    assert doc["on"]["pull_request"]["paths"] == ["tenants/**", "blueprints/**", "renderer/**"]
+    # The lockfile is input (issue 11): a pull request that edits render.lock.json is planned.
+    assert doc["on"]["pull_request"]["paths"] == ["tenants/**", "blueprints/**", "renderer/**", "render.lock.json"]
     assert doc["permissions"] == {}
     job = doc["jobs"]["plan"]
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
@@ -61,6 +62,7 @@ def test_deploy_workflow_shape() -> None:
     doc = load(WORKFLOWS / "deploy.yml")
     assert set(doc["on"]) == {"push", "schedule", "workflow_dispatch"}
     assert doc["on"]["push"]["branches"] == ["main"]
+    assert doc["on"]["push"]["paths"] == ["tenants/**", "blueprints/**", "renderer/**", "render.lock.json"]
     assert doc["concurrency"] == {"group": "renderer-deploy", "cancel-in-progress": False}
     assert doc["permissions"] == {}
     job = doc["jobs"]["apply"]

@@ -243,7 +243,7 @@ def test_tenant_removal_deletes_everything_in_reverse_order_by_id(sim: Sim, kind
     assert planned.code == 3, planned.output
     assert len(change_lines(planned.out)) == len(ADDRESSES)
     start = sim.exchanges()
-    result = apply("--allow-destroy", "--allow-mass-destroy")
+    result = apply("--allow-destroy", "--allow-data-loss", "--allow-mass-destroy")
     assert result.code == 0, result.output
     deletes = [path for method, path in writes_since(sim, start) if method == "DELETE"]
     ids = {entry["id"]: address for address, entry in locked.items()}

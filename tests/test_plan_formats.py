@@ -33,6 +33,6 @@ def test_markdown_plan_has_fleet_summary_and_tenant_sections(sim: Sim, project: 
     assert "Plan: 0 to create, 1 to update, 0 to replace, 3 to delete." in text
     assert text.index("[!WARNING]") < text.index("<details>")
     assert "<details><summary><b>globex</b>: update" in text
-    assert '~ envVars.CRM_DEFAULT_CURRENCY = "USD" -> "EUR"' in text
+    assert '-     envVars.CRM_DEFAULT_CURRENCY = "USD"\n+     envVars.CRM_DEFAULT_CURRENCY = "EUR"' in text
     assert "<details><summary><b>initech</b>: delete" in text
     assert "acme-corp</b>" not in text

@@ -57,6 +57,18 @@ def test_rate_scale_and_off(sim: Sim) -> None:
     assert sim.get("/owners").headers["Ratelimit-Limit"] == "400"  # reset restores the start-up scale
 
 
+def test_spend_counts_requests_against_a_budget_without_sending_them(sim: Sim) -> None:
+    assert sim.admin("/_sim/rate-limits", {"spend": {"get": 398, "write": 30}}).status_code == 200
+    with sim.http() as http:
+        owners = [http.get("/owners") for _ in range(3)]
+        write = http.put("/env-groups/evg-x/env-vars/K", json={"value": "v"})
+    assert [o.status_code for o in owners] == [200, 200, 429]
+    assert owners[1].headers["Ratelimit-Remaining"] == "0"
+    assert write.status_code == 429
+    assert sim.admin("/_sim/rate-limits", {"spend": {"service_action": 1}}).status_code == 400
+    assert sim.admin("/_sim/rate-limits", {"spend": {"get": -1}}).status_code == 400
+
+
 def test_fail_the_nth_matching_request(sim: Sim) -> None:
     rule = {"action": "status", "method": "POST", "path": "/v1/services", "nth": 2, "status": 500,
             "message": "boom"}

@@ -84,11 +84,10 @@ def test_every_tenant_is_reported_in_one_run(project: Path) -> None:
     assert code == 1
     assert [(f["file"], f["line"], f["rule"]) for f in report["errors"]] == [
         ("tenants/globex.yaml", 4, "unknown-key"),
-        ("blueprints/nope/render.yaml.j2", None, "template-missing"),
+        ("tenants/initech.yaml", 3, "unknown-blueprint"),
         ("tenants/umbrella.yaml", 3, "yaml-tab"),
     ]
-    assert report["errors"][1]["message"] == (
-        "blueprint 'nope' has no template at blueprints/nope/render.yaml.j2 (rendering tenant `initech`)")
+    assert report["errors"][1]["message"] == "unknown blueprint `nope`: there is no blueprints/nope/render.yaml.j2"
 
 
 def test_two_tenants_must_not_map_to_one_render_name(project: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from renderer import refdata
 from renderer.blueprint.render import load_blueprint_file
-from renderer.blueprint.semantic import RULES
+from renderer.blueprint.semantic import RULES, WARNING_RULES
 from tests.conftest import ROOT, run
 from tests.validation_helpers import blueprint_report, finding, rules, write
 
@@ -319,7 +319,73 @@ SEMANTIC_CASES: dict[str, tuple[str, tuple[int, int, str, str]]] = {
 }
 
 
-@pytest.mark.parametrize("rule", [r for r in RULES if r != "fleet-unique-name"])
+# Rules that warn (what they find is legal on Render and sometimes meant): (text, (line, column, path, message, hint)).
+WARNING_CASES: dict[str, tuple[str, tuple[int, int, str, str, str]]] = {
+    "empty-env-value": ("""
+        services:
+          - type: web
+            name: api
+            runtime: docker
+            envVars:
+              - key: SMTP_PASSWORD
+                value: ''
+        """, (7, 16, "services[0].envVars[0].value",
+              "env var `SMTP_PASSWORD` has an empty value: renderer sets it to the empty string on every apply, over "
+              "any value set in the Render Dashboard",
+              'give it its value; for a secret you set in the Render Dashboard write `sync: false` instead of '
+              '`value: ""`; keep `value: ""` only if empty is what the service should get')),
+    "env-group-override": ("""
+        services:
+          - type: web
+            name: api
+            runtime: docker
+            envVars:
+              - fromGroup: shared
+              - key: LOG_LEVEL
+                value: debug
+        envVarGroups:
+          - name: shared
+            envVars:
+              - {key: LOG_LEVEL, value: info}
+        """, (7, 14, "services[0].envVars[1].key",
+              "env var `LOG_LEVEL` of `api` is also in env group `shared`, which `api` links on line 6: Render "
+              "uses the service's value and ignores the group's",
+              "remove `LOG_LEVEL` here to use the group's value, or remove it from env group `shared` if each "
+              "service sets its own")),
+    "pre-deploy-disk": ("""
+        services:
+          - type: web
+            name: cms
+            runtime: docker
+            preDeployCommand: ./manage.py collectstatic
+            disk: {name: uploads, mountPath: /data}
+        """, (5, 5, "services[0].preDeployCommand",
+              "`preDeployCommand` runs on a separate instance without the service's disk (mounted at `/data`), so "
+              "it cannot read or write the disk's files",
+              "if the command needs the disk, run it at the start of `startCommand` instead (`<command> && <start "
+              "command>`); if it does not (a database migration, say), keep it")),
+    "merge-key-list": ("""
+        services:
+          - &worker
+            type: worker
+            name: jobs
+            runtime: docker
+            envVars:
+              - {key: QUEUE, value: default}
+              - {key: LOG_LEVEL, value: info}
+          - <<: *worker
+            name: mailer
+            envVars:
+              - {key: QUEUE, value: mail}
+        """, (11, 5, "services[1].envVars",
+              "`envVars` here replaces the `envVars` list merged from `*worker` (line 2): `<<:` merges mappings, "
+              "not lists, so its 2 items are dropped",
+              "repeat the items you need in this list (YAML cannot extend a list), or delete `envVars` here to keep "
+              "the merged list")),
+}
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if r != "fleet-unique-name" and r not in WARNING_RULES])
 def test_each_semantic_rule(rule: str, tmp_path: Path) -> None:
     text, (line, column, path, message) = SEMANTIC_CASES[rule]
     file = write(tmp_path / "render.yaml", text)
@@ -328,6 +394,64 @@ def test_each_semantic_rule(rule: str, tmp_path: Path) -> None:
     semantic = [f for f in report["errors"] if f["layer"] == "semantic"]
     assert [(f["line"], f["column"], f["path"], f["rule"], f["message"]) for f in semantic] == [
         (line, column, path, rule, message)]
+
+
+@pytest.mark.parametrize("rule", sorted(WARNING_RULES))
+def test_each_semantic_warning(rule: str, tmp_path: Path) -> None:
+    text, (line, column, path, message, hint) = WARNING_CASES[rule]
+    file = write(tmp_path / "render.yaml", text)
+    code, report = blueprint_report(file)
+    assert code == 0 and report["errors"] == []
+    assert report["warnings"] == [finding(file, line, column, path, "semantic", rule, message, hint)]
+
+
+@pytest.mark.parametrize(("value", "rule"), [
+    ("replace_with_your_key", "replace_with_your_key"), ("REPLACE_WITH_STRIPE_KEY", "REPLACE_WITH_STRIPE_KEY"),
+    ("CHANGEME", "CHANGEME"), ("changeme", "changeme"), ("postgres://user:CHANGE_ME@db/x", "CHANGE_ME"),
+])
+def test_placeholder_spellings(value: str, rule: str, tmp_path: Path) -> None:
+    path = write(tmp_path / "render.yaml", f"""
+        services:
+          - type: web
+            name: api
+            runtime: docker
+            preDeployCommand: ./migrate --token {value}
+            envVars:
+              - key: TOKEN
+                value: {value}
+        """)
+    code, report = blueprint_report(path)
+    assert code == 1
+    assert [(f["line"], f["column"], f["path"], f["message"]) for f in report["errors"]] == [
+        (5, 23, "services[0].preDeployCommand", f"leftover placeholder `{rule}` in a value"),
+        (8, 16, "services[0].envVars[0].value", f"leftover placeholder `{rule}` in a value"),
+    ]
+    clean = write(tmp_path / "ok.yaml", "services:\n  - {type: web, name: exchange-me, runtime: docker}\n")
+    assert blueprint_report(clean)[0] == 0
+
+
+def test_a_null_value_is_reported_on_its_own_line_with_a_hint_that_fixes_it(tmp_path: Path) -> None:
+    path = write(tmp_path / "render.yaml", """
+        services:
+          - type: web
+            name: api
+            runtime: docker
+            envVars:
+              - key: SENTRY_DSN
+                value:
+              - key: LOG_LEVEL
+                value: null
+        """)
+    code, report = blueprint_report(path)
+    assert code == 1
+    hint = ('write the value after `value:` (`value: "..."`); for a service\'s secret set in the Render '
+            "Dashboard, write `sync: false` instead")
+    assert report["errors"] == [
+        finding(path, 7, 9, "services[0].envVars[0].value", "schema", "env-value-type",
+                "an env var value must be a string or a number, not null", hint),
+        finding(path, 9, 16, "services[0].envVars[1].value", "schema", "env-value-type",
+                "an env var value must be a string or a number, not null", hint),
+    ]
 
 
 def test_every_rule_is_documented() -> None:

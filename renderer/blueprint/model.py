@@ -176,12 +176,13 @@ class Blueprint:
         where = self.template.locate(line, column)
         if where is None:
             return self.source, None, None, None
+        file = where.file or self.source
         if where.tenant_key is not None and self.tenant is not None and self.tenant_file is not None:
             tline, tcolumn = self.tenant.value_position(where.tenant_key)
             label = yamlio.format_path(where.tenant_key)
             return self.tenant_file, tline, tcolumn, (
-                f"the value comes from `{label}` in the tenant file, used at {self.source}:{where.line}")
-        return self.source, where.line, where.column, None
+                f"the value comes from `{label}` in the tenant file, used at {file}:{where.line}")
+        return file, where.line, where.column, None
 
     def finding(self, path: Iterable[PathPart], layer: Layer, rule: str, message: str,
                 hint: str | None = None, *, at_value: bool = True, severity: Severity = "error",

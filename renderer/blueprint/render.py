@@ -14,6 +14,7 @@ from renderer.blueprint import template
 from renderer.blueprint.model import Blueprint, DocPath, Origin, resource_kind, resources
 from renderer.blueprint.normalize import normalize
 from renderer.blueprint.template import RenderedTemplate, TenantValue
+from renderer.blueprint.tenant_data import check_tenant_values
 from renderer.errors import Finding, ValidationFailed
 from renderer.kind import DATASTORE_TYPES, Kind
 from renderer.tenant import Tenant, TenantFile
@@ -90,31 +91,48 @@ def _template_positions(findings: list[Finding], rendered: RenderedTemplate, sou
     moved = []
     for finding in findings:
         where = rendered.locate(finding.line, finding.column)
+        file = (where.file if where else None) or source
         if where is not None and where.tenant_key is not None:
             line, column = tenant_file.document.value_position(where.tenant_key)
             moved.append(finding.model_copy(update={
                 "file": str(tenant_file.path), "line": line, "column": column,
                 "message": f"{finding.message} (in the value of `{yamlio.format_path(where.tenant_key)}` from the "
-                           f"tenant file, used at {source}:{where.line})",
-                "hint": f"the template should quote the value: `{{{{ ... | yaml_quote }}}}` at {source}:{where.line}"}))
+                           f"tenant file, used at {file}:{where.line})",
+                "hint": f"the template should quote the value: `{{{{ ... | yaml_quote }}}}` at {file}:{where.line}"}))
         else:
             moved.append(finding.model_copy(update={
-                "file": source, "line": where.line if where else None, "column": where.column if where else None,
+                "file": file, "line": where.line if where else None, "column": where.column if where else None,
                 "message": f"{finding.message} (in the rendered blueprint)"}))
     return moved
+
+
+def _unknown_blueprint(finding: Finding, source: str, tenant_file: TenantFile) -> Finding:
+    """A missing blueprint template is the tenant file's mistake (its `blueprint:` names nothing), so it is
+    reported there; a template that is present but includes a missing file stays a template finding."""
+    if finding.rule != "template-missing" or finding.file != source or finding.line is not None:
+        return finding
+    line, column = tenant_file.document.value_position(["blueprint"])
+    return Finding(file=str(tenant_file.path), line=line, column=column, path="blueprint", layer="tenant",
+                   rule="unknown-blueprint",
+                   message=f"unknown blueprint `{tenant_file.tenant.blueprint}`: there is no {source}",
+                   hint=finding.hint)
 
 
 def render_tenant(tenant_file: TenantFile, blueprints_dir: Path) -> Blueprint:
     """Render a tenant's blueprint. Raises `ValidationFailed` (template or yaml layer) on failure;
     `yaml` findings point at the template line (or the tenant key whose value broke the YAML)."""
     tenant = tenant_file.tenant
-    rendered = template.render_mapped(blueprints_dir, tenant.blueprint, template_context(tenant))
     source = str(template.template_path(blueprints_dir, tenant.blueprint))
+    try:
+        rendered = template.render_mapped(blueprints_dir, tenant.blueprint, template_context(tenant))
+    except ValidationFailed as exc:
+        raise ValidationFailed([_unknown_blueprint(f, source, tenant_file) for f in exc.findings]) from None
     try:
         parsed = yamlio.parse(rendered.text, source)
         raw = _document(parsed, "a rendered blueprint must be a mapping (keys such as `services:`)")
     except ValidationFailed as exc:
         raise ValidationFailed(_template_positions(exc.findings, rendered, source, tenant_file)) from None
+    check_tenant_values(rendered, raw, source, tenant_file)
     tenant_path = str(tenant_file.path)
     origins = apply_tenant_overrides(raw, tenant, tenant_path, tenant_file.document)
     return _blueprint(tenant.blueprint, source, parsed, raw, origins=origins, template=rendered,

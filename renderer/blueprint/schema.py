@@ -188,7 +188,9 @@ class _Translator:
         elif path and path[-1] in ("value", "previewValue"):
             yield _Raw(path, "env-value-type",
                        f"an env var {path[-1]} must be a string or a number, not {_json_type(instance)}",
-                       f'quote it: `{path[-1]}: "{_show(instance)}"`')
+                       f"write the value after `{path[-1]}:` (`{path[-1]}: \"...\"`); for a service's secret set in "
+                       "the Render Dashboard, write `sync: false` instead" if instance is None
+                       else f'quote it: `{path[-1]}: "{_show(instance)}"`')
             return
         if wanted in names and names.index(wanted) < len(context):
             branch = context[names.index(wanted)]

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
 from renderer import yamlio
 from renderer.blueprint.model import (
     Blueprint,
@@ -37,8 +39,11 @@ RULES = (
     "unique-name", "fleet-unique-name", "key-value-under-databases", "from-database-ref", "from-database-property",
     "from-service-ref", "from-service-type", "from-service-property", "from-group-ref", "env-var-source",
     "env-group-sync-false", "plan-for-kind", "region-for-kind", "runtime-commands", "disk-scaling",
-    "free-plan-limits", "placeholder", "duplicate-env-key",
+    "free-plan-limits", "placeholder", "duplicate-env-key", "empty-env-value", "env-group-override",
+    "pre-deploy-disk", "merge-key-list",
 )
+# Rules whose findings are warnings: what they find is legal on Render and sometimes meant.
+WARNING_RULES = frozenset({"empty-env-value", "env-group-override", "pre-deploy-disk", "merge-key-list"})
 
 # Postgres instance types, Blueprint spelling (render.yaml.schema.json: definitions.plan; openapi.json:
 # postgres.plan); other kinds' are `Kind.blueprint_plans`.
@@ -56,7 +61,7 @@ DEFAULT_REGION = "oregon"  # Render Blueprint spec: region defaults to oregon
 
 _COMMAND_KEYS = frozenset({"buildCommand", "startCommand", "dockerCommand", "preDeployCommand", "initialDeployHook"})
 _PLACEHOLDERS = (
-    re.compile(r"REPLACE_ME"),
+    re.compile(r"REPLACE_ME|\bREPLACE_WITH_\w*|\breplace_with_\w*|\bCHANGE_?ME\b|\bchange_?me\b|\bChangeMe\b"),
     re.compile(r"\{\{.*?\}\}"),
     re.compile(r"\$\{[^}\n]*\}"),
     # `<your-api-key>`, `<API_KEY>`, `<project id>`, `<...>`; not a name such as `R&D <Labs>`
@@ -194,6 +199,36 @@ class _Rules:
                            "declare each key once per service or env group; a tenant `env:` key must not repeat a "
                            "key the blueprint already sets (drop it from the tenant file, or rename it)")
 
+    def env_group_overrides(self) -> None:
+        """A service key that an env group it links (`fromGroup`) also declares: Render uses the service's
+        value and ignores the group's, without a word."""
+        groups = {r.name: r for r in self.index.resources if r.kind == Kind.ENV_GROUP and r.name}
+        for resource in self.index.resources:
+            items = resource.item.get("envVars")
+            if resource.kind == Kind.ENV_GROUP or not isinstance(items, list):
+                continue
+            linked: dict[str, tuple[int, _Resource]] = {}
+            for j, env in enumerate(items):
+                name = env.get("fromGroup") if isinstance(env, dict) else None
+                if isinstance(name, str) and name in groups:
+                    linked.setdefault(name, (j, groups[name]))
+            for j, env in enumerate(items):
+                key = env.get("key") if isinstance(env, dict) and "fromGroup" not in env else None
+                if not isinstance(key, str):
+                    continue
+                for link, group in linked.values():
+                    group_vars = group.item.get("envVars")
+                    if not any(isinstance(g, dict) and g.get("key") == key
+                               for g in (group_vars if isinstance(group_vars, list) else [])):
+                        continue
+                    line = self.blueprint.locate((*resource.path, "envVars", link, "fromGroup"))[1]
+                    self.error((*resource.path, "envVars", j, "key"), "env-group-override",
+                               f"env var `{key}` of `{resource.name}` is also in env group `{group.name}`, which "
+                               f"`{resource.name}` links{f' on line {line}' if line else ''}: Render uses the "
+                               "service's value and ignores the group's",
+                               f"remove `{key}` here to use the group's value, or remove it from env group "
+                               f"`{group.name}` if each service sets its own", severity="warning")
+
     def env_var(self, path: DocPath, env: dict[str, Any], owner: _Resource) -> None:
         key = env.get("key")
         label = f"env var `{key}`" if isinstance(key, str) else "this env var"
@@ -217,6 +252,15 @@ class _Rules:
                        f"{label} has more than one value source: {' and '.join(shown)}",
                        "keep exactly one; a secret you set in the Render Dashboard is `sync: false` without a "
                        "`value`", at_value=False)
+        if env.get("value") == "":
+            self.error((*path, "value"), "empty-env-value",
+                       f"{label} has an empty value: renderer sets it to the empty string on every apply, over any "
+                       "value set in the Render Dashboard",
+                       "give it its value; keep `value: \"\"` only if empty is what the service should get"
+                       if owner.kind == Kind.ENV_GROUP else
+                       "give it its value; for a secret you set in the Render Dashboard write `sync: false` instead "
+                       "of `value: \"\"`; keep `value: \"\"` only if empty is what the service should get",
+                       severity="warning")
         if "fromDatabase" in env:
             self.from_database((*path, "fromDatabase"), env["fromDatabase"])
         if "fromService" in env:
@@ -395,6 +439,55 @@ class _Rules:
                            "use `plan: starter` or larger, or remove "
                            + ("`disk:`" if disk else "`numInstances`/`scaling`"))
 
+    def pre_deploy_disk(self) -> None:
+        """Render runs `preDeployCommand` on a separate instance, without the service's persistent disk."""
+        for resource in self.index.resources:
+            item = resource.item
+            disk, command = item.get("disk"), item.get("preDeployCommand")
+            if resource.kind not in SERVICE_KINDS or not isinstance(disk, dict) or not isinstance(command, str):
+                continue
+            mount = disk.get("mountPath")
+            where = f" (mounted at `{mount}`)" if isinstance(mount, str) else ""
+            self.error((*resource.path, "preDeployCommand"), "pre-deploy-disk",
+                       f"`preDeployCommand` runs on a separate instance without the service's disk{where}, so it "
+                       "cannot read or write the disk's files",
+                       "if the command needs the disk, run it at the start of `startCommand` instead "
+                       "(`<command> && <start command>`); if it does not (a database migration, say), keep it",
+                       at_value=False, severity="warning")
+
+    def _source_line(self, line: int, column: int) -> int | None:
+        """The line to edit for a (line, column) of the rendered text: the template line for a template."""
+        if self.blueprint.template is None:
+            return line
+        where = self.blueprint.template.locate(line, column)
+        return where.line if where else None
+
+    def merge_key_lists(self) -> None:
+        """A key written next to `<<: *anchor` replaces the merged value; for a list that drops the merged
+        items, where the author usually meant to extend the list (YAML merges mappings, never lists)."""
+        if "<<" not in self.blueprint.text:
+            return
+        for path, node in _merged_mappings(self.blueprint.parsed.positions_root(), ()):
+            for key in node.lc.data:
+                own = node.get(key)
+                if not isinstance(own, list):
+                    continue
+                for source in node.merge:
+                    merged = source.get(key) if isinstance(source, dict) else None
+                    if not isinstance(merged, list) or merged is own:
+                        continue
+                    anchor = source.anchor.value if getattr(source, "anchor", None) and source.anchor.value else None
+                    origin = f"`*{anchor}`" if anchor else "the merged mapping"
+                    count = f"{len(merged)} item{'s' if len(merged) != 1 else ''}"
+                    line = self._source_line(source.lc.line + 1, source.lc.col + 1)
+                    self.findings.append(self.blueprint.finding(
+                        (*path, key), "semantic", "merge-key-list",
+                        f"`{key}` here replaces the `{key}` list merged from {origin} (line {line}): "
+                        f"`<<:` merges mappings, not lists, so its {count} are dropped",
+                        f"repeat the items you need in this list (YAML cannot extend a list), or delete `{key}` "
+                        "here to keep the merged list", at_value=False, severity="warning", raw=True))
+                    break
+
     # -- placeholders --------------------------------------------------------------------------------
     def placeholders(self) -> None:
         for path, value in _strings(self.blueprint.document, ()):
@@ -412,9 +505,12 @@ class _Rules:
         self.key_values_under_databases()
         self.env_vars()
         self.duplicate_env_keys()
+        self.env_group_overrides()
         self.plans()
         self.commands()
         self.disks()
+        self.pre_deploy_disk()
+        self.merge_key_lists()
         self.placeholders()
         return self.findings
 
@@ -432,6 +528,18 @@ def _strings(node: Any, path: DocPath) -> Iterator[tuple[DocPath, str]]:
             yield from _strings(value, (*path, i))
     elif isinstance(node, str):
         yield path, node
+
+
+def _merged_mappings(node: Any, path: DocPath) -> Iterator[tuple[DocPath, Any]]:
+    """(raw path, node) of every round-trip mapping that merges another one (`<<: *x`)."""
+    if isinstance(node, CommentedMap):
+        if node.merge:
+            yield path, node
+        for key in node.lc.data:
+            yield from _merged_mappings(node.get(key), (*path, key))
+    elif isinstance(node, CommentedSeq):
+        for i, value in enumerate(node):
+            yield from _merged_mappings(value, (*path, i))
 
 
 def semantic_findings(blueprint: Blueprint) -> list[Finding]:

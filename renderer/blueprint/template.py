@@ -21,7 +21,9 @@ import bisect
 import json
 import re
 import shlex
+import threading
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -81,11 +83,59 @@ def _value_marker(value: Any) -> str:
     return text
 
 
+class TemplateOutsideBlueprints(jinja2.TemplateError):
+    """An include, import or extends that would read something other than a regular file under the
+    blueprints directory (an absolute or `..` name, a symlink pointing out, a device or FIFO)."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"template {name!r} {why}")
+        self.name = name
+
+
+class BlueprintsLoader(jinja2.FileSystemLoader):
+    """Jinja's file loader, confined: a template name resolves only to a regular file under the blueprints
+    directory after every symlink is resolved, so no template can read `/proc/self/environ`, `/etc/passwd`
+    or another checkout file into a plan. Raises `TemplateOutsideBlueprints` otherwise, and Jinja's
+    `TemplateNotFound` for a name that is simply missing."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(str(root))
+        self.root = root
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        pieces = template.split("/")
+        if template.startswith("/") or "\\" in template or ".." in pieces:
+            raise TemplateOutsideBlueprints(template, "is outside the blueprints directory (absolute or `..` path)")
+        root = self.root.resolve()  # at each read: a relative root follows the working directory
+        candidate = root.joinpath(*[p for p in pieces if p not in ("", ".")])
+        if not candidate.exists() and not candidate.is_symlink():
+            raise jinja2.TemplateNotFound(template)
+        try:
+            resolved = candidate.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise TemplateOutsideBlueprints(template, "is a dangling or looping symlink") from None
+        if not resolved.is_relative_to(root):
+            raise TemplateOutsideBlueprints(template, f"resolves to {resolved}, outside the blueprints directory")
+        if not resolved.is_file():
+            raise TemplateOutsideBlueprints(template, "is not a regular file")
+        return super().get_source(environment, resolved.relative_to(root).as_posix())
+
+
+class _InstrumentedEnvironment(SandboxedEnvironment):
+    """Instruments every template it parses, so the output of an `{% include %}` maps back to the lines of
+    the included file too."""
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        _Instrumenter(source, filename).visit(tree)
+        return tree
+
+
 @lru_cache(maxsize=16)
 def environment(blueprints_dir: Path) -> SandboxedEnvironment:
     """One environment per blueprints directory (its compiled templates are cached with it)."""
-    env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(blueprints_dir)),
+    env = _InstrumentedEnvironment(
+        loader=BlueprintsLoader(blueprints_dir),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -107,25 +157,33 @@ class _Mark:
     line: int
     column: int
     literal: bool
+    file: str | None = None  # the template file (None: the blueprint's own template)
 
 
 @dataclass(frozen=True)
 class _Compiled:
     template: jinja2.Template
-    marks: tuple[_Mark, ...]
+
+
+# Every mark of every instrumented template (a blueprint's and the templates it includes), indexed by the
+# number in its marker; append-only, so a rendered text can refer to it without a copy.
+_MARKS: list[_Mark] = []
+_MARKS_LOCK = threading.Lock()
 
 
 class _Instrumenter:
     """Rewrites a parsed template so its output carries position markers (see module docstring)."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, file: str | None = None) -> None:
         self.lines = source.splitlines()
-        self.marks: list[_Mark] = []
+        self.file = file
         self.expressions_on_line: dict[int, int] = {}
 
     def _mark(self, line: int, column: int, literal: bool) -> str:
-        self.marks.append(_Mark(line, column, literal))
-        return f"{_MARK}{len(self.marks) - 1}{_MARK_END}"
+        with _MARKS_LOCK:
+            _MARKS.append(_Mark(line, column, literal, self.file))
+            index = len(_MARKS) - 1
+        return f"{_MARK}{index}{_MARK_END}"
 
     def _line(self, lineno: int) -> str:
         return self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
@@ -187,12 +245,10 @@ def _compile(blueprints_dir: Path, blueprint: str) -> _Compiled:
         return cached[1]
     assert env.loader is not None
     source, filename, _ = env.loader.get_source(env, name)
-    tree = env.parse(source, name, filename)
-    instrumenter = _Instrumenter(source)
-    instrumenter.visit(tree)
+    tree = env.parse(source, name, filename)  # instrumented (`_InstrumentedEnvironment`)
     code = env.compile(tree, name, filename)
     template = env.template_class.from_code(env, code, env.make_globals(None), None)
-    compiled = _Compiled(template, tuple(instrumenter.marks))
+    compiled = _Compiled(template)
     _COMPILED[(blueprints_dir, blueprint)] = (mtime, compiled)
     return compiled
 
@@ -205,6 +261,7 @@ class TemplatePosition:
     line: int
     column: int
     tenant_key: TenantPath | None = None
+    file: str | None = None  # an included template's file; None: the blueprint's template
 
 
 @dataclass
@@ -213,7 +270,7 @@ class RenderedTemplate:
 
     text: str
     marked: str = field(repr=False)
-    marks: tuple[_Mark, ...] = field(repr=False)
+    marks: Sequence[_Mark] = field(repr=False)
     _segments: list[tuple[int, _Mark, TenantPath | None]] | None = field(default=None, repr=False)
     _offsets: list[int] = field(default_factory=list, repr=False)
     _line_starts: list[int] = field(default_factory=list, repr=False)
@@ -239,6 +296,25 @@ class RenderedTemplate:
             self._line_starts = starts
         return self._segments
 
+    def tenant_outputs(self) -> list[tuple[int, int, TenantPath, int]]:
+        """Every `{{ ... }}` output that is a tenant value (quoted or not): (start, end) offsets in `text`,
+        the tenant key, and the template line of the expression."""
+        result: list[tuple[int, int, TenantPath, int]] = []
+        mark, open_at, offset, pos = _Mark(1, 1, True), None, 0, 0
+        for match in _MARKERS.finditer(self.marked):
+            offset += match.start() - pos
+            pos = match.end()
+            if open_at is not None:
+                result.append((open_at[0], offset, open_at[1], mark.line))
+                open_at = None
+            if match.group(1) is not None:
+                mark = self.marks[int(match.group(1))]
+            else:
+                open_at = (offset, tuple(json.loads(match.group(2))))
+        if open_at is not None:
+            result.append((open_at[0], len(self.text), open_at[1], mark.line))
+        return result
+
     def locate(self, line: int | None, column: int | None) -> TemplatePosition | None:
         """The template position of rendered (line, column) (1-based); None when unknown."""
         if line is None:
@@ -251,9 +327,11 @@ class RenderedTemplate:
         if index < 0:
             return None
         start, mark, origin = segments[index]
-        if mark.literal and origin is None:
-            return TemplatePosition(mark.line, mark.column + (offset - start))
-        return TemplatePosition(mark.line, mark.column, origin)
+        if mark.literal and origin is None and "\n" not in self.text[start:offset]:
+            return TemplatePosition(mark.line, mark.column + (offset - start), file=mark.file)
+        # An expression's value, or the output of a block that carries no markers (`{% filter %}`, a
+        # macro call): the line where it starts, never a column past the end of that line.
+        return TemplatePosition(mark.line, mark.column, origin, mark.file)
 
 
 def _template_line(exc: BaseException, filename: str) -> int | None:
@@ -328,6 +406,12 @@ def render_mapped(blueprints_dir: Path, blueprint: str, context: dict[str, Any])
             file=filename, line=None, column=None, path="", layer="template", rule="template-missing",
             message=f"blueprint {blueprint!r} has no template at {filename}",
             hint=_blueprint_hint(blueprints_dir, blueprint, filename))]) from None
+    except TemplateOutsideBlueprints as exc:
+        raise ValidationFailed([Finding(
+            file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",
+            rule="template-outside-blueprints", message=f"{exc.message} (read by {filename})",
+            hint="templates may include, import or extend only regular files inside the blueprints directory; "
+                 "copy the file there instead of linking to it")]) from None
     except jinja2.UndefinedError as exc:
         raise ValidationFailed([Finding(
             file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",
@@ -347,7 +431,7 @@ def render_mapped(blueprints_dir: Path, blueprint: str, context: dict[str, Any])
             file=filename, line=_template_line(exc, filename), column=None, path="", layer="template",
             rule="template-error", message=f"template error: {type(exc).__name__}: {exc}",
             hint="fix the expression on that template line")]) from None
-    return RenderedTemplate(text=_MARKERS.sub("", marked), marked=marked, marks=compiled.marks)
+    return RenderedTemplate(text=_MARKERS.sub("", marked), marked=marked, marks=_MARKS)
 
 
 def render(blueprints_dir: Path, blueprint: str, context: dict[str, Any]) -> str:

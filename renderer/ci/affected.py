@@ -2,6 +2,9 @@
 
 Rules, most specific first (a tenant selected by several is shown under the first):
 
+0. `lockfile`: `render.lock.json` changed: every tenant whose entry differs between the base and the PR.
+   The lockfile is input (a copied or swapped ID would rewire or destroy another tenant's resource), and
+   only the deploy workflow writes it, so any other change to it is called a hand edit (`lockfile_changes`);
 1. `tenant file`: `tenants/<slug>.yaml` was added, changed or removed (a removed file plans the
    tenant's teardown; a renamed file is the old slug removed and the new one added);
 2. `blueprint`: a file under `blueprints/<name>/` changed: every tenant using blueprint `<name>` (tenant
@@ -22,11 +25,13 @@ from pathlib import PurePosixPath
 import git
 
 from renderer.errors import RendererError
+from renderer.lockfile import Lockfile
 
 
 class Rule(StrEnum):
     """Why a tenant is in the plan. Order is priority."""
 
+    LOCKFILE = "lockfile"
     TENANT_FILE = "tenant file"
     BLUEPRINT = "blueprint"
     RENDERER = "renderer"
@@ -55,6 +60,7 @@ class Affected:
 
     tenants: dict[str, list[Selection]] = field(default_factory=dict)
     unmatched: list[str] = field(default_factory=list)
+    lockfile_edited_by_hand: bool = False
 
     def add(self, slug: str, rule: Rule, why: str) -> None:
         selections = self.tenants.setdefault(slug, [])
@@ -79,7 +85,7 @@ class Affected:
     def to_json(self) -> dict[str, object]:
         return {"tenants": {slug: [{"rule": s.rule.value, "why": s.why} for s in sel]
                             for slug, sel in sorted(self.tenants.items())},
-                "unmatched_paths": self.unmatched}
+                "unmatched_paths": self.unmatched, "lockfile_edited_by_hand": self.lockfile_edited_by_hand}
 
 
 _VERBS = {"A": "added", "M": "changed", "D": "removed", "T": "changed"}
@@ -139,3 +145,21 @@ def select(
         else:
             affected.unmatched.append(change.path)
     return affected
+
+
+def lockfile_changes(affected: Affected, lockfile_path: str, base: Lockfile, head: Lockfile, *,
+                     by_deploy_workflow: bool) -> None:
+    """Rule 0: select every tenant whose lockfile entry differs between `base` and `head`, and take the
+    lockfile out of the unmatched paths. `by_deploy_workflow`: the PR is the deploy workflow's own lockfile
+    pull request; any other change marks the lockfile as edited by hand."""
+    if lockfile_path not in affected.unmatched:
+        return
+    affected.unmatched.remove(lockfile_path)
+    changed = sorted(slug for slug in set(base.tenants) | set(head.tenants)
+                     if (base.tenants.get(slug) is None) != (head.tenants.get(slug) is None)
+                     or (slug in base.tenants and base.tenants[slug].model_dump() != head.tenants[slug].model_dump()))
+    why = (f"`{lockfile_path}` updated by the deploy workflow" if by_deploy_workflow
+           else f"`{lockfile_path}` edited by hand")
+    for slug in changed:
+        affected.add(slug, Rule.LOCKFILE, why)
+    affected.lockfile_edited_by_hand = bool(changed) and not by_deploy_workflow

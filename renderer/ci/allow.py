@@ -3,10 +3,11 @@ merged change says so explicitly. Three kinds, each asked for on its own, matchi
 
     kind          the plan...                              label               trailer              manual-run input
     destroy       deletes or replaces anything             allow-destroy       Allow-Destroy:       allow_destroy
-    data-loss     replaces a database (its data is lost)   allow-data-loss     Allow-Data-Loss:     allow_data_loss
+    data-loss     deletes or replaces a datastore          allow-data-loss     Allow-Data-Loss:     allow_data_loss
     mass-destroy  trips the mass-delete breaker            allow-mass-destroy  Allow-Mass-Destroy:  allow_mass_destroy
 
-A plan needs every kind that applies to it: replacing a database needs `destroy` and `data-loss`, tearing
+A plan needs every kind that applies to it: deleting or replacing a datastore (Postgres, Key Value, disk)
+needs `destroy` and `data-loss`, tearing
 down many tenants needs `destroy` and `mass-destroy` (as `renderer apply` needs `--allow-replace
 --allow-data-loss`, `--allow-destroy --allow-mass-destroy`). An allow is given by a label on the merged
 pull request, a trailer with a reason in any commit of the push (any value but `no`, `false` or `0`,
@@ -97,9 +98,10 @@ def needed(plan: Plan) -> dict[AllowKind, str]:
         parts = [f"deletes {deletes} resource{'s' if deletes != 1 else ''}" if deletes else "",
                  f"replaces {replaces} resource{'s' if replaces != 1 else ''}" if replaces else ""]
         need[AllowKind.DESTROY] = " and ".join(p for p in parts if p)
-    data_loss = [f"{c.tenant}/{c.address}" for c in destructive if c.data_loss]
+    data_loss = [f"{'deleting' if c.action is Action.DELETE else 'replacing'} {c.tenant}/{c.address}"
+                 for c in destructive if c.data_loss]
     if data_loss:
-        need[AllowKind.DATA_LOSS] = f"replacing {', '.join(data_loss)} deletes the database and all its data"
+        need[AllowKind.DATA_LOSS] = f"{', '.join(data_loss)} deletes the data it holds"
     breaker = plan.mass_destroy()
     if breaker:
         need[AllowKind.MASS_DESTROY] = breaker

@@ -27,6 +27,7 @@ commit `render.lock.json` back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -229,6 +230,8 @@ class Deploy:
         self.secret_names: list[str] = []
         self.allows = NONE
         self.outcome = Outcome()
+        self._started_from_pending = False
+        self.last_applied: list[Lockfile] = []
 
     def close(self) -> None:
         if self.client is not None:
@@ -249,6 +252,7 @@ class Deploy:
             lockfile_io.write(self.lock_path, start)
             self.outcome.notes.append(f"Started from the lockfile of the open bot pull request (`{BOT_BRANCH}`), "
                                       f"since {self.run.branch} is protected and has not merged it yet.")
+            self._started_from_pending = True
             return start, pending
         # Our lockfile commits carry the status trailer (a resume that changed nothing has no lockfile diff).
         last = next(self.repo.iter_commits(self.head, grep=f"^{STATUS_TRAILER}: ", max_count=1), None)
@@ -272,6 +276,22 @@ class Deploy:
         if name == "schedule":
             return NONE, None, True
         raise RendererError(f"renderer ci apply runs on push, schedule or workflow_dispatch events, not {name}")
+
+    def _last_applied(self, start: Lockfile, last_commit: git.Commit | None,
+                      interrupted: git.Commit | None) -> list[Lockfile]:
+        """Lockfiles the change being deployed cannot have edited, for deletion protection: the one of the
+        push's `before` commit, of renderer's last lockfile commit, of the open bot pull request, and of the
+        journal branch when resuming. A tenant protected in any of them stays protected (issue 11)."""
+        commits = [c for c in (last_commit, interrupted) if c is not None]
+        if self.gh.event_name == "push":
+            before = self.gh.push_event().before
+            if before.strip("0"):
+                with contextlib.suppress(git.BadName, ValueError):  # not in a shallow clone: HEAD's rules
+                    commits.append(self.repo.commit(before))
+        trusted = [lockfile_at(c, self.lock_in_repo) for c in commits]
+        if self._started_from_pending:
+            trusted.append(start)
+        return trusted
 
     def _merged_pull(self, sha: str) -> PullRequestInfo | None:
         if self.client is None:
@@ -315,7 +335,8 @@ class Deploy:
     def _apply(self) -> None:
         applied = Applied()
         options = ApplyOptions(allow_destroy=True, allow_replace=True, allow_data_loss=True, allow_mass_destroy=True,
-                               lock_timeout=self.run.lock_timeout, apply_unchanged=False)
+                               lock_timeout=self.run.lock_timeout, apply_unchanged=False,
+                               last_applied=tuple(self.last_applied))
         try:
             asyncio.run(apply_run(self.run.inputs, options, emit=self.emit, show=self._show, confirm=self._confirm,
                                   permit=self._permit, applied=applied))
@@ -379,6 +400,7 @@ class Deploy:
         self.allows, pull, resume_only = self._event()
         start, last_commit = self._source()
         interrupted = self.journal.restore()
+        self.last_applied = self._last_applied(start, last_commit, interrupted)
         if resume_only:
             if last_status(last_commit) != "incomplete" and interrupted is None:
                 self.emit("scheduled run: the last apply completed; nothing to resume")

@@ -78,11 +78,11 @@ def title(report: DriftReport) -> str:
 def report_markdown(report: DriftReport) -> str:
     """The findings, one section per drifted tenant (a heading and one bullet per finding)."""
     if not report.has_drift:
-        n = len(report.tenants)
+        n = len(report.checked)
         return f"No drift: Render matches what renderer last applied for {n} tenant{'s' if n != 1 else ''}."
     drifted = sorted({i.tenant for i in report.items})
     lines = [f"**{len(report.items)} finding{'s' if len(report.items) != 1 else ''} in {len(drifted)} of "
-             f"{len(report.tenants)} tenants:** {', '.join(f'`{s}`' for s in drifted)}", ""]
+             f"{len(report.checked)} tenants:** {', '.join(f'`{s}`' for s in drifted)}", ""]
     for slug in drifted:
         lines.append(f"#### {slug}")
         lines += [f"- {item.kind}: {item.describe()}" for item in report.items if item.tenant == slug]

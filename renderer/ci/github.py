@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from renderer.errors import RendererError
+from renderer.render_api.client import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class GitHubClient:
         self.repository = repository
         self._sleep = sleep
         self._http = httpx.Client(
-            base_url=api_url.rstrip("/"), transport=transport, timeout=timeout,
+            base_url=api_url.rstrip("/"), transport=transport, timeout=timeout, verify=tls_context(),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
                      "X-GitHub-Api-Version": API_VERSION, "User-Agent": "renderer-ci"})
 

@@ -25,8 +25,10 @@ from renderer.ci.allow import Allows, change_allows, needed
 from renderer.ci.comments import cap_lines, split_comments, sync_comments
 from renderer.ci.context import GitHubEnv, PullRequest
 from renderer.ci.github import GitHubClient
+from renderer.ci.lockcommit import BOT_BRANCH, lockfile_at
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
 from renderer.errors import RendererError
+from renderer.lockfile import Lockfile
 from renderer.operations.plan import Planned, make_plan
 from renderer.operations.scope import Inputs, load
 from renderer.plan.model import Plan
@@ -37,6 +39,10 @@ from renderer.render_api.client import RenderClient, Settings
 from renderer.tenant import discover, load_tenant
 
 Emit = Callable[[str], None]
+HAND_EDIT = ("> [!CAUTION]\n> **`render.lock.json` was edited by hand in this pull request.** Only the deploy workflow "
+             "writes it: a copied or swapped ID makes renderer update or delete another resource. Each changed "
+             "entry is planned below and checked against Render; restore the file from the base branch unless "
+             "the edit is intended.")
 TITLE = "renderer plan"
 DESTRUCTIVE_LIMIT = 20_000  # characters of the destructive call-out kept in the first comment
 SELECTION_LIMIT = 15_000
@@ -150,9 +156,9 @@ def blueprints_of(tenants_dir: Path) -> dict[str, str]:
     return found
 
 
-async def _plan(inputs: Inputs) -> Planned:
+async def _plan(inputs: Inputs, last_applied: list[Lockfile]) -> Planned:
     async with RenderClient(Settings.from_env()) as client:
-        return await make_plan(inputs, client)
+        return await make_plan(inputs, client, last_applied=last_applied)
 
 
 def _write(out_dir: Path | None, name: str, text: str) -> None:
@@ -183,6 +189,10 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
         blueprints_dir=repo_relative(repo, run.inputs.blueprints_dir), code_dir=run.code_dir,
         tenant_blueprints=tenant_blueprints,
         locked_blueprints={slug: t.blueprint for slug, t in lockfile.tenants.items()})
+    lock_in_repo = repo_relative(repo, run.inputs.lockfile)
+    base_lockfile = lockfile_at(start, lock_in_repo)
+    affected_mod.lockfile_changes(affected, lock_in_repo, base_lockfile, lockfile,
+                                  by_deploy_workflow=pr.head.ref == BOT_BRANCH and pr.fork_repository is None)
     known = set(tenant_blueprints) | set(lockfile.tenants)
     never_applied = [s for s in affected.slugs if s not in known]
     slugs = tuple(s for s in affected.slugs if s in known)
@@ -210,13 +220,15 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
     allows = change_allows(pr.label_names, pr.number, repo.iter_commits(f"{start.hexsha}..{head.hexsha}"))
     context = context_line(gh, pr, head.hexsha)
     selection = selection_block(affected, pr.base.ref, pr.base.sha, never_applied)
+    if affected.lockfile_edited_by_hand:
+        context += "\n\n" + HAND_EDIT
 
     parts: MarkdownPlan | None = None
     plan: Plan | None = None
     failure: RendererError | None = None
     if slugs:
         try:
-            planned = asyncio.run(_plan(replace(run.inputs, only=slugs)))
+            planned = asyncio.run(_plan(replace(run.inputs, only=slugs), [base_lockfile]))
         except RendererError as exc:
             failure = exc
         else:

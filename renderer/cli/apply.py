@@ -69,9 +69,12 @@ def _apply(plan_inputs: Inputs, saved: SavedPlan | None, options: ApplyOptions, 
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--allow-destroy", is_flag=True, help="Allow deleting resources (removed tenants or blueprint entries).")
 @click.option("--allow-replace", is_flag=True, help="Allow replacing resources whose immutable fields changed.")
-@click.option("--allow-data-loss", is_flag=True, help="Allow a replace that deletes a database (with --allow-replace).")
+@click.option("--allow-data-loss", is_flag=True,
+              help="Allow deleting or replacing a Postgres database, Key Value instance or disk, and its data "
+                   "(with --allow-destroy or --allow-replace).")
 @click.option("--allow-mass-destroy", is_flag=True,
-              help="Allow tearing down more than max(1, 10%) of the lockfile's tenants, or all of them.")
+              help="Allow tearing down more than max(1, 10%) of the lockfile's tenants, or all of them, or "
+                   "destroying datastores of more than max(2, 10%) of them in one run.")
 @click.option("--wait", is_flag=True, help="Follow the deploys apply started until they are live.")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_TIMEOUT, show_default=True,
               help="Seconds --wait waits for deploys.")
@@ -97,7 +100,9 @@ def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, sche
     written after every create and delete. Exit 0 when done, 1 on error, a failed deploy (--wait) or
     when cancelled, 4 when it stopped early with work left (Render's budget of service creates per hour
     spent: re-run later and it carries on). Every Postgres database is exported before it is deleted
-    unless --skip-backup. Reads RENDER_API_URL, RENDER_API_KEY,
+    unless --skip-backup. Deleting or replacing a Postgres database, Key Value instance or disk destroys
+    its data: it needs --allow-data-loss as well as --allow-destroy or --allow-replace. Reads
+    RENDER_API_URL, RENDER_API_KEY,
     RENDER_OWNER_ID, RENDERER_FINGERPRINT_KEY and the environment variables tenant secrets name.
     """
     saved = None

@@ -19,7 +19,7 @@ from renderer.ci.deploy import ApplyRun, run_apply
 from renderer.ci.drift_issue import DriftRun, run_drift
 from renderer.ci.lockcommit import PushMode
 from renderer.ci.pr_plan import PlanRun, run_plan
-from renderer.cli.options import configuration_options, inputs
+from renderer.cli.options import configuration_options, inputs, tenants_dir_given
 from renderer.cli.output import stdout
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,7 +102,8 @@ def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile
 
 @ci.command("drift")
 @click.option("--tenants", "tenants_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("tenants"), show_default=True, help="Tenant files directory (for tenant slugs).")
+              default=Path("tenants"), show_default=True, callback=tenants_dir_given,
+              help="Tenant files directory (for tenant slugs).")
 @_lockfile_option
 @_out_option("renderer-drift: drift.json")
 @click.option("--branch", default="main", show_default=True,

@@ -9,13 +9,15 @@ from pathlib import Path
 import click
 
 from renderer import lockfile as lockfile_io
+from renderer.cli.options import tenants_dir_given
 from renderer.cli.output import stdout
 from renderer.operations.drift import drift as drift_operation
 
 
 @click.command()
 @click.option("--tenants", "tenants_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("tenants"), show_default=True, help="Tenant files directory (for tenant slugs).")
+              default=Path("tenants"), show_default=True, callback=tenants_dir_given,
+              help="Tenant files directory (for tenant slugs).")
 @click.option("--lockfile", "lockfile", type=click.Path(path_type=Path, dir_okay=False),
               default=Path("render.lock.json"), show_default=True, help="The lockfile.")
 @click.option("--tenant", "only", multiple=True, metavar="SLUG", help="Only this tenant (repeatable).")
@@ -39,7 +41,7 @@ def drift(tenants_dir: Path, lockfile: Path, only: tuple[str, ...], detailed_exi
                 current = item.tenant
                 stdout.print(f"Tenant {item.tenant}", style="bold", markup=False)
             stdout.print(f"  {item.describe()}", style="yellow", markup=False)
-        n = len(report.tenants)
+        n = len(report.checked)
         if report.has_drift:
             stdout.print(f"Drift: {len(report.items)} finding{'s' if len(report.items) != 1 else ''} in "
                          f"{len({i.tenant for i in report.items})} of {n} tenant{'s' if n != 1 else ''}; "

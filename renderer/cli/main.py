@@ -29,9 +29,37 @@ from renderer.errors import ExitCode, RendererError
 from renderer.render_api.client import client_options
 from renderer.render_api.limits import RateLimits
 
+VERBOSE_HELP = "More logging on stderr (-v info, -vv debug)."
+
+
+def configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="renderer: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
+    # httpx logs request URLs at INFO; ours already log method, path and status at DEBUG.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _more_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    """`-v` after a command name adds to the `-v` before it (`renderer -v plan -v` is `-vv`)."""
+    if value:
+        root = ctx.find_root()
+        root.meta["renderer.verbose"] = root.meta.get("renderer.verbose", 0) + value
+        configure_logging(root.meta["renderer.verbose"])
+
+
+def _add_verbose_option(command: click.Command) -> None:
+    """Give every subcommand (nested ones too) its own `-v/--verbose`."""
+    if not any(p.name == "verbose" for p in command.params):
+        command.params.append(click.Option(["-v", "--verbose"], count=True, expose_value=False,
+                                           callback=_more_verbose, help=VERBOSE_HELP))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _add_verbose_option(sub)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
+@click.version_option(package_name="renderer", prog_name="renderer", message="%(prog)s %(version)s")
+@click.option("-v", "--verbose", count=True, help=VERBOSE_HELP)
 @click.option("--parallelism", type=click.IntRange(min=1), default=None, metavar="N",
               help="Render API requests in flight at once (default: $RENDERER_PARALLELISM, else 8).")
 @click.option("--rate-limits", default=None, metavar="SPEC",
@@ -46,10 +74,8 @@ def cli(verbose: int, parallelism: int | None, rate_limits: str | None) -> None:
       renderer plan                show what would change on Render
       renderer apply               make those changes and update render.lock.json
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="renderer: %(levelname)s: %(message)s", stream=sys.stderr, force=True)
-    # httpx logs request URLs at INFO; ours already log method, path and status at DEBUG.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    click.get_current_context().meta["renderer.verbose"] = verbose
+    configure_logging(verbose)
     limits = RateLimits.parse(rate_limits, origin="--rate-limits") if rate_limits else None
     click.get_current_context().with_resource(client_options(rate_limits=limits, parallelism=parallelism))
 
@@ -65,6 +91,8 @@ cli.add_command(drift_cmd.drift)
 cli.add_command(import_cmd.import_)
 cli.add_command(ci_cmd.ci)
 cli.add_command(doctor_cmd.doctor)
+for _command in cli.commands.values():
+    _add_verbose_option(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

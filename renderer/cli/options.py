@@ -13,6 +13,15 @@ from renderer.operations.scope import Inputs
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def tenants_dir_given(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """`--tenants PATH` given explicitly must exist (a typo is not an empty fleet); the default `tenants/`
+    may be missing (git drops an empty folder: removing the last tenant removes it) and counts as empty."""
+    source = ctx.get_parameter_source(param.name or "")
+    if source not in (None, click.core.ParameterSource.DEFAULT) and not value.is_dir():
+        raise click.BadParameter(f"directory {str(value)!r} does not exist", ctx=ctx, param=param)
+    return value
+
+
 def configuration_options(func: F) -> F:
     """--tenants, --blueprints, --schema."""
     func = click.option("--schema", "schema", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -21,7 +30,8 @@ def configuration_options(func: F) -> F:
     func = click.option("--blueprints", "blueprints_dir", type=click.Path(path_type=Path, file_okay=False),
                         default=Path("blueprints"), show_default=True, help="Blueprint templates directory.")(func)
     func = click.option("--tenants", "tenants_dir", type=click.Path(path_type=Path, file_okay=False),
-                        default=Path("tenants"), show_default=True, help="Tenant files directory.")(func)
+                        default=Path("tenants"), show_default=True, callback=tenants_dir_given,
+                        help="Tenant files directory.")(func)
     return func
 
 

@@ -7,14 +7,13 @@ error (the blueprints that rendered are still written).
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from pathlib import Path
 
 import click
-from ruamel.yaml import YAML
 
+from renderer import yamlio
 from renderer.blueprint.report import ValidationReport, render_text
 from renderer.cli.options import configuration_options
 from renderer.cli.output import stderr
@@ -27,14 +26,9 @@ _STYLES = {"error": "red", "warning": "yellow", "ok": "bold green"}
 
 def dump_blueprint(rendered: RenderedTenant) -> str:
     """The YAML text of a rendered tenant blueprint (normal form), with a provenance comment."""
-    yaml = YAML(typ="rt")
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    out = io.StringIO()
-    out.write(f"# {rendered.blueprint.source} rendered for tenant {rendered.file.tenant.slug} "
-              f"({rendered.file.path}); tenant overrides applied, deprecated forms normalised\n")
-    yaml.dump(rendered.blueprint.document, out)
-    return out.getvalue()
+    return (f"# {rendered.blueprint.source} rendered for tenant {rendered.file.tenant.slug} "
+            f"({rendered.file.path}); tenant overrides applied, deprecated forms normalised\n"
+            + yamlio.dump(rendered.blueprint.document))
 
 
 def _write(path: Path, text: str) -> None:

@@ -5,63 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from renderer.cli.output import stdout
 from renderer.operations.status import status as status_operation
-from renderer.plan.render_cost import estimate_document, resource_document
-from renderer.pricing.model import Estimate
-from renderer.status import StatusReport
-
-STATUS_FORMAT_VERSION = "1"
-
-
-def _print_table(headers: tuple[str, ...], cells: list[tuple[str, ...]]) -> None:
-    table = Table(*headers, box=None, pad_edge=False)
-    for cell in cells:
-        table.add_row(*cell)
-    # Never truncate IDs or URLs, also when stdout is not a terminal (rich assumes 80 columns then).
-    needed = sum(max(len(h), *(len(c[i]) for c in cells)) + 2 for i, h in enumerate(headers))
-    Console(file=stdout.file, width=max(stdout.width, needed), highlight=False).print(table)
-
-
-def status_document(report: StatusReport) -> dict[str, Any]:
-    """`{"format_version": "1", "price_table_version", "resources": [{"tenant", "tenant_status", "address",
-    "name", "id", "state", "suspended", "url", "cost"}], "tenants": [{"tenant", "cost"}], "fleet": {...}}`;
-    money as in the plan's JSON (`*_cents` whole cents, `*_exact` exact dollars)."""
-    costs = {(c.tenant, r.address): r for c in report.costs for r in c.resources}
-    return {
-        "format_version": STATUS_FORMAT_VERSION,
-        "price_table_version": report.price_table_version,
-        "resources": [{"tenant": r.tenant, "tenant_status": r.tenant_status, "address": r.address, "name": r.name,
-                       "id": r.id, "state": r.state, "suspended": r.suspended, "url": r.url,
-                       "cost": resource_document(costs.get((r.tenant, r.address)))} for r in report.rows],
-        "tenants": [{"tenant": c.tenant, "cost": estimate_document(c.total)} for c in report.costs],
-        "fleet": estimate_document(report.fleet),
-    }
-
-
-def _print_costs(report: StatusReport) -> None:
-    stdout.print()
-    _print_table(("tenant", "monthly cost"), [(c.tenant, c.total.summary()) for c in report.costs])
-    n = len(report.costs)
-    stdout.print(f"\nMonthly cost of {n} tenant{'s' if n != 1 else ''}: {report.fleet.summary()}; Render list "
-                 f"prices, table {report.price_table_version}", markup=False, highlight=False)
-    sections: tuple[tuple[str, Callable[[Estimate], list[str]]], ...] = (
-        ("Usage-priced, shown as rates (not in totals)", lambda e: e.rates),
-        ("Price unknown (not in totals)", lambda e: e.unknown),
-        ("Price may be out of date", lambda e: e.caveats))
-    for title, pick in sections:
-        lines = [f"{c.tenant}/{line}" for c in report.costs for line in pick(c.total)]
-        if lines:
-            stdout.print(f"{title}:", markup=False, highlight=False)
-            stdout.print("".join(f"    - {line}\n" for line in lines), end="", markup=False, highlight=False)
+from renderer.status import WIDTH, document, render_text
 
 
 @click.command()
@@ -69,7 +19,7 @@ def _print_costs(report: StatusReport) -> None:
 @click.option("--lockfile", "lockfile", type=click.Path(path_type=Path, dir_okay=False),
               default=Path("render.lock.json"), show_default=True, help="The lockfile.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format.")
+              help="text: one table per tenant, at most 120 columns, then the costs; json: versioned, for tools.")
 @click.option("--sort", "sort", type=click.Choice(["tenant", "cost"]), default="tenant", show_default=True,
               help="Order tenants by slug, or by monthly cost (most expensive first).")
 def status(slug: str | None, lockfile: Path, output_format: str, sort: str) -> int:
@@ -77,18 +27,17 @@ def status(slug: str | None, lockfile: Path, output_format: str, sort: str) -> i
     what each tenant costs per month now and the fleet total, at Render's list prices.
 
     Reads the lockfile and Render (RENDER_API_URL, RENDER_API_KEY, RENDER_OWNER_ID); changes nothing.
+    Exit 1 when there is no lockfile (nothing renderer manages from here: a wrong directory or
+    --lockfile, not a healthy empty fleet).
     """
     report = asyncio.run(status_operation(lockfile, slug))
     if sort == "cost":
         report = report.by_cost()
     if output_format == "json":
-        click.echo(json.dumps(status_document(report), sort_keys=True, indent=2))
-        return 0
-    if not report.rows:
-        stdout.print(f"No resources in {lockfile}.")
-        return 0
-    headers = ("tenant", "tenant status", "resource", "name", "id", "live state", "suspended", "url")
-    _print_table(headers, [(row.tenant, row.tenant_status, row.address, row.name, row.id, row.state, row.suspended,
-                            row.url) for row in report.rows])
-    _print_costs(report)
+        click.echo(json.dumps(document(report, lockfile), indent=2))
+    elif not report.rows:
+        stdout.print(f"No tenants in {lockfile}: renderer manages nothing from it now.", markup=False)
+    else:
+        width = min(stdout.width, WIDTH) if stdout.is_terminal else WIDTH
+        click.echo(render_text(report, width), nl=False)
     return 0

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
+from renderer import lockfile as lockfile_io
 from renderer.blueprint.report import ValidationReport, render_github, render_json, render_text
 from renderer.cli.options import configuration_options
-from renderer.cli.output import stdout
-from renderer.configuration import blueprint_schema, check_blueprint_files, check_tenants
+from renderer.cli.output import stderr, stdout
+from renderer.configuration import blueprint_schema, check_blueprint_files, check_tenants, no_tenant_files
 from renderer.errors import RendererError
 from renderer.tenant import discover
 
@@ -47,17 +48,21 @@ def _expand(paths: tuple[Path, ...], blueprints: bool) -> list[Path]:
                                       "github for GitHub Actions annotations.")
 @click.option("--blueprint", "blueprint_files", is_flag=True,
               help="PATHs are plain render.yaml files (a directory: its *.yaml and *.yml), not tenant files.")
+@click.option("--lockfile", "lockfile", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("render.lock.json"), show_default=True,
+              help="The lockfile (read only when the tenants directory has no tenant file).")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def validate(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, strict: bool, output_format: str,
-             blueprint_files: bool, paths: tuple[Path, ...]) -> int:
+             blueprint_files: bool, lockfile: Path, paths: tuple[Path, ...]) -> int:
     """Validate tenant files and their rendered blueprints (default: every file in --tenants).
 
     \b
     PATH...             tenant files or directories of them
     --blueprint PATH... plain render.yaml files or directories of them
 
-    Exit 0 when everything is valid (warnings allowed), 1 when anything is not. Each finding names the
-    file, line, column and path to fix; a problem in a rendered blueprint points at the template line,
+    Exit 0 when everything is valid (warnings allowed), 1 when anything is not, and 1 when there is no
+    tenant file and the lockfile records no tenant either (a wrong directory is not a green check). Each
+    finding names the file, line, column and path to fix; a problem in a rendered blueprint points at the template line,
     or at the tenant file's key when the value came from the tenant.
     """
     if blueprint_files and not paths:
@@ -69,6 +74,9 @@ def validate(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, stric
         report = ValidationReport(findings, checked=len(files), subject="file")
     else:
         files = _expand(paths, blueprints=False) if paths else discover(tenants_dir)
+        if not files:
+            stderr.print(no_tenant_files(tenants_dir, lockfile, lockfile_io.load(lockfile).tenants, "validate"),
+                         markup=False)
         findings, _ = check_tenants(files, blueprints_dir, validator, strict=strict)
         report = ValidationReport(findings, checked=len(files), subject="tenant")
     if output_format == "json":

@@ -5,10 +5,11 @@
 3. plan (`renderer.operations.plan.make_plan`); with a saved plan, refuse it when anything it was made
    from changed (`renderer.plan.saved`);
 4. show the plan (the caller's `show`);
-5. when it changes anything: the checks of `renderer.plan.checks`, once: the allows a destructive change
-   needs, deletion protection and the mass-delete breaker (then the caller's own `permit`, e.g.
-   `renderer ci apply`'s label and trailer allows), and the tenant secrets it writes; then the caller's
-   `confirm` (a prompt, `--auto-approve`, or the write-ahead journal of `renderer ci apply`);
+5. the checks of `renderer.plan.checks`, once: every lockfile ID names the resource its entry describes
+   (`check_identity`) and every tenant secret apply needs is readable (`check_secrets`); when the plan
+   changes anything, the allows a destructive change needs, deletion protection and the mass-delete
+   breaker (then the caller's own `permit`, e.g. `renderer ci apply`'s label and trailer allows); then
+   the caller's `confirm` (a prompt, `--auto-approve`, or the write-ahead journal of `renderer ci apply`);
 6. carry it out (`renderer.apply.apply_plan`), following the deploys it started with `wait`.
 
 No write reaches Render before step 6. The caller prints; this returns what happened (`Applied`).
@@ -34,9 +35,10 @@ from renderer.apply import (
 from renderer.backup import DEFAULT_BACKUP_TIMEOUT
 from renderer.concurrency import DEFAULT_TENANT_PARALLELISM
 from renderer.errors import ExitCode, RendererError
+from renderer.lockfile import Lockfile
 from renderer.operations.plan import Planned, make_plan
 from renderer.operations.scope import Inputs, connected
-from renderer.plan.checks import check_allowed, check_secrets
+from renderer.plan.checks import check_allowed, check_identity, check_secrets
 from renderer.plan.model import Plan
 from renderer.plan.saved import MAKE_A_NEW_ONE, SavedPlan, saved_plan_differences
 from renderer.render_api.client import RenderClient
@@ -67,6 +69,9 @@ class ApplyOptions:
     tenant_parallelism: int = DEFAULT_TENANT_PARALLELISM
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     apply_unchanged: bool = True
+    # Lockfiles the change cannot have edited, for deletion protection (`make_plan`'s `last_applied`);
+    # None: the local rule (the lockfile as committed at HEAD when the working copy has changes).
+    last_applied: tuple[Lockfile, ...] | None = None
 
 
 @dataclass
@@ -84,6 +89,14 @@ class Applied:
     def exit_code(self) -> int:
         """The report's (0 done, 1 failed or cancelled, 4 stopped early with work left); 0 without one."""
         return self.report.exit_code if self.report is not None else ExitCode.OK
+
+
+def protection_lifted(planned: Planned) -> bool:
+    """Whether a tenant file lifts (or sets) deletion protection the lockfile records otherwise: apply then
+    runs even without changes, so the lockfile records it (protection lifts alone, in a run of its own)."""
+    recorded = planned.lockfile.tenants
+    return any(slug in recorded and recorded[slug].deletion_protection != source.deletion_protection
+               for slug, source in planned.plan.sources.items())
 
 
 async def apply_run(
@@ -105,7 +118,7 @@ async def apply_run(
     with apply_lock(inputs.lockfile, options.lock_timeout):
         async with connected(client) as api:
             applied.recovered = await recover(api, lockfile_io.load(inputs.lockfile), inputs.lockfile, emit)
-            planned = applied.planned = await make_plan(inputs, api)
+            planned = applied.planned = await make_plan(inputs, api, last_applied=options.last_applied)
             if saved is not None:
                 problems = saved_plan_differences(saved, planned)
                 if problems:
@@ -114,6 +127,11 @@ async def apply_run(
                         + "\n  - ".join(problems), hint=MAKE_A_NEW_ONE)
             show(planned)
             plan = planned.plan
+            try:
+                check_identity(plan)
+            except RendererError as exc:
+                raise PlanRefused(exc.message, hint=exc.hint) from None
+            check_secrets(plan, planned.environ)
             if plan.has_changes:
                 try:
                     check_allowed(plan, allow_destroy=options.allow_destroy, allow_replace=options.allow_replace,
@@ -123,11 +141,10 @@ async def apply_run(
                     raise PlanRefused(exc.message, hint=exc.hint) from None
                 if permit is not None:
                     permit(plan)
-                check_secrets(plan, planned.environ)
                 if not confirm(planned):
                     applied.report = ApplyReport(cancelled=True)
                     return applied
-            elif not options.apply_unchanged:
+            elif not options.apply_unchanged and not protection_lifted(planned):
                 return applied
             applied.started = True
             applied.report = await apply_plan(

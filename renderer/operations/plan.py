@@ -6,12 +6,13 @@ No write to Render or to any file. `renderer plan`, `renderer ci plan`, apply an
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from renderer import journal as journal_io
+from renderer import lockfile as lockfile_io
 from renderer.budget import budget_notice, create_budget
-from renderer.configuration import Configuration
+from renderer.configuration import Configuration, no_tenant_files
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter
 from renderer.lockfile import Lockfile
@@ -66,25 +67,35 @@ def tenant_usage(configuration: Configuration) -> dict[str, Usage]:
 
 async def make_plan(
     inputs: Inputs, client: RenderClient, *, environ: Mapping[str, str] | None = None,
-    fingerprints: Fingerprinter | None = None,
+    fingerprints: Fingerprinter | None = None, last_applied: Iterable[Lockfile] | None = None,
 ) -> Planned:
     """Load, refresh the resources the lockfile records for the tenants in scope, and diff.
 
     `environ` supplies tenant secrets (default `os.environ`); `fingerprints` the HMAC key (default from
-    RENDERER_FINGERPRINT_KEY). Raises `ValidationFailed` for bad input, `RendererError` for an unknown
+    RENDERER_FINGERPRINT_KEY). `last_applied`: lockfiles the change being planned cannot have edited
+    (`renderer ci` passes the lockfile of the push's `before` commit); a tenant protected in any of them
+    stays protected (deletion protection lifts alone). Default: the lockfile as committed at `HEAD` when
+    the working copy has uncommitted changes (`lockfile.committed_when_changed`).
+    Raises `ValidationFailed` for bad input, `RendererError` for an unknown
     `--tenant` or a plan that cannot be made (a name taken on Render), `RenderAPIError` when Render
     cannot be read. Notices tell of a nearly spent service-create budget and of an interrupted apply's
     journal (the next apply recovers from it first)."""
     environ = environ if environ is not None else dict(os.environ)
     fingerprints = fingerprints or Fingerprinter.from_env()
     configuration, lockfile = load(inputs)
+    if not configuration.tenants:
+        no_tenant_files(inputs.tenants_dir, inputs.lockfile, lockfile.tenants, "plan")
     slugs = plan_scope(configuration, lockfile, inputs.only)
     live = await refresh_scope(client, lockfile, slugs)
     journal = journal_io.journal_path(inputs.lockfile)
     interrupted = journal_io.read(journal)
     try:
+        trusted = list(last_applied) if last_applied is not None else [
+            lockfile_io.committed_when_changed(inputs.lockfile)]
+        protected_before = set().union(*(lockfile_io.protected_tenants(t) for t in trusted))
         plan = build_plan(tenant_inputs(configuration), lockfile, live, slugs, lockfile_name=inputs.lockfile.name,
-                          environ=environ, fingerprints=fingerprints, tenant_files=len(configuration.tenants))
+                          environ=environ, fingerprints=fingerprints, tenant_files=len(configuration.tenants),
+                          protected_before=protected_before)
     except RendererError as exc:
         if interrupted:
             raise RendererError(exc.message, hint=f"an interrupted apply left {journal}: run `renderer apply`, "

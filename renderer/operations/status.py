@@ -10,15 +10,16 @@ from renderer.errors import RendererError
 from renderer.operations.scope import connected, refresh_scope
 from renderer.pricing.table import load_price_table
 from renderer.render_api.client import RenderClient
-from renderer.status import StatusReport, status_report
+from renderer.status import StatusReport, require_lockfile, status_report
 
 
 async def status(lockfile_path: Path, slug: str | None = None, *,
                  client: RenderClient | None = None) -> StatusReport:
     """One row per resource the lockfile records for tenant `slug` (default: every tenant), sorted by
     tenant and address, and each tenant's monthly cost at the shipped price table. `client` defaults to
-    one from the environment. Raises `RendererError` when `slug`
-    is not in the lockfile (before any API call), `RenderAPIError` when Render cannot be read."""
+    one from the environment. Raises `RendererError` when there is no lockfile or `slug` is not in it
+    (before any API call), `RenderAPIError` when Render cannot be read."""
+    require_lockfile(lockfile_path)
     locked = lockfile_io.load(lockfile_path)
     if slug is not None and slug not in locked.tenants:
         raise RendererError(f"tenant {slug!r} is not in {lockfile_path}",

@@ -1,5 +1,5 @@
 """Checks a plan must pass before apply sends any write: the allows a destructive change needs, deletion
-protection (no flag lifts it), the mass-delete breaker, and the tenant secrets the plan writes.
+protection (no flag lifts it), the mass-delete breaker, and the tenant secrets apply must read.
 
 Each raises `RendererError` (exit 1) naming the changes it refuses; the operations layer runs them once,
 after the plan is shown and before the first write.
@@ -18,8 +18,10 @@ def check_allowed(
     plan: Plan, *, allow_destroy: bool, allow_replace: bool, allow_data_loss: bool = False,
     allow_mass_destroy: bool = False,
 ) -> None:
-    """Refuse a plan that deletes or replaces without the matching permission. Raises `RendererError`
-    before any write; deletion protection cannot be overridden by a flag."""
+    """Refuse a plan that deletes or replaces without the matching permission: `allow_destroy` for a
+    delete, `allow_replace` for a replace, and `allow_data_loss` too when either destroys a datastore's
+    data (Postgres, Key Value, disk). Raises `RendererError` before any write; deletion protection cannot
+    be overridden by a flag."""
     protected = [c for c in plan.changes if c.protected]
     if protected:
         slugs = sorted({c.tenant for c in protected})
@@ -47,29 +49,51 @@ def check_allowed(
             f"the plan replaces {len(replaces)} resource{'s' if len(replaces) != 1 else ''}: {names}; "
             "nothing was changed",
             hint="replacing deletes the resource and its data; re-run with --allow-replace if that is intended")
-    data_loss = [c for c in replaces if c.data_loss]
-    if data_loss and not allow_data_loss:
-        names = ", ".join(f"{c.tenant}/{c.address}" for c in data_loss)
+    lost_replaces = [c for c in replaces if c.data_loss]
+    if lost_replaces and not allow_data_loss:
+        names = ", ".join(f"{c.tenant}/{c.address}" for c in lost_replaces)
         raise RendererError(
             f"replacing {names} deletes a database and all its data; nothing was changed",
             hint="back the data up first; re-run with --allow-replace --allow-data-loss if that is intended")
+    lost_deletes = [c for c in deletes if c.data_loss]
+    if lost_deletes and not allow_data_loss:
+        names = ", ".join(f"{c.tenant}/{c.address}" for c in lost_deletes)
+        raise RendererError(
+            f"deleting {names} deletes {'a datastore' if len(lost_deletes) == 1 else 'datastores'} and all "
+            "the data; nothing was changed",
+            hint="a Postgres database, Key Value instance or disk holds data: back it up first; re-run with "
+                 "--allow-destroy --allow-data-loss if that is intended")
 
 
-def _written_secrets(change: Change) -> list[EnvVar]:
-    """The tenant-secret env vars a change writes."""
-    if change.desired is None or change.action not in (Action.CREATE, Action.REPLACE, Action.UPDATE):
+def check_identity(plan: Plan) -> None:
+    """Refuse a plan in which a lockfile ID names a resource other than the one its entry describes (another
+    tenant's database, a swapped service): updating or deleting by that ID would rewire or destroy the wrong
+    resource. Raises `RendererError` naming both resources and how to repair the lockfile."""
+    problems = [c.identity for c in plan.changes if c.identity]
+    if problems:
+        slugs = sorted({c.tenant for c in plan.changes if c.identity})
+        raise RendererError(
+            "the lockfile does not match Render; nothing was changed:\n  " + "\n  ".join(problems),
+            hint="render.lock.json is written by renderer (the deploy workflow) only: restore it from Git "
+                 "(`git checkout -- render.lock.json`, or find the last good version with `git log -p "
+                 "render.lock.json`), or remove the wrong entries and adopt the resources by name with "
+                 + " and ".join(f"`renderer import {s}`" for s in slugs))
+
+
+def _needed_secrets(change: Change) -> list[EnvVar]:
+    """The tenant-secret env vars of a resource the plan keeps (created, replaced, updated or unchanged):
+    apply writes them, or needs their values to know they are still what Render holds."""
+    if change.desired is None or change.action is Action.DELETE:
         return []
-    secrets = [e for e in change.desired.env_vars if e.source is EnvSource.SECRET]
-    if change.action is Action.UPDATE:
-        paths = {f.path for f in change.fields}
-        secrets = [e for e in secrets if f"envVars.{e.key}" in paths]
-    return secrets
+    return [e for e in change.desired.env_vars if e.source is EnvSource.SECRET]
 
 
 def check_secrets(plan: Plan, environ: Mapping[str, str]) -> None:
-    """Every tenant secret the plan writes must be in the environment. Raises `RendererError` naming them."""
+    """Every tenant secret of the resources in the plan must be in the environment, whether or not the plan
+    writes it: a secret apply cannot read is an error (exit 1) before any write, never a warning. Raises
+    `RendererError` naming each environment variable and the secret it holds."""
     missing = sorted({f"${e.ref_name} (secret {e.key} of {c.tenant}/{c.address})"
-                      for c in plan.changes for e in _written_secrets(c) if (e.ref_name or "") not in environ})
+                      for c in plan.changes for e in _needed_secrets(c) if (e.ref_name or "") not in environ})
     if missing:
         raise RendererError(
             f"tenant secrets are not set in the environment: {', '.join(missing)}; nothing was changed",

@@ -16,12 +16,13 @@ someone changed Render (`drift: changed outside renderer`); otherwise the config
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from renderer.errors import RendererError
-from renderer.fingerprint import Fingerprinter
+from renderer.fingerprint import PLAIN_PREFIX, Fingerprinter
 from renderer.kinds.registry import CREATE_ORDER, ops_for
 from renderer.lockfile import LockedResource, Lockfile
 from renderer.plan.model import (
@@ -35,7 +36,7 @@ from renderer.plan.model import (
     TenantSource,
 )
 from renderer.refresh import LiveResource, LiveState, name_key
-from renderer.resources import DesiredResource, EnvSource, EnvVar
+from renderer.resources import DesiredResource, EnvSource, EnvVar, suffixed
 
 
 class TenantInput:
@@ -112,6 +113,14 @@ def resolve_env(env: EnvVar, live: Mapping[str, LiveResource], environ: Mapping[
     return env.value, True
 
 
+def _applied_plain(applied: Mapping[str, str], path: str) -> bool:
+    """Whether renderer last applied the live value at `path` as a plain value (its fingerprint is a plain
+    one). Anything else may be a secret: a value from a database, a service, a generated one, a tenant
+    secret, a `sync: false` key or one set by hand. Such a before-value prints as `(sensitive)`, and the
+    after-value with it, even when the blueprint now sets a plain value (`value: x`)."""
+    return applied.get(path, "").startswith(PLAIN_PREFIX)
+
+
 def _secret_notice(ctx: _Context, desired: DesiredResource, env: EnvVar) -> None:
     ctx.notices.append(Notice(
         tenant=ctx.slug, kind="secret_unavailable",
@@ -170,7 +179,7 @@ def env_changes(
             continue
         drift = (vanished and (path not in applied or fp.matches(applied[path], value) is not False)) or (
             exists and _drifted(fp, applied.get(path), value, current[env.key]))
-        if env.sensitive:
+        if env.sensitive or (exists and not _applied_plain(applied, path)):
             changes.append(FieldChange(path=path, before_set=exists, sensitive=True, drift=drift))
         else:
             changes.append(FieldChange(path=path, before=current.get(env.key), after=value, before_set=exists,
@@ -257,15 +266,49 @@ def _rename_notices(slug: str, changes: list[Change], live: LiveState) -> list[N
     return notices
 
 
+def _with_identity(slug: str, change: Change, locked: Mapping[str, LockedResource], live: LiveState) -> Change:
+    """`change` with the live resource's name, and the identity problem when the resource Render has at the
+    recorded ID is not the one the lockfile entry names, not the one renderer derives for the address
+    (`<blueprint name>-<slug>`; a disk or custom domain keeps its own name), or of another kind."""
+    current = live.resources.get(change.id or "")
+    entry = locked.get(change.previous_address or change.address)
+    if current is None or entry is None:
+        return change
+    if change.desired is not None:
+        derived = change.desired.name
+    elif entry.kind.is_child:
+        derived = entry.name
+    else:
+        derived = suffixed(change.address.split(".", 1)[1], slug)
+    problem = None
+    if current.name != entry.name or current.name != derived or current.kind is not entry.kind:
+        expected = f"{entry.kind.value} {json.dumps(entry.name)}"
+        if derived != entry.name:
+            expected += f" (renderer derives {json.dumps(derived)} for this address)"
+        problem = (f"{slug}/{entry_address(change)} records {change.id} as {expected}, but on Render {change.id} "
+                   f"is {current.kind.value} {json.dumps(current.name)}: the lockfile entry points at another "
+                   "resource; apply refuses to write to it")
+    return change.model_copy(update={"live_name": current.name, "identity": problem})
+
+
+def entry_address(change: Change) -> str:
+    return change.previous_address or change.address
+
+
 def build_plan(
     tenants: Mapping[str, TenantInput], lockfile: Lockfile, live: LiveState, scope: Iterable[str],
     *, lockfile_name: str = "render.lock.json", environ: Mapping[str, str] | None = None,
     fingerprints: Fingerprinter | None = None, tenant_files: int | None = None,
+    protected_before: Collection[str] = (),
 ) -> Plan:
     """The plan for the tenant slugs in `scope` (tenant files present or only in the lockfile).
 
     `environ` supplies tenant secrets (default: none known); `fingerprints` classifies drift;
     `tenant_files` is the number of tenant files in the whole fleet (default: `len(tenants)`).
+    A tenant's destructive changes are `protected` while its tenant file, `lockfile` or its last applied
+    state (`protected_before`: the tenants a lockfile the change cannot have edited records as protected)
+    says `deletion_protection: true`: lifting protection must be applied on its own before anything is
+    destroyed.
     Raises `RendererError` when a desired name is already taken in the workspace by a resource the
     lockfile does not know.
     """
@@ -281,8 +324,8 @@ def build_plan(
         locked_tenant = lockfile.tenants.get(slug)
         locked = dict(locked_tenant.resources) if locked_tenant else {}
         desired = {r.address: r for r in tenant.resources} if tenant else {}
-        protected = (tenant.source.deletion_protection if tenant
-                     else bool(locked_tenant and locked_tenant.deletion_protection))
+        protected = (bool(tenant and tenant.source.deletion_protection)
+                     or bool(locked_tenant and locked_tenant.deletion_protection) or slug in protected_before)
         tenant_live: dict[str, LiveResource] = {
             addr: live.resources[entry.id] for addr, entry in locked.items() if entry.id in live.resources
         }
@@ -327,6 +370,9 @@ def build_plan(
                     reason=Reason.MISSING_LIVE, detail=f"(Render answers 404 for {entry.id})",
                     fields=_create_fields(resource, ctx)))
                 continue
+            if ops_for(resource.kind).env_vars:
+                # A replace shows every other change too: the new resource gets them all at once.
+                fields = fields + env_changes(resource, current, entry, ctx)
             if resource.address in ctx.replacing:
                 forced = sorted(f.path for f in fields if f.forces_replace)
                 why = ", ".join(forced) if forced else f"its service {moved[resource.address]} is replaced"
@@ -334,8 +380,6 @@ def build_plan(
                     **common, action=Action.REPLACE, reason=Reason.CANNOT_UPDATE, detail=why,
                     id=entry.id, fields=fields, protected=protected, data_loss=ops_for(resource.kind).loses_data))
                 continue
-            if ops_for(resource.kind).env_vars:
-                fields = fields + env_changes(resource, current, entry, ctx)
             if not fields:
                 tenant_changes.append(Change(**common, action=Action.NO_OP, reason=Reason.UNCHANGED,
                                              id=entry.id))
@@ -352,12 +396,16 @@ def build_plan(
                       if entry.id in live.missing else None)
             tenant_changes.append(Change(tenant=slug, address=addr, kind=entry.kind, name=entry.name,
                                          action=Action.DELETE, reason=reason, detail=detail, id=entry.id,
-                                         protected=protected))
+                                         protected=protected, data_loss=ops_for(entry.kind).loses_data))
 
         notices.extend(_rename_notices(slug, tenant_changes, live))
         tenant_changes = _type_replaces(tenant_changes, locked)
+        tenant_changes = [_with_identity(slug, c, locked, live) for c in tenant_changes]
+        notices.extend(Notice(tenant=slug, kind="identity", message=c.identity)
+                       for c in tenant_changes if c.identity)
         if any(c.protected for c in tenant_changes):
-            how = ("set `deletion_protection: false` in its tenant file and apply that first" if tenant else
+            how = ("set `deletion_protection: false` in its tenant file and apply that on its own first (its "
+                   "last applied state must be unprotected)" if tenant else
                    "restore its tenant file with `deletion_protection: false`, apply, then delete the file")
             notices.append(Notice(
                 tenant=slug, kind="deletion_protection",

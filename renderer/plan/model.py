@@ -18,8 +18,11 @@ from renderer.pricing.model import PlanCost
 from renderer.resources import DesiredResource
 
 # The mass-delete breaker: a run may tear down at most max(1, MASS_DESTROY_SHARE x tenants in the
-# lockfile) tenants unless `--allow-mass-destroy` is given.
+# lockfile) tenants, and delete or replace datastores (Postgres, Key Value, disks) of at most
+# max(MASS_DATA_LOSS_MIN, MASS_DESTROY_SHARE x tenants in the lockfile) tenants, unless
+# `--allow-mass-destroy` is given. A blueprint edit that drops `databases:` loses every tenant's data at once.
 MASS_DESTROY_SHARE = 0.10
+MASS_DATA_LOSS_MIN = 2
 
 
 class Action(StrEnum):
@@ -94,9 +97,14 @@ class Change(BaseModel):
     """One resource's planned action. `id` is the Render ID of the existing resource (None for creates).
 
     `protected`: the tenant has `deletion_protection` and this change deletes or replaces; apply refuses
-    it. `data_loss`: replacing a datastore loses its data (apply needs `--allow-data-loss`).
+    it. `data_loss`: deleting or replacing a datastore (Postgres, Key Value, disk) loses its data (apply needs
+    `--allow-data-loss`).
     `previous_address`: for a replace that changes the address (a service whose `type` changed), the
-    lockfile address of the resource being replaced. `detail`: free text that completes `reason` for a
+    lockfile address of the resource being replaced. `live_name`: the name Render has for `id` (None when
+    there is no live resource). `identity`: why the live resource at `id` is not the one the lockfile
+    entry and the blueprint describe (another name or kind: a hand-edited or copied lockfile), or None;
+    apply refuses any plan with one (`renderer.plan.checks.check_identity`).
+    `detail`: free text that completes `reason` for a
     reader (the fields that cannot change in place, the ID Render answers 404 for); no code reads it.
     """
 
@@ -115,6 +123,8 @@ class Change(BaseModel):
     protected: bool = False
     data_loss: bool = False
     previous_address: str | None = None
+    live_name: str | None = None
+    identity: str | None = None
 
     @property
     def why(self) -> str:
@@ -142,7 +152,7 @@ class ManualAction(BaseModel):
     message: str
 
 
-NoticeKind = Literal["possible_rename", "secret_unavailable", "deletion_protection", "mass_destroy",
+NoticeKind = Literal["possible_rename", "secret_unavailable", "deletion_protection", "mass_destroy", "identity",
                      "interrupted_apply", "rate_budget"]
 
 
@@ -215,6 +225,12 @@ class Plan(BaseModel):
         if len(torn) > limit:
             return (f"{len(torn)} tenants would be torn down ({', '.join(torn)}); more than "
                     f"max(1, 10% of {self.locked_tenants}) at once is refused")
+        lost = [c for c in self.changes if c.data_loss and c.action.destructive]
+        losing = sorted({c.tenant for c in lost})
+        if len(losing) > max(float(MASS_DATA_LOSS_MIN), MASS_DESTROY_SHARE * self.locked_tenants):
+            return (f"{len(lost)} datastores of {len(losing)} tenants would be deleted or replaced "
+                    f"({', '.join(losing)}); more than max({MASS_DATA_LOSS_MIN}, 10% of {self.locked_tenants}) "
+                    "tenants losing data at once is refused")
         return None
 
     def detailed_exit_code(self) -> ExitCode:

@@ -2,7 +2,8 @@
 
 Shape (`format_version` "1"): `{"format_version": "1", "tenants": [slug...], "summary": {"create": n,
 "update": n, "replace": n, "delete": n, "no_op": n}, "changes": [{"tenant", "address", "kind", "name",
-"action", "symbol", "reason", "id", "protected", "data_loss", "previous_address", "fields": [{"path",
+"action", "symbol", "reason", "id", "protected", "data_loss", "previous_address", "live_name", "identity",
+"fields": [{"path",
 "before", "after", "before_set", "after_set", "sensitive", "after_known", "forces_replace", "drift"}]}],
 "manual_actions": [{"tenant", "address", "name", "key", "message"}], "notices": [{"tenant", "kind",
 "message"}], "cost": {...} or null}`. Keys are sorted; no-op changes are included with empty `fields`.
@@ -33,6 +34,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "tenant": c.tenant, "address": c.address, "kind": c.kind.value, "name": c.name,
                 "action": c.action.name.lower(), "symbol": c.action.value, "reason": c.why, "id": c.id,
                 "protected": c.protected, "data_loss": c.data_loss, "previous_address": c.previous_address,
+                "live_name": c.live_name, "identity": c.identity,
                 "fields": [f.model_dump(mode="json") for f in c.fields],
             }
             for c in plan.changes

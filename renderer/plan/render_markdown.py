@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from renderer.plan.model import Action, Change, Plan
+from renderer.plan.model import Action, Change, FieldChange, Plan
 from renderer.plan.render_cost import (
     caveat_lines,
     fleet_line,
@@ -19,7 +19,7 @@ from renderer.plan.render_cost import (
     tenant_lines,
     unknown_lines,
 )
-from renderer.plan.render_text import change_header, field_line, manual_lines, notice_lines, summary_line
+from renderer.plan.render_text import change_header, manual_lines, notice_lines, summary_line, value_text
 
 # Tenants listed by name in the fleet's cost summary; the others' costs stay in their sections (GitHub
 # rejects comments over 65,536 characters).
@@ -57,6 +57,31 @@ def tenant_status(plan: Plan, slug: str) -> str:
     return "update"
 
 
+def diff_header(change: Change) -> str:
+    """A resource's line in a `diff` block. GitHub colours a line by its first character (`+` green, `-`
+    red, `!` orange), so an update or a replace starts with `!` before Terraform's symbol."""
+    symbol = change.action.value
+    lead = {Action.CREATE: "+", Action.DELETE: "-"}.get(change.action, "!")
+    return f"{symbol} {change_header(change)}" if lead == symbol else f"{lead} {symbol} {change_header(change)}"
+
+
+def diff_field_lines(change: Change, field: FieldChange) -> list[str]:
+    """A field's lines in a `diff` block: `+` for a value set, `-` for a value removed, the old value as a
+    `-` line and the new one as a `+` line for a change, `!` for a secret that changed (no values)."""
+    notes = [n for n, on in (("forces replacement", field.forces_replace), ("changed outside renderer", field.drift))
+             if on]
+    note = f"  # {'; '.join(notes)}" if notes else ""
+    before = value_text(field.before, is_set=field.before_set, sensitive=field.sensitive)
+    after = value_text(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
+    if change.action is Action.CREATE or (not field.before_set and field.after_set):
+        return [f"+     {field.path} = {after}{note}"]
+    if not field.after_set:
+        return [f"-     {field.path} = {before}{note}"]
+    if field.sensitive and field.after_known:
+        return [f"!     {field.path} = (sensitive value changed){note}"]
+    return [f"-     {field.path} = {before}", f"+     {field.path} = {after}{note}"]
+
+
 def _section(plan: Plan, slug: str, changes: list[Change]) -> str:
     source = plan.sources.get(slug)
     origin = f"blueprint `{source.blueprint}`, `{source.tenant_file}`" if source else "tenant file removed"
@@ -64,11 +89,9 @@ def _section(plan: Plan, slug: str, changes: list[Change]) -> str:
                        for a in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE))
     lines: list[str] = []
     for change in changes:
-        lines.append(f"{change.action.value} {change_header(change)}")
-        width = max((len(f.path) for f in change.fields), default=0)
+        lines.append(diff_header(change))
         for field in change.fields:
-            line, _ = field_line(change, field, width)
-            lines.append(line.strip().replace("  # forces", " # forces"))
+            lines += diff_field_lines(change, field)
     body = "\n".join(lines)
     costs = tenant_lines(plan.cost, slug)
     cost = f"{money_escape(costs[0])}\n\n" if costs else ""

@@ -24,7 +24,8 @@ STYLES = {
 }
 
 
-def _value(value: Any, *, is_set: bool, sensitive: bool, known: bool = True) -> str:
+def value_text(value: Any, *, is_set: bool, sensitive: bool, known: bool = True) -> str:
+    """A field value as the plan shows it: JSON, or `(sensitive)`, `(none)`, `(known after apply)`."""
     if not known:
         return "(known after apply)"
     if sensitive:
@@ -44,15 +45,15 @@ def field_line(change: Change, field: FieldChange, width: int) -> tuple[str, str
         notes.append("changed outside renderer")
     note = f"  # {'; '.join(notes)}" if notes else ""
     if change.action is Action.CREATE or (not field.before_set and field.after_set):
-        after = _value(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
+        after = value_text(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
         return f"      + {name} = {after}{note}", "green"
     if not field.after_set:
-        before = _value(field.before, is_set=field.before_set, sensitive=field.sensitive)
+        before = value_text(field.before, is_set=field.before_set, sensitive=field.sensitive)
         return f"      - {name} = {before}{note}", "red"
     if field.sensitive and field.after_known:
         return f"      ~ {name} = (sensitive value changed){note}", "yellow"
-    before = _value(field.before, is_set=field.before_set, sensitive=field.sensitive)
-    after = _value(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
+    before = value_text(field.before, is_set=field.before_set, sensitive=field.sensitive)
+    after = value_text(field.after, is_set=True, sensitive=field.sensitive, known=field.after_known)
     return f"      ~ {name} = {before} -> {after}{note}", "yellow"
 
 
@@ -60,6 +61,8 @@ def change_header(change: Change) -> str:
     """`~ web_service.backboneos-backend  "backboneos-backend-acme-corp" srv-...  (field changed)`, without
     the symbol."""
     ident = f" {change.id}" if change.id else ""
+    if change.live_name is not None and change.live_name != change.name:
+        ident += f" (on Render: {json.dumps(change.live_name)})"
     flags = ""
     if change.protected:
         flags += "  [refused: deletion_protection]"

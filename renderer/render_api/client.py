@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
+import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
@@ -33,7 +36,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from renderer.errors import RendererError
 from renderer.render_api.clock import Clock, SystemClock
@@ -43,6 +46,7 @@ from renderer.render_api.errors import (
     RenderAPIError,
     ServerError,
     TransportError,
+    Unreachable,
     error_for,
 )
 from renderer.render_api.limits import Bucket, BudgetState, Limiter, RateLimits
@@ -134,6 +138,13 @@ def current_client_options() -> ClientOptions:
     return _OPTIONS.get() or ClientOptions()
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process (httpx's defaults: the certifi CA bundle), shared by every client:
+    building one loads the CA bundle, which costs about 0.1 s of CPU per client otherwise."""
+    return httpx.create_ssl_context()
+
+
 @dataclass(frozen=True)
 class Answer:
     """One HTTP answer: status, decoded JSON body (None when empty) and headers."""
@@ -178,6 +189,7 @@ class RenderClient:
             headers={"Authorization": f"Bearer {settings.api_key}", "Accept": "application/json"},
             timeout=TIMEOUT_SECONDS,
             transport=transport,
+            verify=tls_context(),
             limits=httpx.Limits(max_connections=self.parallelism, max_keepalive_connections=self.parallelism),
         )
 
@@ -218,10 +230,7 @@ class RenderClient:
                 except httpx.TransportError as exc:
                     log.debug("%s %s -> no answer (%s) after %.0f ms", method, path, type(exc).__name__,
                               (time.perf_counter() - started) * 1000)
-                    raise TransportError(
-                        f"no answer from {self.settings.base_url}: {type(exc).__name__}: {exc}",
-                        method=method, path=path, hint="check RENDER_API_URL and the network",
-                    ) from None
+                    raise self._no_answer(exc, method, path) from None
                 elapsed_ms = (time.perf_counter() - started) * 1000
             finally:
                 self._slots.release()
@@ -250,6 +259,29 @@ class RenderClient:
             raise error_for(status, str(message or response.reason_phrase), method=method, path=path,
                             request_id=request_id, retry_after=retry_after)
         return Answer(status, decoded, headers)
+
+    def _no_answer(self, exc: httpx.TransportError, method: str, path: str) -> TransportError:
+        """`Unreachable` for a refused connection or a host name that does not resolve (not retried),
+        else `TransportError` (retried for idempotent requests)."""
+        base = self.settings.base_url
+        url = self._http.base_url
+        causes: list[BaseException] = []
+        cause: BaseException | None = exc
+        while cause is not None and len(causes) < 10:
+            causes.append(cause)
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(exc, httpx.ConnectError) and any(isinstance(c, socket.gaierror) for c in causes):
+            return Unreachable(
+                f"no answer from {base}: unknown host {url.host}", method=method, path=path,
+                hint=f"the host {url.host} cannot be resolved: check RENDER_API_URL for a typo, and the network's DNS")
+        if isinstance(exc, httpx.ConnectError) and any(isinstance(c, ConnectionRefusedError) for c in causes):
+            port = url.port or (443 if url.scheme == "https" else 80)
+            return Unreachable(
+                f"no answer from {base}: connection refused", method=method, path=path,
+                hint=f"check RENDER_API_URL and the network: nothing is listening at {url.host}:{port} (for the "
+                     "simulator, `renderer sim serve` prints the URL to use)")
+        return TransportError(f"no answer from {base}: {type(exc).__name__}: {exc}", method=method, path=path,
+                              hint="check RENDER_API_URL and the network")
 
     def _before_sleep(self, method: str, path: str) -> Callable[[RetryCallState], None]:
         def report(state: RetryCallState) -> None:
@@ -321,7 +353,8 @@ class RenderClient:
                 return found
 
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type((ServerError, TransportError)),
+            retry=retry_if_exception(lambda error: isinstance(error, ServerError | TransportError)
+                                     and not isinstance(error, Unreachable)),
             wait=RenderWait(self.retry),
             stop=stop_after_attempt(self.retry.attempts),
             sleep=self.clock.sleep,

@@ -70,7 +70,8 @@ async def diagnose(settings: Settings) -> DoctorReport:
         try:
             user = await client.get_user()
         except TransportError as exc:
-            report.add("API reachable", Verdict.FAIL, exc.api_message, "check RENDER_API_URL and the network")
+            report.add("API reachable", Verdict.FAIL, exc.api_message,
+                       exc.hint or "check RENDER_API_URL and the network")
             return report
         except Unauthorized as exc:
             report.add("API reachable", Verdict.OK, f"{settings.base_url} answered")

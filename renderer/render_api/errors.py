@@ -12,8 +12,10 @@
     +-- RateLimited          429   over a rate limit; `retry_after` seconds when Render said (Retry-After,
     |                              else Ratelimit-Reset); retried, then raised when attempts run out
     +-- ServerError          5xx   Render failed; retried only for idempotent requests
-    +-- TransportError       -     no HTTP answer at all (connection refused, reset, timeout); retried
-                                   only for idempotent requests
+    +-- TransportError       -     no HTTP answer (connection reset, timeout); retried only for idempotent
+        |                          requests
+        +-- Unreachable      -     no connection at all: refused, or the host name does not resolve; never
+                                   retried (a wrong RENDER_API_URL does not fix itself in 30 s)
 
 Which requests are retried, how long the client waits and how a lost create is recovered without a
 second resource: `renderer.render_api.retry`. Other 4xx statuses (405, 406, ...) raise `RenderAPIError`.
@@ -88,6 +90,10 @@ class ServerError(RenderAPIError):
 
 class TransportError(RenderAPIError):
     pass
+
+
+class Unreachable(TransportError):
+    """The API could not be connected to: the connection was refused or the host is unknown."""
 
 
 _BY_STATUS: dict[int, tuple[type[RenderAPIError], str | None]] = {

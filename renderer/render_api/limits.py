@@ -40,6 +40,7 @@ from renderer.render_api.clock import Clock
 log = logging.getLogger(__name__)
 
 ENV_VAR = "RENDERER_RATE_LIMITS"
+REPORT_EVERY = 30.0  # seconds between "still waiting" lines during a create-budget wait (renderer.progress)
 
 
 class Bucket(StrEnum):
@@ -265,10 +266,26 @@ class Limiter:
                     f" for {key}" if key else "", budget.describe() if budget else "")
             window.waking = asyncio.Event()
             try:
-                await self.clock.sleep(wait)
+                if bucket is Bucket.CREATE_SERVICE:
+                    await self._sleep_reporting(wait, level, bucket)
+                else:
+                    await self.clock.sleep(wait)
             finally:
                 waking, window.waking = window.waking, None
                 waking.set()
+
+    async def _sleep_reporting(self, wait: float, level: int, bucket: Bucket) -> None:
+        """Sleep `wait` seconds in steps of at most `REPORT_EVERY`, logging what is left after each: a
+        wait for Render's hourly service-create budget (up to `renderer.budget.MAX_CREATE_WAIT`) never
+        looks like a hang."""
+        left = wait
+        while left > 0:
+            step = min(left, REPORT_EVERY)
+            await self.clock.sleep(step)
+            left -= step
+            if left >= 1:
+                log.log(level, "still waiting for Render's rate limit on %s requests: %.0f s left", bucket.value,
+                        left)
 
     def still_current(self, ticket: Ticket) -> bool:
         """Whether `ticket`'s window is still open. Call it just before sending: a request that waited

@@ -2,10 +2,12 @@
 
 - A 429 is always retried (Render refused it before doing anything). The wait is `Retry-After` when
   sent, else `Ratelimit-Reset`, else exponential backoff with jitter.
-- A 5xx or a transport failure (no answer) is retried only for an idempotent request: GET, HEAD, PUT,
-  DELETE, PATCH (renderer's PATCH bodies set fields to values, so repeating one changes nothing more) and
-  the POSTs that set a state (suspend, resume, scale, custom-domain verify, env group link). Creates and
-  deploy triggers are never blindly re-sent: `RenderClient` looks a lost create up first.
+- A refused connection or an unknown host (`Unreachable`) is never retried: it fails at once with the
+  URL and a hint.
+- A 5xx or another transport failure (no answer: a reset, a timeout) is retried only for an idempotent
+  request: GET, HEAD, PUT, DELETE, PATCH (renderer's PATCH bodies set fields to values, so repeating one
+  changes nothing more) and the POSTs that set a state (suspend, resume, scale, custom-domain verify, env
+  group link). Creates and deploy triggers are never blindly re-sent: `RenderClient` looks a lost create up first.
 - Backoff: `initial * 2**n` seconds plus up to `jitter` seconds of random jitter, capped at `cap`.
 - `attempts` counts the first try.
 - `max_rate_wait(seconds)`: inside this block a 429 that asks for a longer wait is not retried but
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from tenacity import RetryCallState
 from tenacity.wait import wait_base, wait_exponential_jitter
 
-from renderer.render_api.errors import RateLimited, ServerError, TransportError
+from renderer.render_api.errors import RateLimited, ServerError, TransportError, Unreachable
 
 EPOCH_THRESHOLD = 1e9
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -77,6 +79,8 @@ def should_retry(error: BaseException, method: str, path: str) -> bool:
     if isinstance(error, RateLimited):
         limit = _MAX_RATE_WAIT.get()
         return limit is None or error.retry_after is None or error.retry_after <= limit
+    if isinstance(error, Unreachable):
+        return False
     if isinstance(error, ServerError | TransportError):
         return is_idempotent(method, path)
     return False

@@ -25,7 +25,8 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
                                     "keyValue", "envGroups", "serviceNames", "postgresNames"}: create
                                     resources directly
     GET    /_sim/rate-limits        {"scale": N | "off", "budgets": {...}}
-    POST   /_sim/rate-limits        {"scale": N | "off"}
+    POST   /_sim/rate-limits        {"scale": N | "off"}; {"spend": {"get": 380}} counts requests against a
+                                    budget's current window, as another client of the workspace would
     POST   /_sim/deploy-outcomes    {"outcome": "build_failed", "serviceId"?: ..., "count"?: 1}: how the
                                     next deploys end (live, build_failed, update_failed,
                                     pre_deploy_failed, canceled, deactivated)
@@ -365,7 +366,18 @@ class SimApp:
             return self.stats.to_json()
 
         def rate_limits_post(request: Request, body: Any) -> Any:
-            scale = (body or {}).get("scale")
+            body = body or {}
+            spend = body.get("spend")
+            if spend is not None:
+                if not isinstance(spend, dict) or any(
+                        name not in BUDGETS or name == "service_action" or not isinstance(n, int) or isinstance(n, bool)
+                        or n < 0 for name, n in spend.items()):
+                    raise SimError(400, "spend must map get, write or create_service to a whole number >= 0")
+                for name, n in spend.items():
+                    self.limiter.spend(name, n)
+                if "scale" not in body:
+                    return self.rate_limits_json()
+            scale = body.get("scale")
             if scale == "off":
                 self.limiter.reset(None, keep_scale=False)
             elif isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0:

@@ -76,6 +76,18 @@ class RateLimiter:
             if not keep_scale:
                 self.scale = scale
 
+    def spend(self, bucket: str, requests: int) -> None:
+        """Count `requests` against `bucket` (a name in `BUDGETS`, not a per-service one) in its current
+        window, as if another client had sent them (`/_sim/rate-limits` `spend`). Raises `KeyError` for an
+        unknown bucket."""
+        _, period = BUDGETS[bucket]
+        now = self.clock.now()
+        with self._lock:
+            window = self._windows.get((bucket, ""))
+            if window is None or now >= window.end:
+                window = self._windows[(bucket, "")] = _Window(now + period, 0)
+            window.used += requests
+
     def check(self, method: str, path: str) -> Verdict | None:
         """Count the request. None when limits are off; else whether it is allowed, and its headers."""
         if self.scale is None:
