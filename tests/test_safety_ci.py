@@ -64,7 +64,8 @@ def test_a_pull_request_that_only_edits_the_lockfile_is_planned_and_called_a_han
     assert "- `render.lock.json` edited by hand: `acme-corp`, `globex`" in body
     assert (f'globex/{DB} records {acme_db} as postgres "backboneos-db-globex", but on Render {acme_db} is postgres '
             '"backboneos-db-acme-corp"') in body
-    assert "!     envVars.DATABASE_URL = (sensitive value changed)" in body  # the rewiring apply refuses
+    # the rewiring apply refuses; `!` is the markdown diff block's prefix for a changed value (issue 13)
+    assert "!     envVars.DATABASE_URL = (sensitive value changed)" in body
 
     before, merge = project.merge("swap", 31)
     github.add_pull(31, head="swap", merged_sha=merge)

@@ -150,7 +150,7 @@ def test_no_secret_reaches_any_output_or_file(
     assert env_of(sim, web)["SUPPORT_TOKEN"] == "plain-SUPPORT_TOKEN"
     body = github.comments_on(8)[0]["body"]
     for key in ("DATABASE_URL", "DJANGO_SECRET_KEY", "SUPPORT_TOKEN", "GROUP_SECRET", "WEB_SECRET_KEY"):
-        assert f"! envVars.{key} = (sensitive value changed)" in " ".join(body.split()), key
+        assert f"! envVars.{key} = (sensitive value changed)" in " ".join(body.split()), key  # markdown diff: `!`
     assert (tmp_path / "plan-artifacts" / "plan.json").exists() and (tmp_path / "apply-2" / "plan.json").exists()
 
     everything = "\n".join(outputs) + _everything_written(tmp_path, project, github)
