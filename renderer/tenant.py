@@ -79,6 +79,30 @@ class SecretRef(BaseModel):
     from_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class ExpectedUsage(BaseModel):
+    """What a tenant is expected to use per month, to price usage-priced parts (docs/cost.md); optional.
+
+    - `cron_minutes`: run minutes per month of each cron job, by its blueprint name;
+    - `bandwidth_gb`: outbound bandwidth in GB; `build_minutes`: build pipeline minutes.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    cron_minutes: dict[str, int] = Field(
+        default_factory=dict, description="Run minutes per month of each cron job, by its blueprint name.",
+        json_schema_extra={"additionalProperties": {"type": "integer", "minimum": 0}})
+    bandwidth_gb: int | None = Field(default=None, ge=0, description="Outbound bandwidth per month, in GB.")
+    build_minutes: int | None = Field(default=None, ge=0, description="Build pipeline minutes per month.")
+
+    @field_validator("cron_minutes")
+    @classmethod
+    def _minutes(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, minutes in value.items():
+            if minutes < 0:
+                raise ValueError(f"cron_minutes of {name!r} is negative")
+        return value
+
+
 class Tenant(BaseModel):
     """One tenant file, `tenants/<slug>.yaml`. Unknown keys are rejected.
 
@@ -93,6 +117,7 @@ class Tenant(BaseModel):
       env var KEY of every service whose blueprint entry declares KEY with `sync: false`.
     - `deletion_protection`: when true, apply refuses to delete or replace any of the tenant's resources,
       even after the tenant file is deleted, until a merged change sets it false (recorded in the lockfile).
+    - `expected_usage`: stated monthly usage that prices cron minutes, bandwidth and build minutes.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="renderer tenant file")
@@ -122,6 +147,9 @@ class Tenant(BaseModel):
     deletion_protection: bool = Field(
         default=False, description="When true, apply refuses to delete or replace this tenant's resources, even "
                                    "after the tenant file is deleted, until a merged change sets it false.")
+    expected_usage: ExpectedUsage | None = Field(
+        default=None, description="Stated monthly usage that prices cron minutes, bandwidth and build minutes "
+                                  "(otherwise shown as rates).")
 
     @field_validator("*")
     @classmethod
@@ -201,6 +229,7 @@ _HINTS: dict[str, str] = {
     "name": "a non-empty display name, e.g. `name: Acme Corp`",
     "secrets": "map a key to an environment variable, e.g. `STRIPE_KEY: {from_env: ACME_STRIPE_KEY}`",
     "deletion_protection": "true or false",
+    "expected_usage": "e.g. `expected_usage: {cron_minutes: {nightly-report: 300}, bandwidth_gb: 20}`",
 }
 
 
@@ -226,6 +255,8 @@ def _finding_from_error(err: Any, document: YamlDocument, filename: str) -> Find
         key = str(loc[-1])
         # A key inside `secrets.<KEY>` is checked against a secret reference's keys, not the top level's.
         allowed = list(SecretRef.model_fields) if len(loc) == 3 and loc[0] == "secrets" else list(Tenant.model_fields)
+        if len(loc) == 2 and loc[0] == "expected_usage":
+            allowed = list(ExpectedUsage.model_fields)
         close = difflib.get_close_matches(key, allowed, n=1)
         unknown_hint = f"did you mean `{close[0]}`?" if close else "allowed keys: " + ", ".join(allowed)
         return Finding(file=filename, line=line, column=column, path=path, layer="tenant",

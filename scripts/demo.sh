@@ -32,5 +32,6 @@ step validate
 step plan --lockfile "$lockfile"
 step apply --auto-approve --lockfile "$lockfile"
 step plan --lockfile "$lockfile" --detailed-exitcode
+step status --lockfile "$lockfile" --sort cost
 printf '\n\033[1m$ cat render.lock.json\033[0m\n'
 cat "$lockfile"

@@ -325,7 +325,8 @@ def test_status_fits_120_columns_and_has_json(sim: Sim, project: Path) -> None:
     resource = next(r for r in doc["tenants"][0]["resources"] if r["id"] == web)
     assert resource == {"address": "web_service.backboneos-backend", "name": "backboneos-backend-acme-corp",
                         "id": web, "state": resource["state"], "suspended": "suspended",
-                        "url": "https://backboneos-backend-acme-corp.onrender.com"}
+                        "url": "https://backboneos-backend-acme-corp.onrender.com", "cost": resource["cost"]}
+    assert resource["cost"]["monthly_cents"] > 0  # issue 17: each resource's monthly cost
     assert resource["state"].startswith("deploy ")
 
 

@@ -27,6 +27,8 @@ from renderer.errors import RendererError
 from renderer.kind import Kind
 from renderer.live import ConnectionInfo, LiveResource
 from renderer.plan.model import Change
+from renderer.pricing.model import CostLine, Usage
+from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
 from renderer.resources import DesiredResource, EnvSource, EnvVar
 from renderer.yamlio import PathPart
@@ -185,6 +187,13 @@ class KindOps(ABC):
     def rank(self, kind: Kind) -> int:
         """The create rank of `kind` (lower first)."""
         return self.create_rank
+
+    def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
+                     usage: Usage | None) -> list[CostLine] | None:
+        """What a resource of `kind` costs per month, from its fields (desired or live: the same vocabulary),
+        as cost lines (`renderer.pricing.cost`); None when the kind is not priced. `usage` is the tenant's
+        stated usage (cron minutes by `blueprint_name`)."""
+        return None
 
     # -- translation -------------------------------------------------------------------------------
     def translate(self, tr: TranslateContext, path: DocPath, item: Any, kind: Kind) -> list[DesiredResource]:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from renderer.kind import Kind
@@ -11,6 +12,9 @@ from renderer.kinds.base import ApplyContext, DocPath, KindOps, Listing, Transla
 from renderer.kinds.service import takes_custom_domains
 from renderer.live import LiveResource
 from renderer.plan.model import Change
+from renderer.pricing.cost import custom_domain_lines
+from renderer.pricing.model import CostLine, Usage
+from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
 from renderer.render_api.errors import Conflict, NotFound
 from renderer.resources import DesiredResource
@@ -85,6 +89,12 @@ class CustomDomainOps(KindOps):
         if parent_id is None:
             raise NotFound("the custom domain's service is gone", status=404)
         await client.delete_custom_domain(parent_id, rid)
+
+
+    def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
+                     usage: Usage | None) -> list[CostLine] | None:
+        """A rate per domain beyond the workspace's included count (not in totals)."""
+        return custom_domain_lines(table)
 
 
 OPS = CustomDomainOps()

@@ -3,6 +3,7 @@ its service (`disk:` in the service's Blueprint entry): it has its own ID but li
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from renderer.kind import Kind
@@ -10,6 +11,9 @@ from renderer.kinds.base import ApplyContext, DocPath, KindOps, Listing, Transla
 from renderer.kinds.service import scalable
 from renderer.live import LiveResource
 from renderer.plan.model import Change
+from renderer.pricing.cost import disk_lines
+from renderer.pricing.model import CostLine, Usage
+from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
 from renderer.resources import DesiredResource
 
@@ -80,6 +84,12 @@ class DiskOps(KindOps):
 
     async def delete(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> None:
         await client.delete_disk(rid)
+
+
+    def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
+                     usage: Usage | None) -> list[CostLine] | None:
+        """`sizeGB` x the disk price."""
+        return disk_lines(fields, table)
 
 
 OPS = DiskOps()

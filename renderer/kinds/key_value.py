@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -22,6 +23,9 @@ from renderer.kinds.base import (
 )
 from renderer.live import LiveResource
 from renderer.plan.model import Change
+from renderer.pricing.cost import key_value_lines
+from renderer.pricing.model import CostLine, Usage
+from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
 from renderer.resources import DesiredResource
 
@@ -108,6 +112,11 @@ class KeyValueOps(KindOps):
 
     async def delete(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> None:
         await client.delete_key_value(rid)
+
+
+    def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
+                     usage: Usage | None) -> list[CostLine] | None:
+        return key_value_lines(fields, table)
 
 
 OPS = KeyValueOps()

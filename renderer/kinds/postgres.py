@@ -4,6 +4,7 @@ before deleting it (`renderer.backup`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import SecretStr
@@ -12,6 +13,9 @@ from renderer.kind import Kind
 from renderer.kinds.base import ApplyContext, DocPath, KindOps, Listing, TranslateContext, api_plan, ip_allow_list
 from renderer.live import ConnectionInfo, LiveResource
 from renderer.plan.model import Change
+from renderer.pricing.cost import postgres_lines
+from renderer.pricing.model import CostLine, Usage
+from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
 from renderer.resources import DesiredResource
 
@@ -134,6 +138,12 @@ class PostgresOps(KindOps):
 
     async def delete(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> None:
         await client.delete_postgres(rid)
+
+
+    def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
+                     usage: Usage | None) -> list[CostLine] | None:
+        """The instance price (x 2 with high availability) plus `diskSizeGB` x the storage price."""
+        return postgres_lines(fields, table)
 
 
 OPS = PostgresOps()

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from renderer.kind import Kind
 from renderer.kinds import custom_domain, disk, env_group, key_value, postgres, service
 from renderer.kinds.base import KindOps
+from renderer.pricing.model import ResourceCost, Usage
+from renderer.pricing.table import PriceTable
 from renderer.resources import DesiredResource
 
 # In the order refresh sends their list requests.
@@ -33,3 +36,14 @@ def desired_fields(resource: DesiredResource) -> dict[str, Any]:
 def live_value(kind: Kind, live_fields: dict[str, Any], key: str) -> Any:
     """The comparable live value of one field of a resource of `kind` (`KindOps.live_value`)."""
     return ops_for(kind).live_value(kind, live_fields, key)
+
+
+def monthly_cost(kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, address: str, name: str,
+                 usage: Usage | None = None) -> ResourceCost | None:
+    """What one resource costs per month, from its fields (desired or live), priced by its kind's
+    `KindOps.monthly_cost`; None for a kind that is not priced (env groups). `address` is
+    `<kind>.<blueprint name>`."""
+    lines = ops_for(kind).monthly_cost(kind, fields, table, blueprint_name=address.split(".", 1)[1], usage=usage)
+    if lines is None:
+        return None
+    return ResourceCost(address=address, kind=Kind(kind).value, name=name, lines=lines)

@@ -31,6 +31,9 @@ from renderer.kinds.base import (
 )
 from renderer.live import LiveResource
 from renderer.plan.model import Change
+from renderer.pricing.cost import cron_lines, service_lines, static_site_lines
+from renderer.pricing.model import CostLine, Usage
+from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
 from renderer.render_api.errors import NotFound
 from renderer.resources import DesiredResource, EnvSource, EnvVar, suffixed
@@ -571,6 +574,17 @@ class ServiceOps(KindOps):
 
     async def delete(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> None:
         await client.delete_service(rid)
+
+
+    def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
+                     usage: Usage | None) -> list[CostLine] | None:
+        """Instances x the instance price; a cron job's minimum and per-minute rate (priced from stated
+        minutes when the tenant gives them); a static site's price."""
+        if kind is Kind.CRON_JOB:
+            return cron_lines(fields, table, usage.cron_minutes.get(blueprint_name) if usage else None)
+        if kind is Kind.STATIC_SITE:
+            return static_site_lines(table)
+        return service_lines(fields, table)
 
 
 OPS = ServiceOps()

@@ -17,8 +17,11 @@ from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter
 from renderer.lockfile import Lockfile
 from renderer.operations.scope import Inputs, load, plan_scope, refresh_scope
+from renderer.plan.cost import plan_cost
 from renderer.plan.diff import TenantInput, build_plan
 from renderer.plan.model import Notice, Plan, TenantSource
+from renderer.pricing.model import Usage
+from renderer.pricing.table import load_price_table
 from renderer.refresh import LiveState
 from renderer.render_api.client import RenderClient
 
@@ -49,6 +52,17 @@ def tenant_inputs(configuration: Configuration) -> dict[str, TenantInput]:
             config.resources)
         for slug, config in configuration.tenants.items()
     }
+
+
+def tenant_usage(configuration: Configuration) -> dict[str, Usage]:
+    """Each tenant's stated `expected_usage` (tenants without one are left out), for `plan_cost`."""
+    result: dict[str, Usage] = {}
+    for slug, config in configuration.tenants.items():
+        stated = config.file.tenant.expected_usage
+        if stated is not None:
+            result[slug] = Usage(cron_minutes=dict(stated.cron_minutes), bandwidth_gb=stated.bandwidth_gb,
+                                 build_minutes=stated.build_minutes)
+    return result
 
 
 async def make_plan(
@@ -87,6 +101,7 @@ async def make_plan(
             raise RendererError(exc.message, hint=f"an interrupted apply left {journal}: run `renderer apply`, "
                                                   "which first records what it created") from None
         raise
+    plan = plan.model_copy(update={"cost": plan_cost(plan, live, load_price_table(), tenant_usage(configuration))})
     budget = budget_notice(plan, create_budget(client), lockfile.service_create_window, client.clock.epoch())
     if budget:
         plan = plan.model_copy(update={"notices": [*plan.notices, Notice(tenant="", kind="rate_budget",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from renderer.errors import ExitCode
 from renderer.kind import Kind
+from renderer.pricing.model import PlanCost
 from renderer.resources import DesiredResource
 
 # The mass-delete breaker: a run may tear down at most max(1, MASS_DESTROY_SHARE x tenants in the
@@ -181,7 +182,8 @@ class Plan(BaseModel):
 
     `sources` holds the tenants that still have a tenant file; a tenant in `tenants` but not in
     `sources` is being torn down. `locked_tenants` and `tenant_files` count the whole fleet (for the
-    mass-delete breaker), whatever the scope.
+    mass-delete breaker), whatever the scope. `cost` is each tenant's monthly cost before and after
+    (`renderer.plan.cost`), None when it was not computed.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -193,6 +195,7 @@ class Plan(BaseModel):
     notices: list[Notice] = Field(default_factory=list)
     locked_tenants: int = 0
     tenant_files: int = 0
+    cost: PlanCost | None = None
 
     def actionable(self) -> list[Change]:
         return [c for c in self.changes if c.action is not Action.NO_OP]

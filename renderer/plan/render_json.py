@@ -6,8 +6,10 @@ Shape (`format_version` "1"): `{"format_version": "1", "tenants": [slug...], "su
 "fields": [{"path",
 "before", "after", "before_set", "after_set", "sensitive", "after_known", "forces_replace", "drift"}]}],
 "manual_actions": [{"tenant", "address", "name", "key", "message"}], "notices": [{"tenant", "kind",
-"message"}]}`. Keys are sorted; no-op changes are included with empty `fields`. Sensitive values are
-never present: the plan model does not hold them.
+"message"}], "cost": {...} or null}`. Keys are sorted; no-op changes are included with empty `fields`.
+Sensitive values are never present: the plan model does not hold them. `cost` (`render_cost.cost_document`)
+holds money as whole cents (`*_cents`) beside the exact decimal amount in dollars (`*_exact`), with the
+price table's version.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from typing import Any
 
 from renderer.plan.model import Action, Plan
+from renderer.plan.render_cost import cost_document
 
 FORMAT_VERSION = "1"
 
@@ -38,6 +41,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         ],
         "manual_actions": [m.model_dump(mode="json") for m in plan.manual_actions],
         "notices": [n.model_dump(mode="json") for n in plan.notices],
+        "cost": cost_document(plan.cost),
     }
 
 

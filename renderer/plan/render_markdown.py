@@ -11,8 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from renderer.plan.model import Action, Change, FieldChange, Plan
+from renderer.plan.render_cost import (
+    caveat_lines,
+    fleet_line,
+    rate_lines,
+    tenant_line,
+    tenant_lines,
+    unknown_lines,
+)
 from renderer.plan.render_text import change_header, manual_lines, notice_lines, summary_line, value_text
 
+# Tenants listed by name in the fleet's cost summary; the others' costs stay in their sections (GitHub
+# rejects comments over 65,536 characters).
+COST_TENANT_LINES = 50
 # How a tenant is counted in the fleet summary.
 TENANT_STATUSES = ("create", "update", "delete", "unchanged")
 
@@ -82,13 +93,43 @@ def _section(plan: Plan, slug: str, changes: list[Change]) -> str:
         for field in change.fields:
             lines += diff_field_lines(change, field)
     body = "\n".join(lines)
+    costs = tenant_lines(plan.cost, slug)
+    cost = f"{money_escape(costs[0])}\n\n" if costs else ""
+    detail = "".join(f"- {money_escape(line.strip())}\n" for line in costs[1:])
     return (f"<details><summary><b>{slug}</b>: {tenant_status(plan, slug)} ({counts}); {origin}</summary>\n\n"
-            f"```diff\n{body}\n```\n\n</details>")
+            f"{cost}{detail}{chr(10) if detail else ''}```diff\n{body}\n```\n\n</details>")
+
+
+def cost_markdown(plan: Plan) -> str:
+    """The fleet's cost line and what is priced as a rate, unknown or possibly out of date ("" without a
+    cost or without changes)."""
+    if plan.cost is None or not plan.has_changes:
+        return ""
+    parts = [f"**{money_escape(fleet_line(plan.cost))}**"]
+    changed = [t for t in plan.cost.tenants if t.tenant in {c.tenant for c in plan.actionable()}]
+    if changed:
+        items = [f"- {t.tenant}: {money_escape(tenant_line(t).removeprefix('monthly cost '))}"
+                 for t in changed[:COST_TENANT_LINES]]
+        if len(changed) > COST_TENANT_LINES:
+            items.append(f"- ... and {len(changed) - COST_TENANT_LINES} more tenants: each in its section below")
+        parts.append("\n".join(items))
+    for title, lines in (("Usage-priced, shown as rates (not in totals)", rate_lines(plan.cost)),
+                         ("Price unknown (not in totals)", unknown_lines(plan.cost)),
+                         ("Price may be out of date", caveat_lines(plan.cost))):
+        if lines:
+            parts.append(f"{title}:\n\n" + "\n".join(f"- {money_escape(line)}" for line in lines))
+    return "\n\n".join(parts)
 
 
 def _escape(line: str) -> str:
     """Keep a text line from being read as HTML in a PR comment (GitHub leaves intraword `_` alone)."""
     return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def money_escape(line: str) -> str:
+    """A cost line for markdown: no HTML, and `$` escaped so GitHub does not read `$7.00 ... $25.00` as
+    inline math (`\\$` renders as `$`)."""
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace("$", "\\$")
 
 
 def markdown_parts(plan: Plan) -> MarkdownPlan:
@@ -99,6 +140,9 @@ def markdown_parts(plan: Plan) -> MarkdownPlan:
     fleet = f"{n} tenant{'s' if n != 1 else ''}: " + ", ".join(
         f"{statuses.count(s)} {s}" for s in TENANT_STATUSES)
     summary = f"**{fleet}**\n\n{summary_line(plan)}"
+    cost = cost_markdown(plan)
+    if cost:
+        summary += "\n\n" + cost
     if plan.manual_actions:
         summary += "\n\n**Manual action required**\n\n" + "\n".join(
             _escape(line) for line in manual_lines(plan))

@@ -3,7 +3,9 @@
 Returns a `rich.text.Text`: styled on a terminal, plain (`.plain`) everywhere else. Sensitive values
 print as `(sensitive)` (`(sensitive value changed)` when one changed), values that exist only at apply
 time as `(known after apply)`. A field changed outside renderer ends with `# changed outside renderer`;
-manual actions and warnings follow the resources, the `Plan:` line comes last.
+manual actions and warnings follow the resources, the `Plan:` line comes last. A plan with changes shows
+each listed tenant's monthly cost before and after (and each resource whose cost changes), and the fleet's
+just before the `Plan:` line (`renderer.plan.render_cost`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from rich.text import Text
 
 from renderer.plan.model import Action, Change, FieldChange, Plan
+from renderer.plan.render_cost import caveat_lines, fleet_line, rate_lines, tenant_lines, unknown_lines
 
 STYLES = {
     Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
@@ -105,6 +108,9 @@ def render_text(plan: Plan) -> Text:
             for field in change.fields:
                 line, style = field_line(change, field, width)
                 out.append(line + "\n", style=style)
+        costs = tenant_lines(plan.cost, slug)
+        if costs:
+            out.append("\n" + "".join(f"  {line}\n" for line in costs), style="cyan")
         out.append("\n")
     if plan.manual_actions:
         out.append("Manual action required:\n", style="bold yellow")
@@ -114,5 +120,23 @@ def render_text(plan: Plan) -> Text:
         out.append("Warnings:\n", style="bold yellow")
         out.append("".join(f"  {line}\n" for line in notice_lines(plan)), style="yellow")
         out.append("\n")
+    if plan.cost is not None and plan.has_changes:
+        out.append(cost_text(plan))
     out.append(summary_line(plan) + "\n", style="bold")
+    return out
+
+
+def cost_text(plan: Plan) -> Text:
+    """The fleet's cost line, then what is priced as a rate, unknown or possibly out of date."""
+    out = Text()
+    if plan.cost is None:
+        return out
+    out.append(fleet_line(plan.cost) + "\n", style="bold cyan")
+    for title, lines in (("Usage-priced, shown as rates (not in totals)", rate_lines(plan.cost)),
+                         ("Price unknown (not in totals)", unknown_lines(plan.cost)),
+                         ("Price may be out of date", caveat_lines(plan.cost))):
+        if lines:
+            out.append(f"{title}:\n", style="cyan")
+            out.append("".join(f"    - {line}\n" for line in lines), style="cyan")
+    out.append("\n")
     return out
