@@ -19,6 +19,14 @@ start), then sends the recorded requests in order:
   (`db_name` answered as `db_name_ehyv`). When Render's answer carries `Ratelimit-Limit`, the
   simulator's must carry the same budget.
 
+The cassettes were recorded between 2024-11 and 2026-06, and Render's answers changed shape over that
+time (`autoDeployTrigger` on services from 2025-05, `networkIsolationEnabled` on environments and
+`diskAutoscalingEnabled` on Postgres later than the oldest recordings). The simulator answers as Render
+does now, so a key is not a shape difference when the newest recordings of the same operation agree with
+the simulator: a key the simulator adds that a later recording of the operation has at the same place
+(Render added the field since), or a key the simulator leaves out that a later recording lacks there
+(`Shapes`). The table counts those interactions separately (`newer shape`).
+
 Skipped, and only these (renderer does not use them): notification settings (the endpoints and the
 service's `notifyOnFail`), log and metric streams, webhooks, dedicated IPs and maintenance mode (the
 endpoints and `serviceDetails.maintenanceMode`).
@@ -29,6 +37,7 @@ endpoints and `serviceDetails.maintenanceMode`).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -57,6 +66,7 @@ URLS = frozenset({"dashboardUrl", "url"})
 SECRETS = frozenset({"password", "internalConnectionString", "externalConnectionString", "psqlCommand",
                      "cliCommand"})
 GENERATED = frozenset({"sha"})  # an image digest
+RESULTS: list[CassetteResult] = []  # the last replay in this process, for the test session's summary
 SUFFIXED = frozenset({"slug", "databaseName", "databaseUser"})
 SUFFIX = re.compile(r"[-_][a-z0-9]{4}(?=(_user)?$)")
 
@@ -77,6 +87,45 @@ class Interaction:
         return bool(SKIPPED_PATHS.match(self.path.split("?")[0]))
 
 
+def operation(method: str, path: str) -> str:
+    """`GET /v1/services/{id}`: the method and route, IDs and the query left out."""
+    route = RECORDED_ID.sub("{id}", path.split("?")[0])
+    route = re.sub(r"/(custom-domains|env-vars|secret-files)/[^/]+$", r"/\1/{name}", route)
+    return f"{method} {route}"
+
+
+def _where(where: str) -> str:
+    return re.sub(r"\[\d+\]", "[]", where)
+
+
+class Shapes:
+    """The keys of every object in Render's answers, by operation and place, with the answer's time:
+    what "a later recording of the operation has / lacks the key" asks."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], list[tuple[float, frozenset[str]]]] = {}
+
+    def add(self, interactions: list[Interaction]) -> None:
+        for item in interactions:
+            if not item.skipped:
+                self._walk(operation(item.method, item.path), item.answer, "", item.at)
+
+    def _walk(self, op: str, value: Any, where: str, at: float) -> None:
+        if isinstance(value, list):
+            for child in value:
+                self._walk(op, child, f"{where}[0]", at)
+        elif isinstance(value, dict):
+            self.objects.setdefault((op, _where(where)), []).append((at, frozenset(value)))
+            for key, child in value.items():
+                self._walk(op, child, f"{where}.{key}" if where else key, at)
+
+    def added_later(self, op: str, where: str, key: str, at: float) -> bool:
+        return any(when > at and key in keys for when, keys in self.objects.get((op, _where(where)), []))
+
+    def removed_later(self, op: str, where: str, key: str, at: float) -> bool:
+        return any(when > at and key not in keys for when, keys in self.objects.get((op, _where(where)), []))
+
+
 @dataclass
 class Outcome:
     """One compared interaction: what differed (empty lists when it matched)."""
@@ -85,6 +134,7 @@ class Outcome:
     status: int
     shape: list[str] = field(default_factory=list)
     values: list[str] = field(default_factory=list)
+    newer: list[str] = field(default_factory=list)  # keys forgiven by `Shapes`
 
     @property
     def exact_status(self) -> bool:
@@ -97,6 +147,11 @@ class Outcome:
     @property
     def full_match(self) -> bool:
         return self.same_shape and not self.values
+
+    @property
+    def newer_shape(self) -> bool:
+        """A full match that relied on later recordings' shapes."""
+        return self.full_match and bool(self.newer)
 
     @property
     def refused(self) -> bool:
@@ -137,9 +192,27 @@ def _json(text: Any) -> Any:
     return json.loads(text)
 
 
+CACHE = Path(__file__).resolve().parent.parent / ".cache" / "replay"
+
+
+def _parsed(path: Path) -> Any:
+    """The cassette's YAML, parsed; kept as JSON under .cache/replay/ by content hash (parsing all 27
+    cassettes' YAML takes about 10 s, reading the JSON well under one)."""
+    raw = path.read_bytes()
+    cached = CACHE / f"{path.stem}-{hashlib.sha256(raw).hexdigest()[:16]}.json"
+    if cached.exists():
+        return json.loads(cached.read_text(encoding="utf-8"))
+    data = YAML(typ="safe", pure=False).load(raw.decode("utf-8"))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, cached)
+    return data
+
+
 def load(path: Path) -> list[Interaction]:
     """A cassette's interactions (go-vcr v2: `interactions: [{id, request, response}]`)."""
-    data = YAML(typ="safe", pure=False).load(path.read_text(encoding="utf-8"))
+    data = _parsed(path)
     found = []
     for item in data["interactions"]:
         request, response = item["request"], item["response"]
@@ -171,9 +244,9 @@ class Mapping:
         elif isinstance(recorded, list) and isinstance(simulated, list):
             for r, s in zip(recorded, simulated, strict=False):
                 self.learn(r, s, key)
-        elif isinstance(recorded, str) and isinstance(simulated, str) and recorded != simulated:
-            if key == "cursor" or (ID.match(recorded) and ID.match(simulated)):
-                self.ids.setdefault(recorded, simulated)
+        elif isinstance(recorded, str) and isinstance(simulated, str) and recorded != simulated and (
+                key == "cursor" or (ID.match(recorded) and ID.match(simulated))):
+            self.ids.setdefault(recorded, simulated)
 
     def rewrite(self, text: str) -> str:
         text = RECORDED_OWNERS.sub(self.owner_id, text)
@@ -213,41 +286,54 @@ def _volatile(key: str, parent_key: str, parent: dict[str, Any], recorded: Any, 
     return key == "value" and str(parent.get("key")) in generated
 
 
-def compare(recorded: Any, simulated: Any, generated: set[str], where: str = "", key: str = "",
+@dataclass
+class Context:
+    """What a comparison needs besides the two values."""
+
+    generated: set[str]
+    shapes: Shapes | None = None
+    op: str = ""
+    at: float = 0.0
+
+
+def compare(recorded: Any, simulated: Any, ctx: Context, where: str = "", key: str = "",
             parent_key: str = "", parent: dict[str, Any] | None = None) -> Iterator[tuple[str, str]]:
-    """Differences as ("shape" | "value", description)."""
+    """Differences as ("shape" | "value" | "newer", description); "newer": a key difference that later
+    recordings of the operation agree with (`Shapes`)."""
     at = where or "(body)"
     rk, sk = _kind(recorded), _kind(simulated)
     if rk != sk:
         yield "shape", f"{at}: Render {rk} {json.dumps(recorded)[:60]}, simulator {sk} {json.dumps(simulated)[:60]}"
         return
     if rk == "object":
-        missing = sorted(set(recorded) - set(simulated) - SKIPPED_KEYS)
-        extra = sorted(set(simulated) - set(recorded) - SKIPPED_KEYS)
-        if missing:
-            yield "shape", f"{at}: missing {', '.join(missing)}"
-        if extra:
-            yield "shape", f"{at}: extra {', '.join(extra)}"
+        shapes = ctx.shapes
+        for k in sorted(set(recorded) - set(simulated) - SKIPPED_KEYS):
+            later = shapes is not None and shapes.removed_later(ctx.op, where, k, ctx.at)
+            yield ("newer" if later else "shape"), f"{at}: missing {k}"
+        for k in sorted(set(simulated) - set(recorded) - SKIPPED_KEYS):
+            later = shapes is not None and shapes.added_later(ctx.op, where, k, ctx.at)
+            yield ("newer" if later else "shape"), f"{at}: extra {k}"
         for k in sorted(set(recorded) & set(simulated) - SKIPPED_KEYS):
-            yield from compare(recorded[k], simulated[k], generated, f"{where}.{k}" if where else k, k, key, recorded)
+            yield from compare(recorded[k], simulated[k], ctx, f"{where}.{k}" if where else k, k, key, recorded)
         return
     if rk == "list":
         if len(recorded) != len(simulated):
             yield "shape", f"{at}: Render {len(recorded)} items, simulator {len(simulated)}"
         for i, (r, s) in enumerate(zip(recorded, simulated, strict=False)):
-            yield from compare(r, s, generated, f"{where}[{i}]", key, parent_key, parent)
+            yield from compare(r, s, ctx, f"{where}[{i}]", key, parent_key, parent)
         return
-    if rk == "null" or _volatile(key, parent_key, parent or {}, recorded, generated):
+    if rk == "null" or _volatile(key, parent_key, parent or {}, recorded, ctx.generated):
         return
     if recorded != simulated:
-        if key in SUFFIXED and isinstance(recorded, str) and isinstance(simulated, str) \
-                and SUFFIX.sub("", recorded) == SUFFIX.sub("", simulated):
+        if key in SUFFIXED and isinstance(recorded, str) and isinstance(simulated, str) and (
+                SUFFIX.sub("", recorded) in (simulated, SUFFIX.sub("", simulated))
+                or recorded == SUFFIX.sub("", simulated)):
             return
         yield "value", f"{at}: Render {json.dumps(recorded)[:80]}, simulator {json.dumps(simulated)[:80]}"
 
 
 def replay(interactions: list[Interaction], api_url: str, admin_url: str, api_key: str, owner_id: str,
-           name: str) -> CassetteResult:
+           name: str, shapes: Shapes | None = None) -> CassetteResult:
     """Replay one cassette against a simulator (reset first) and compare every answer."""
     headers = {"Authorization": f"Bearer {api_key}"}
     mapping = Mapping(owner_id)
@@ -273,8 +359,9 @@ def replay(interactions: list[Interaction], api_url: str, admin_url: str, api_ke
             outcome = Outcome(item, response.status_code)
             if outcome.exact_status:
                 mapping.learn(item.answer, answer)
-                for kind, text in compare(item.answer, answer, mapping.generated):
-                    (outcome.shape if kind == "shape" else outcome.values).append(text)
+                ctx = Context(mapping.generated, shapes, operation(item.method, item.path), item.at)
+                for kind, text in compare(item.answer, answer, ctx):
+                    {"shape": outcome.shape, "value": outcome.values, "newer": outcome.newer}[kind].append(text)
                 if item.ratelimit is not None and response.headers.get("Ratelimit-Limit") != item.ratelimit:
                     outcome.values.append(f"Ratelimit-Limit: Render {item.ratelimit}, "
                                           f"simulator {response.headers.get('Ratelimit-Limit')}")
@@ -290,17 +377,21 @@ def table(results: list[CassetteResult]) -> str:
     """Per cassette and in total: interactions compared, with the exact status, the same shape, a full
     match; plus the requests Render answered 2xx that the simulator refused."""
     width = max([len("cassette"), *(len(r.name) for r in results)])
-    lines = [f"{'cassette':<{width}}  compared  exact status  same shape    full match  refused",
-             "-" * (width + 58)]
-    totals = [0, 0, 0, 0, 0]
+    lines = [f"{'cassette':<{width}}  compared  exact status  same shape    full match  newer shape  refused",
+             "-" * (width + 71)]
+    totals = [0] * 6
+
+    def row(name: str, n: list[int]) -> str:
+        return (f"{name:<{width}}  {n[0]:8d}  {_pct(n[1], n[0])}  {_pct(n[2], n[0])}  {_pct(n[3], n[0])}  "
+                f"{n[4]:11d}  {n[5]:7d}")
+
     for r in results:
-        row = [r.compared, r.count("exact_status"), r.count("same_shape"), r.count("full_match"), r.count("refused")]
-        totals = [a + b for a, b in zip(totals, row, strict=True)]
-        lines.append(f"{r.name:<{width}}  {row[0]:8d}  {_pct(row[1], row[0])}  {_pct(row[2], row[0])}  "
-                     f"{_pct(row[3], row[0])}  {row[4]:7d}")
-    lines.append("-" * (width + 58))
-    lines.append(f"{'total':<{width}}  {totals[0]:8d}  {_pct(totals[1], totals[0])}  {_pct(totals[2], totals[0])}  "
-                 f"{_pct(totals[3], totals[0])}  {totals[4]:7d}")
+        counts = [r.compared, *(r.count(a) for a in ("exact_status", "same_shape", "full_match", "newer_shape",
+                                                     "refused"))]
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        lines.append(row(r.name, counts))
+    lines.append("-" * (width + 71))
+    lines.append(row("total", totals))
     return "\n".join(lines)
 
 
@@ -324,10 +415,14 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print(f"no cassettes in {recorded_dir(args.shared)}", file=sys.stderr)
         return 1
+    loaded = {p: load(p) for p in cassettes(args.shared)}
+    shapes = Shapes()
+    for interactions in loaded.values():
+        shapes.add(interactions)
     with tempfile.TemporaryDirectory() as tmp:
         sim = start_sim(Path(tmp))
         try:
-            results = [replay(load(p), sim.api_url, sim.url, sim.api_key, sim.owner_id, cassette_name(p))
+            results = [replay(loaded[p], sim.api_url, sim.url, sim.api_key, sim.owner_id, cassette_name(p), shapes)
                        for p in paths]
         finally:
             stop_sim(sim)
