@@ -146,6 +146,19 @@ def service_patch_body(change: Change, owner_id: str | None = None) -> JSON:
             details["buildCommand"] = f["buildCommand"]
     else:
         env_specific = {k: f[k] for k in ENV_SPECIFIC_FIELDS if k in changed}
+        if "runtime" in changed:
+            # A runtime switch in place: the new runtime's source and commands, whole.
+            runtime = f["runtime"]
+            if runtime in NATIVE_RUNTIMES:
+                env_specific = {k: f[k] for k in ("buildCommand", "startCommand")}
+            elif runtime == "docker":
+                env_specific = {k: f[k] for k in ("dockerCommand", "dockerContext", "dockerfilePath")}
+            else:
+                env_specific = {"dockerCommand": f.get("dockerCommand") or ""}
+                if owner_id:
+                    body["image"] = {"ownerId": owner_id, "imagePath": f["image"]}
+            if runtime != "image":
+                body.update({k: f[k] for k in ("repo", "branch") if f.get(k)})
         if env_specific:
             details["envSpecificDetails"] = env_specific
     if details:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from renderer.fingerprint import Fingerprinter
 from renderer.lockfile import Lockfile
 from renderer.refresh import LiveState
-from renderer.resources import live_value
+from renderer.resources import live_value, requested_forms
 
 FORMAT_VERSION = "1"
 DriftKind = Literal["changed", "missing", "unmanaged"]
@@ -104,7 +104,7 @@ def detect_drift(
                         details.append(f"env var {key} changed")
                     continue
                 value = live_value(resource.kind, resource.fields, path)
-                if fingerprints.matches(fp, value) is False:
+                if all(fingerprints.matches(fp, form) is False for form in requested_forms(path, value)):
                     details.append(f"{path} is now {value!r}")
             for key in sorted(set(entry.env_vars) - {p.removeprefix("envVars.") for p in entry.applied}):
                 if resource.env_vars is not None and key not in env:

@@ -177,7 +177,10 @@ _DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})$")
 
 
 def runtime_class(runtime: Any) -> str:
-    """`native`, `docker` or `image`: Render can switch a service's runtime only within a class."""
+    """`native`, `docker` or `image`: what a service's runtime asks of its source (a repository with
+    build commands, a repository with a Dockerfile, an image). Render switches between them in place
+    (PATCH answered 200 for node -> python -> docker -> image; ../shared/render/recorded/
+    webservice_resource__runtime_update)."""
     text = str(runtime)
     return text if text in ("docker", "image") else "native"
 
@@ -203,6 +206,14 @@ def image_reference(url: str) -> tuple[str, str | None, str | None]:
     if tag is None and digest is None:
         tag = "latest"
     return "/".join(parts).lower(), tag, digest
+
+
+def canonical_image(url: str) -> str:
+    """An image URL in the form Render answers (`nginx` -> `docker.io/library/nginx:latest`; recorded in
+    ../shared/render/recorded/webservice_resource__web_service_image), so that the desired and the live
+    side compare and fingerprint alike."""
+    repository, tag, digest = image_reference(url)
+    return repository + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
 def image_matches(desired: Any, live: Any) -> bool:
@@ -284,6 +295,8 @@ def normalise(kind: Kind, fields: dict[str, Any]) -> dict[str, Any]:
             out[key] = ""
     if "ipAllowList" in out:
         out["ipAllowList"] = ip_allow_list(out["ipAllowList"])
+    if isinstance(out.get("image"), str) and out["image"]:
+        out["image"] = canonical_image(out["image"])
     if "headers" in out and out["headers"] is not None:
         out["headers"] = static_headers(out["headers"])
     if "envGroups" in out and out["envGroups"] is not None:
@@ -307,9 +320,31 @@ def live_value(kind: Kind, live_fields: dict[str, Any], key: str) -> Any:
     return "" if value is None and key in EMPTY_AS_MISSING else value
 
 
+# Render adds a random `_xxxx` to a Postgres database name, requested or not (`db_name` answered as
+# `db_name_ehyv`; ../shared/render/recorded/postgres_resource__postgres).
+_DATABASE_SUFFIX = r"_[a-z0-9]{4}"
+
+
+def requested_forms(key: str, live: Any) -> list[Any]:
+    """The values a requested field may have had for Render to answer `live`: the value itself, and for
+    `databaseName` the name without Render's random suffix (drift compares these with what was applied)."""
+    if key == "databaseName" and isinstance(live, str) and re.search(_DATABASE_SUFFIX + "$", live):
+        return [live, live[:-5]]
+    return [live]
+
+
+def database_name_matches(desired: Any, live: Any) -> bool:
+    """Whether the live database name is the requested one, Render's random suffix aside."""
+    if not isinstance(desired, str) or not isinstance(live, str):
+        return bool(desired == live)
+    return live == desired or re.fullmatch(re.escape(desired) + _DATABASE_SUFFIX, live) is not None
+
+
 def same_value(key: str, desired: Any, live: Any) -> bool:
     """Whether a normalised desired value equals the live one (`image`: tag vs digest, see
-    `image_matches`)."""
+    `image_matches`; `databaseName`: Render's suffix, see `database_name_matches`)."""
     if key == "image":
         return image_matches(desired, live)
+    if key == "databaseName":
+        return database_name_matches(desired, live)
     return bool(desired == live)

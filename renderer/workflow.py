@@ -15,7 +15,7 @@ from typing import Any
 
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
-from renderer.budget import budget_notice, create_budget
+from renderer.budget import budget_notices
 from renderer.configuration import Configuration, blueprint_schema, load_configuration
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter, plain
@@ -124,10 +124,10 @@ async def make_plan(
             raise RendererError(exc.message, hint=f"an interrupted apply left {journal}: run `renderer apply`, "
                                                   "which first records what it created") from None
         raise
-    budget = budget_notice(plan, create_budget(client), lockfile.service_create_window, client.clock.epoch())
-    if budget:
-        plan = plan.model_copy(update={"notices": [*plan.notices, Notice(tenant="", kind="rate_budget",
-                                                                          message=budget)]})
+    budgets = budget_notices(plan, client, lockfile.service_create_window, client.clock.epoch())
+    if budgets:
+        plan = plan.model_copy(update={"notices": [*plan.notices, *(Notice(tenant="", kind="rate_budget",
+                                                                            message=budget) for budget in budgets)]})
     if interrupted:
         plan = plan.model_copy(update={"notices": [*plan.notices, Notice(
             tenant="", kind="interrupted_apply",

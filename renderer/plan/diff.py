@@ -41,15 +41,15 @@ from renderer.resources import (
     Kind,
     desired_fields,
     live_value,
-    runtime_class,
     same_value,
 )
 
 # Fields Render cannot change on an existing resource: changing them means delete and create.
-# Services: region (render.com/docs: a service's region is fixed at creation) and runtime between
-# native, docker and image (servicePATCH can switch native runtimes only); a service's type is part of
-# its address and handled separately. Postgres: region, major version, database name and user
-# (postgresPATCHInput has none of them). Key Value: region (keyValuePATCHInput has none).
+# Services: region (render.com/docs: a service's region is fixed at creation); a runtime change is an
+# update (Render PATCHes native, docker and image runtimes into one another: recorded in
+# webservice_resource__runtime_update); a service's type is part of its address and handled separately.
+# Postgres: region, major version, database name and user (postgresPATCHInput has none of them; Render's
+# random suffix on the name is not a change, `same_value`). Key Value: region (keyValuePATCHInput has none).
 IMMUTABLE: dict[str, frozenset[str]] = {
     "service": frozenset({"region"}),
     Kind.POSTGRES.value: frozenset({"region", "version", "databaseName", "databaseUser"}),
@@ -108,7 +108,6 @@ def field_changes(
         if same_value(key, after, before):
             continue
         forces = key in immutable or (
-            key == "runtime" and desired.kind.is_service and runtime_class(before) != runtime_class(after)) or (
             key == "sizeGB" and desired.kind is Kind.DISK and isinstance(before, int) and after < before)
         changes.append(FieldChange(
             path=key, before=before, after=after, before_set=before is not None, forces_replace=forces,
