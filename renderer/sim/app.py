@@ -25,7 +25,8 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
                                     "keyValue", "envGroups", "serviceNames", "postgresNames"}: create
                                     resources directly
     GET    /_sim/rate-limits        {"scale": N | "off", "budgets": {...}}
-    POST   /_sim/rate-limits        {"scale": N | "off"}
+    POST   /_sim/rate-limits        {"scale": N | "off", "budgets"?: {"create_postgres": 20}}: every
+                                    budget times N, those named set outright
     POST   /_sim/deploy-outcomes    {"outcome": "build_failed", "serviceId"?: ..., "count"?: 1}: how the
                                     next deploys end (live, build_failed, update_failed,
                                     pre_deploy_failed, canceled, deactivated)
@@ -388,10 +389,16 @@ class SimApp:
 
         def rate_limits_post(request: Request, body: Any) -> Any:
             scale = (body or {}).get("scale")
+            budgets = (body or {}).get("budgets") or {}
+            if not isinstance(budgets, dict) or any(
+                    name not in BUDGETS or not isinstance(n, int) or isinstance(n, bool) or n < 1
+                    for name, n in budgets.items()):
+                raise SimError(400, f"budgets must map budget names ({', '.join(BUDGETS)}) to requests (>= 1)")
             if scale == "off":
                 self.limiter.reset(None, keep_scale=False)
             elif isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0:
                 self.limiter.reset(float(scale), keep_scale=False)
+                self.limiter.overrides = dict(budgets)
             else:
                 raise SimError(400, 'scale must be a positive number or "off"')
             return self.rate_limits_json()

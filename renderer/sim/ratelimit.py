@@ -77,9 +77,12 @@ class RateLimiter:
         self.scale = scale
         self._windows: dict[tuple[str, str], _Window] = {}
         self._lock = threading.Lock()
+        self.overrides: dict[str, int] = {}  # budgets set outright (requests per window), not scaled
 
     def limit(self, bucket: str) -> tuple[int, float]:
         requests, period = BUDGETS[bucket]
+        if bucket in self.overrides:
+            return self.overrides[bucket], period
         return max(1, int(requests * (self.scale or 1.0))), period
 
     def reset(self, scale: float | None = None, *, keep_scale: bool = True) -> None:
@@ -87,6 +90,7 @@ class RateLimiter:
             self._windows.clear()
             if not keep_scale:
                 self.scale = scale
+                self.overrides = {}
 
     def check(self, method: str, path: str) -> Verdict | None:
         """Count the request. None when limits are off; else whether it is allowed, and its headers."""
