@@ -85,7 +85,9 @@ class Sim:
             return client.get(path, params=params)
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"})
+        # Seeding thousands of resources may take seconds on a busy machine (test_sim_admin allows 30).
+        return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"},
+                          timeout=30)
 
     def admin_get(self, path: str) -> Any:
         response = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.api_key}"})
