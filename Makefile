@@ -15,7 +15,7 @@ ifneq ($(wildcard $(SHARED)/render/openapi.json),)
 export RENDERER_OPENAPI ?= $(abspath $(SHARED)/render/openapi.json)
 endif
 
-.PHONY: demo test lint env clean
+.PHONY: demo test lint env docs clean
 
 $(UV_BOOTSTRAP)/bin/uv:
 	$(PYTHON) -m venv $(UV_BOOTSTRAP)
@@ -33,6 +33,10 @@ demo: env
 lint: env
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+
+# docs/commands.md from the CLI's own help (tests/test_docs.py fails when it is out of date).
+docs: env
+	.venv/bin/python scripts/command_reference.py
 
 test: lint
 	RENDERER_SHARED=$(abspath $(SHARED)) .venv/bin/pytest

@@ -4,7 +4,7 @@ Builds a temporary project: a `bench` blueprint (a web service, a background wor
 each with three env vars from the tenant file, and a Postgres database) and `--tenants` tenant files.
 Starts `renderer sim serve` (rate limits off, so the figures are about renderer, not Render's budgets)
 and seeds it through `/_sim/seed` with exactly those resources, then writes the matching lockfile. Then
-it runs the plan as `renderer plan` does (`renderer.workflow.make_plan`) and prints:
+it runs the plan as `renderer plan` does (`renderer.operations.plan.make_plan`) and prints:
 
 - the API calls the plan made, by endpoint (the simulator's `/_sim/stats`), against the target: no more
   than the list pages (`GET /services`, `GET /postgres`, 100 a page; `GET /key-value` and `GET /env-groups`,
@@ -39,11 +39,12 @@ sys.path.insert(0, str(ROOT))
 from simproc import launch  # noqa: E402 (benchmarks/ is on sys.path when a benchmark runs)
 
 from renderer import lockfile as lockfile_io  # noqa: E402
+from renderer.kind import Kind  # noqa: E402
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile  # noqa: E402
+from renderer.operations.plan import make_plan  # noqa: E402
+from renderer.operations.scope import Inputs  # noqa: E402
 from renderer.render_api.client import PAGE_LIMIT, RenderClient, Settings, client_options  # noqa: E402
 from renderer.render_api.limits import RateLimits  # noqa: E402
-from renderer.resources import Kind  # noqa: E402
-from renderer.workflow import Inputs, make_plan  # noqa: E402
 
 API_KEY = "bench"
 ENV_VARS = 3

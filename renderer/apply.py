@@ -15,6 +15,9 @@ adopts anything the journal says was (or may have been) created: by its recorded
 it up by owner, type and name. So re-running apply after a kill at any point converges, with no
 duplicate resources and no live resource missing from the lockfile.
 
+What each kind's create, update and delete send is its module's (`renderer.kinds`); the `Applier` is
+the `ApplyContext` they are handed: it journals their writes, records IDs and resolves env values.
+
 Secret values (generated, from a database, tenant secrets read from the environment) are resolved
 here and go only into request bodies; the lockfile gets their fingerprints (`renderer.fingerprint`).
 `ApplyReport` computes the exit code (0 done, 1 error or cancelled, 4 stopped early with work left).
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,10 +36,8 @@ from filelock import FileLock, Timeout
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from renderer import apply_kinds
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
-from renderer.apply_kinds import References, service_create_body, service_patch_body
 from renderer.backup import DEFAULT_BACKUP_POLL, DEFAULT_BACKUP_TIMEOUT, BackupFailed, take_backup
 from renderer.budget import (
     MAX_CREATE_WAIT,
@@ -49,28 +50,23 @@ from renderer.budget import (
     uses_create_budget,
 )
 from renderer.concurrency import DEFAULT_TENANT_PARALLELISM, OrderedOutput, run_tenants
-from renderer.errors import RendererError
+from renderer.errors import ExitCode, RendererError
 from renderer.fingerprint import Fingerprinter
 from renderer.journal import Journal
+from renderer.kind import Kind
+from renderer.kinds.base import ApplyContext, References
+from renderer.kinds.registry import CREATE_ORDER, desired_fields, ops_for
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile
 from renderer.plan.model import Action, Change, Plan
-from renderer.refresh import ConnectionInfo, LiveState, connection_info, find_by_id, find_by_name
-from renderer.render_api.client import JSON, RenderClient
+from renderer.refresh import ConnectionInfo, LiveState, find_by_id, find_by_name
+from renderer.render_api.client import RenderClient
 from renderer.render_api.errors import NotFound, RenderAPIError
-from renderer.resources import (
-    DesiredResource,
-    EnvSource,
-    EnvVar,
-    Kind,
-    desired_fields,
-)
-from renderer.translate import DEFAULT_POSTGRES_VERSION
+from renderer.resources import DesiredResource, EnvSource, EnvVar
 
 Emit = Callable[[str], None]
 T = TypeVar("T")
 
-POSTGRES_PATCH_FIELDS = ("plan", "diskSizeGB", "ipAllowList")
-__all__ = ["Applier", "ApplyReport", "apply_plan", "recover", "service_create_body", "service_patch_body"]
+__all__ = ["Applier", "ApplyReport", "apply_lock", "apply_plan", "recover", "wait_for_deploys"]
 
 # Deploy statuses (openapi.json: schemas.deployStatus). `live` is success; these end a deploy as failed.
 DEPLOY_LIVE = "live"
@@ -78,10 +74,6 @@ DEPLOY_FAILED = frozenset({"build_failed", "update_failed", "pre_deploy_failed",
 DEFAULT_WAIT_TIMEOUT = 1800.0
 DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_LOCK_TIMEOUT = 60.0
-
-EXIT_DONE = 0
-EXIT_ERROR = 1
-EXIT_INCOMPLETE = 4
 
 
 @dataclass
@@ -115,12 +107,12 @@ class ApplyReport:
     cancelled: bool = False
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         if self.cancelled or self.failed:
-            return EXIT_ERROR
+            return ExitCode.ERROR
         if self.remaining:
-            return EXIT_INCOMPLETE
-        return EXIT_DONE
+            return ExitCode.INCOMPLETE
+        return ExitCode.OK
 
     def summary(self) -> str:
         counts = (f"Resources: {len(self.created)} created, {len(self.updated)} updated, "
@@ -140,17 +132,29 @@ def _managed_keys(desired: DesiredResource) -> list[str]:
     return sorted(e.key for e in desired.env_vars if e.managed)
 
 
-def postgres_create_body(desired: DesiredResource, owner_id: str) -> JSON:
-    """POST /postgres body (openapi.json: schemas.postgresPOSTInput)."""
-    f = desired.fields
-    body: JSON = {"name": desired.name, "ownerId": owner_id, "plan": f["plan"], "region": f["region"],
-                  "version": f.get("version", DEFAULT_POSTGRES_VERSION)}
-    for key in ("databaseName", "databaseUser", "diskSizeGB", "ipAllowList"):
-        if key in f:
-            body[key] = f[key]
-    if "highAvailability" in f:
-        body["enableHighAvailability"] = f["highAvailability"]
-    return body
+def ordered(changes: Iterable[Change], *, reverse: bool = False) -> list[Change]:
+    """`changes` in create order: by kind rank (`renderer.kinds.registry.CREATE_ORDER`), but each after
+    the resources it references (a service reading another's host comes after it, whatever their types).
+    With `reverse`, delete order."""
+    pending = sorted(changes, key=lambda c: (CREATE_ORDER[c.kind], c.address))
+    by_address = {c.address: c for c in pending}
+    result: list[Change] = []
+    placed: set[str] = set()
+
+    def place(change: Change, path: tuple[str, ...]) -> None:
+        if change.address in placed or change.address in path:
+            return
+        needs = change.desired.depends_on() if change.desired is not None else set()
+        for address in sorted(needs):
+            dependency = by_address.get(address)
+            if dependency is not None:
+                place(dependency, (*path, change.address))
+        placed.add(change.address)
+        result.append(change)
+
+    for change in pending:
+        place(change, ())
+    return result[::-1] if reverse else result
 
 
 def _definite_refusal(exc: RenderAPIError) -> bool:
@@ -179,8 +183,11 @@ def apply_lock(lockfile_path: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> It
         lock.release()
 
 
-class Applier:
-    """Carries out one plan. Holds the lockfile in memory and writes it after every create and delete."""
+class Applier(ApplyContext):
+    """Carries out one plan. Holds the lockfile in memory and writes it after every create and delete.
+
+    It is the `ApplyContext` the kinds' create, update and delete are handed (`renderer.kinds.base`).
+    """
 
     def __init__(
         self, client: RenderClient, lockfile: Lockfile, lockfile_path: Path, live: LiveState,
@@ -205,14 +212,14 @@ class Applier:
         self.backup_poll = backup_poll
         self._written = lockfile.dumps()
         self.connections: dict[tuple[str, str], ConnectionInfo] = {}
-        # What `fromService` reads, per (tenant, address) of services and Key Value instances.
+        # What `fromService` reads, per (tenant, address) of the kinds other resources read.
         self.references: dict[tuple[str, str], References] = {}
         for slug, tenant in lockfile.tenants.items():
             for addr, entry in tenant.resources.items():
                 resource = live.resources.get(entry.id)
                 if resource is not None and resource.connection is not None:
                     self.connections[(slug, addr)] = resource.connection
-                if resource is not None and (resource.kind.is_service or resource.kind is Kind.KEY_VALUE):
+                if resource is not None and ops_for(resource.kind).references:
                     self.references[(slug, addr)] = References.of(resource)
 
     def _save(self) -> None:
@@ -221,10 +228,10 @@ class Applier:
             lockfile_io.write(self.lockfile_path, self.lockfile)
             self._written = text
 
-    async def _write(self, op: str, data: dict[str, Any], call: Callable[[], Awaitable[T]],
-                     result: Callable[[T], dict[str, Any]] | None = None) -> T:
+    async def write(self, op: str, change: Change, call: Callable[[], Awaitable[T]],
+                    result: Callable[[T], dict[str, Any]] | None = None, **extra: Any) -> T:
         """Send one write, announced in the journal before and its result recorded after."""
-        seq = self.journal.intent(op, **data)
+        seq = self.journal.intent(op, **self._journal_data(change, **extra))
         try:
             value = await call()
         except RenderAPIError as exc:
@@ -242,11 +249,11 @@ class Applier:
                 deletion_protection=source.deletion_protection)
         return self.lockfile.tenants[slug]
 
-    def _env_value(self, slug: str, env: EnvVar) -> str:
+    def env_value(self, slug: str, env: EnvVar) -> str:
         """The value to send for a managed, non-generated env var. Raises `RendererError` when it cannot
         be resolved."""
         if env.source is EnvSource.FROM_DATABASE:
-            info = self.connections.get((slug, f"{Kind.POSTGRES.value}.{env.ref_name}"))
+            info = self.connections.get((slug, env.target or ""))
             value = info.property(env.ref_property or "") if info else None
             if value is None:
                 raise RendererError(
@@ -254,7 +261,7 @@ class Applier:
                     f"{env.ref_property!r} in its connection info")
             return value
         if env.source is EnvSource.FROM_SERVICE:
-            return apply_kinds.resolve_reference(self, slug, env)
+            return self._resolve_reference(slug, env)
         if env.source is EnvSource.SECRET:
             secret = self.environ.get(env.ref_name or "")
             if secret is None:
@@ -277,7 +284,7 @@ class Applier:
             if env.source in (EnvSource.GENERATE_VALUE, EnvSource.SYNC_FALSE):
                 continue
             try:
-                value = self._env_value(slug, env)
+                value = self.env_value(slug, env)
             except RendererError:
                 value = None
             fp = self.fingerprints.of(value, sensitive=env.sensitive) if value is not None else None
@@ -287,7 +294,37 @@ class Applier:
                 result[path] = previous[path]
         return result
 
-    def _record(self, change: Change, rid: str) -> None:
+    def _resolve_reference(self, slug: str, env: EnvVar) -> str:
+        """The value of a `fromService` env var from what the tenant's target resource exposes. Raises
+        `RendererError` when it has no such property or env var."""
+        refs = self.references.get((slug, env.target or ""))
+        value = None
+        if refs is not None:
+            value = (refs.env_vars.get(env.ref_key) if env.ref_key is not None
+                     else refs.properties.get(env.ref_property or ""))
+        if value is None:
+            what = f"env var {env.ref_key!r}" if env.ref_key is not None else f"property {env.ref_property!r}"
+            raise RendererError(f"cannot resolve {env.key}: {env.target} of tenant {slug!r} has no {what}",
+                                hint="check the `fromService` entry in the blueprint (a private service or Key "
+                                     "Value has host, port and hostport; Key Value also connectionString)")
+        return value
+
+    def locked_id(self, slug: str, address: str) -> str | None:
+        tenant = self.lockfile.tenants.get(slug)
+        entry = tenant.resources.get(address) if tenant else None
+        return entry.id if entry is not None else None
+
+    def locked_addresses(self, slug: str, kind: Kind) -> dict[str, str]:
+        tenant = self.lockfile.tenants.get(slug)
+        return {e.name: addr for addr, e in tenant.resources.items() if e.kind is kind} if tenant else {}
+
+    def deploy_started(self, change: Change, service_id: str, deploy_id: str) -> None:
+        self.report.deploys.append(DeployRecord(change.tenant, change.address, service_id, deploy_id))
+
+    def planned(self, slug: str) -> list[DesiredResource]:
+        return [c.desired for c in self.plan.changes if c.tenant == slug and c.desired is not None]
+
+    def record(self, change: Change, rid: str) -> None:
         desired = change.desired
         assert desired is not None
         tenant = self._lock_tenant(change.tenant)
@@ -314,44 +351,8 @@ class Applier:
         assert desired is not None
         owner = self.client.settings.require_owner()
         self.emit(f"{change.tenant}: {change.address}: creating {desired.name}")
-        if desired.kind is Kind.POSTGRES:
-            rid = await self._create_postgres(change, desired, owner)
-        elif desired.kind.is_service:
-            rid = await self._create_service(change, desired, owner)
-        else:
-            rid = await apply_kinds.create(self, change, owner)
+        rid = await ops_for(desired.kind).create(self, change, owner)
         self.emit(f"{change.tenant}: {change.address}: created {rid}")
-
-    async def _create_postgres(self, change: Change, desired: DesiredResource, owner: str) -> str:
-        """POST /postgres, record the ID, then read its connection info for the services that use it."""
-        body = postgres_create_body(desired, owner)
-        created = await self._write("create", self._journal_data(change), lambda: self.client.create_postgres(body),
-                                    lambda r: {"id": r["id"]})
-        rid = str(created["id"])
-        self._record(change, rid)
-        info = await self.client.postgres_connection_info(rid)
-        self.connections[(change.tenant, change.address)] = connection_info(info)
-        return rid
-
-    async def _create_service(self, change: Change, desired: DesiredResource, owner: str) -> str:
-        """POST /services with every managed env var; record the ID and the deploy Render started."""
-        env: list[JSON] = []
-        for var in desired.env_vars:
-            if not var.managed:
-                continue
-            if var.source is EnvSource.GENERATE_VALUE:
-                env.append({"key": var.key, "generateValue": True})
-            else:
-                env.append({"key": var.key, "value": self._env_value(change.tenant, var)})
-        body = service_create_body(desired, owner, env)
-        created = await self._write("create", self._journal_data(change), lambda: self.client.create_service(body),
-                                    lambda r: {"id": r["service"]["id"], "deploy": r.get("deployId")})
-        rid = str(created["service"]["id"])
-        self._record(change, rid)
-        await apply_kinds.after_service_create(self, change, created)
-        if created.get("deployId"):
-            self.report.deploys.append(DeployRecord(change.tenant, change.address, rid, created["deployId"]))
-        return rid
 
     async def _delete(self, change: Change) -> None:
         assert change.id is not None
@@ -363,18 +364,19 @@ class Applier:
         entry = tenant_entry.resources.get(address) if tenant_entry else None
         kind = entry.kind if entry is not None else change.kind
         parent_id = self.lockfile.parent_id(change.tenant, entry) if entry is not None else None
-        if Kind(kind) is Kind.POSTGRES:
+        ops = ops_for(kind)
+        if ops.backup_before_delete:
             await self._backup(change, rid, address)
 
         async def call() -> bool:
             try:
-                await apply_kinds.delete(self, kind, rid, parent_id)
+                await ops.delete(self.client, Kind(kind), rid, parent_id)
             except NotFound:
                 return False
             return True
 
-        existed = await self._write("delete", self._journal_data(change, id=rid, address=address), call,
-                                    lambda gone: {"id": rid, "existed": gone})
+        existed = await self.write("delete", change, call, lambda gone: {"id": rid, "existed": gone}, id=rid,
+                                   address=address)
         if not existed:
             self.emit(f"{change.tenant}: {change.address}: {rid} was already gone")
         tenant = self.lockfile.tenants.get(change.tenant)
@@ -406,58 +408,14 @@ class Applier:
         assert desired is not None and change.id is not None
         sid = change.id
         self.emit(f"{change.tenant}: {change.address}: updating {desired.name} ({sid})")
-        plain = [f for f in change.fields if not f.path.startswith("envVars.")]
-        data = self._journal_data(change, id=sid)
-        update = self.journal.intent("update", **data)
-        if desired.kind is Kind.POSTGRES:
-            body = {k: desired.fields[k] for k in POSTGRES_PATCH_FIELDS if k in {f.path for f in plain}}
-            if any(f.path == "highAvailability" for f in plain):
-                body["enableHighAvailability"] = desired.fields["highAvailability"]
-            if body:
-                await self._write("patch", data, lambda: self.client.update_postgres(sid, body))
-        elif not desired.kind.is_service:
-            await apply_kinds.update(self, change)
-        else:
-            body = service_patch_body(change.model_copy(update={"fields": plain}), self.client.settings.owner_id)
-            if body:
-                await self._write("patch", data, lambda: self.client.update_service(sid, body))
-            await apply_kinds.update_service_extras(self, change, sid)
-            if any(f.path == "numInstances" for f in plain):
-                count = int(desired.fields["numInstances"])
-                await self._write("scale", data, lambda: self.client.scale_service(sid, count))
-            by_key = {e.key: e for e in desired.env_vars}
-            for fc in change.fields:
-                if not fc.path.startswith("envVars."):
-                    continue
-                key = fc.path.removeprefix("envVars.")
-                await self._env_write(change, sid, key, None if not fc.after_set else by_key[key])
-            deploy = await self._write("deploy", data, lambda: self.client.trigger_deploy(sid),
-                                       lambda r: {"deploy": (r or {}).get("id")})
-            if deploy and deploy.get("id"):
-                self.report.deploys.append(DeployRecord(change.tenant, change.address, sid, deploy["id"]))
+        update = self.journal.intent("update", **self._journal_data(change, id=sid))
+        await ops_for(desired.kind).update(self, change)
         self.journal.done(update)
         entry = self.lockfile.tenants[change.tenant].resources[change.address]
         entry.env_vars = _managed_keys(desired)
         entry.applied = self.applied_fingerprints(change.tenant, desired, entry.applied)
         self._save()
         self.emit(f"{change.tenant}: {change.address}: updated {sid}")
-
-    async def _env_write(self, change: Change, sid: str, key: str, env: EnvVar | None) -> None:
-        """One env var: PUT /services/{id}/env-vars/{key}, or DELETE it when `env` is None."""
-        data = self._journal_data(change, id=sid, key=key)
-        if env is None:
-            async def delete() -> None:
-                with contextlib.suppress(NotFound):  # already gone is what we wanted
-                    await self.client.delete_env_var(sid, key)
-            await self._write("env_delete", data, delete)
-        elif env.source is EnvSource.GENERATE_VALUE:
-            await self._write("env_put", data, lambda: self.client.put_env_var(sid, key, generate=True))
-        else:
-            value = self._env_value(change.tenant, env)
-            await self._write("env_put", data, lambda: self.client.put_env_var(sid, key, value=value))
-            refs = self.references.get((change.tenant, change.address))
-            if refs is not None:  # a service created or updated later may read it (`envVarKey`)
-                refs.env_vars[key] = value
 
     async def run(self) -> ApplyReport:
         """Apply every tenant, up to `parallelism` at once (`renderer.concurrency`), output in plan order.
@@ -526,11 +484,11 @@ class Applier:
         if tenant is not None:
             tenant.status = "deleting" if slug not in self.plan.sources else "provisioning"
             self._save()
-        # Render's service-create budget (`renderer.budget`): a create that does not fit, and every
+        # Render's hourly create budgets (`renderer.budget`): a create that does not fit, and every
         # create after it (they may depend on it), wait for the next run; the rest of the tenant goes on.
         deferred: set[str] = set()
         spent: set[str] = set()  # the budgets that stopped this tenant
-        for change in apply_kinds.ordered((c for c in changes if first(c)), reverse=True):
+        for change in ordered((c for c in changes if first(c)), reverse=True):
             if change.action is Action.REPLACE and uses_create_budget(change):
                 try:
                     self.gate.reserve(change)  # never delete what cannot be created again now
@@ -542,7 +500,7 @@ class Applier:
             if change.action is Action.DELETE:
                 self.report.deleted.append(f"{slug}/{change.address}")
         waiting = False
-        for change in apply_kinds.ordered(c for c in changes if c.action in (Action.CREATE, Action.REPLACE)):
+        for change in ordered(c for c in changes if c.action in (Action.CREATE, Action.REPLACE)):
             waiting = waiting or change.address in deferred
             if waiting:
                 deferred.add(change.address)
@@ -562,10 +520,10 @@ class Applier:
             self.emit(f"{slug}: {len(deferred)} create{'s' if len(deferred) != 1 else ''} wait for the next run "
                       f"(Render's {budgets} budget{'s are' if len(spent) > 1 else ' is'} spent): "
                       f"{', '.join(sorted(deferred))}")
-        for change in apply_kinds.ordered(c for c in changes if c.action is Action.UPDATE):
+        for change in ordered(c for c in changes if c.action is Action.UPDATE):
             await self._update(change)
             self.report.updated.append(f"{slug}/{change.address}")
-        for change in apply_kinds.ordered((c for c in changes if c.action is Action.DELETE and not first(c)),
+        for change in ordered((c for c in changes if c.action is Action.DELETE and not first(c)),
                                           reverse=True):
             await self._delete(change)
             self.report.deleted.append(f"{slug}/{change.address}")

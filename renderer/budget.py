@@ -38,13 +38,13 @@ import contextlib
 import math
 from collections.abc import AsyncIterator, Iterable
 
+from renderer.kinds.registry import ops_for
 from renderer.lockfile import CreateWindow, Lockfile
 from renderer.plan.model import Action, Change, Plan
 from renderer.render_api.client import RenderClient
 from renderer.render_api.errors import RateLimited
 from renderer.render_api.limits import HOURLY_CREATES, RENDER_DEFAULTS, Bucket, Budget
 from renderer.render_api.retry import max_rate_wait
-from renderer.resources import Kind
 
 MAX_CREATE_WAIT = 120.0
 STOPPED_REASON = "Render rate budget"
@@ -66,10 +66,7 @@ def create_bucket(change: Change) -> Bucket | None:
     """The hourly budget carrying out `change` spends a unit of (a create or replace), else None."""
     if change.action not in (Action.CREATE, Action.REPLACE):
         return None
-    if change.kind.is_service:
-        return Bucket.CREATE_SERVICE
-    return {Kind.POSTGRES: Bucket.CREATE_POSTGRES, Kind.KEY_VALUE: Bucket.CREATE_KEY_VALUE,
-            Kind.CUSTOM_DOMAIN: Bucket.CREATE_CUSTOM_DOMAIN}.get(change.kind)
+    return ops_for(change.kind).create_bucket
 
 
 def uses_create_budget(change: Change) -> bool:

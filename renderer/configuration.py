@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from renderer import refdata
-from renderer.blueprint.model import COLLECTIONS, Blueprint, resource_kind, resources
+from renderer.blueprint.model import Blueprint, resource_kind, resources
 from renderer.blueprint.render import load_blueprint_file, render_tenant
 from renderer.blueprint.validate import SchemaValidator, compile_schema, validate
 from renderer.errors import Finding, RendererError, ValidationFailed, errors_in
-from renderer.resources import DesiredResource
+from renderer.resources import DesiredResource, suffixed
 from renderer.tenant import TenantFile, discover, load_tenant
-from renderer.translate import secret_findings, suffixed, translate
+from renderer.translate import secret_findings, translate
 from renderer.yamlio import format_path
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,9 @@ def fleet_findings(tenants: dict[str, RenderedTenant]) -> list[Finding]:
         for path, list_key, item in resources(rendered.blueprint.document):
             kind = resource_kind(list_key, item)
             name = item.get("name") if isinstance(item, dict) else None
-            if kind not in COLLECTIONS or not isinstance(name, str):
+            if kind is None or not isinstance(name, str):
                 continue
-            key = (COLLECTIONS[kind], suffixed(name, slug))
+            key = (kind.namespace, suffixed(name, slug))
             here = f"`{format_path(path)}` of tenant `{slug}`"
             if key not in owners:
                 owners[key] = (slug, here)

@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from renderer.errors import ExitCode
 from renderer.fingerprint import Fingerprinter
+from renderer.kinds.registry import live_value, requested_forms
 from renderer.lockfile import Lockfile
 from renderer.refresh import LiveState
-from renderer.resources import live_value, requested_forms
 
 FORMAT_VERSION = "1"
 DriftKind = Literal["changed", "missing", "unmanaged"]
@@ -58,8 +59,8 @@ class DriftReport:
     def has_drift(self) -> bool:
         return bool(self.items)
 
-    def exit_code(self, detailed: bool) -> int:
-        return 2 if detailed and self.has_drift else 0
+    def exit_code(self, detailed: bool) -> ExitCode:
+        return ExitCode.CHANGES if detailed and self.has_drift else ExitCode.OK
 
     def document(self) -> dict[str, Any]:
         """`{"format_version": "1", "tenants": [...], "drift": bool, "items": [{"tenant", "kind", "address",
@@ -104,7 +105,8 @@ def detect_drift(
                         details.append(f"env var {key} changed")
                     continue
                 value = live_value(resource.kind, resource.fields, path)
-                if all(fingerprints.matches(fp, form) is False for form in requested_forms(path, value)):
+                forms = requested_forms(resource.kind, path, value)
+                if all(fingerprints.matches(fp, form) is False for form in forms):
                     details.append(f"{path} is now {value!r}")
             for key in sorted(set(entry.env_vars) - {p.removeprefix("envVars.") for p in entry.applied}):
                 if resource.env_vars is not None and key not in env:

@@ -6,9 +6,9 @@ IDs, never by name. Written deterministically (sorted keys, 2-space indent, trai
 atomically (temporary file in the same directory, fsync, rename), after every create and delete, so a
 crash never loses an ID or leaves a torn file.
 
-Shape (format version 1):
+Shape (format version 2):
 
-    {"version": 1,
+    {"version": 2, "renderer_version": "0.1.0",
      "tenants": {"acme-corp": {
          "blueprint": "base_crm", "blueprint_digest": "sha256:...", "tenant_file": "tenants/acme-corp.yaml",
          "status": "active", "deletion_protection": false,
@@ -32,9 +32,19 @@ from the tenant file and keeps protecting after that file is deleted. `status`, 
 and `applied` were added without a format change: a file without them reads as no status, no
 protection and no fingerprints.
 
+`renderer_version` (top level, since format version 2) is the release of renderer that wrote the file,
+as Terraform's state records `terraform_version` and copier's answers file the template's `_commit`: a
+renderer that meets a lockfile of a newer format says which release wrote it, so the fix (upgrade to
+it) is in the error. Every write records the writing release.
+
 `service_create_window` (optional, top level) records Render's hourly service-create budget as the
 last apply left it (`{"resets_at": <epoch seconds>, "used": N}`), so the next run, in a new process,
 knows what is left of the window before it sends anything (`renderer.budget`).
+
+The format grows by versions: `loads` reads every earlier version and upgrades it in memory, one
+migration function per version step (`MIGRATIONS`), and `dumps` writes the current one. A field a later
+version adds gets its step here (`_v1_to_v2` is the first), so an older lockfile is never an error.
+Version 1 (renderer 0.1 before `renderer_version`) had no `renderer_version`; it reads as unknown.
 """
 
 from __future__ import annotations
@@ -42,15 +52,27 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from renderer.errors import RendererError
-from renderer.resources import Kind
+from renderer.kind import Kind
 
-FORMAT_VERSION: Literal[1] = 1
+FORMAT_VERSION: Literal[2] = 2
+
+
+def _renderer_release() -> str:
+    try:
+        return metadata.version("renderer")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
+RENDERER_VERSION = _renderer_release()
 TenantStatus = Literal["provisioning", "active", "failed", "deleting"]
 
 
@@ -93,7 +115,9 @@ class CreateWindow(BaseModel):
 class Lockfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[1] = FORMAT_VERSION
+    version: Literal[2] = FORMAT_VERSION
+    # The renderer release that wrote the file as read (None: written before format version 2).
+    renderer_version: str | None = None
     tenants: dict[str, LockedTenant] = Field(default_factory=dict)
     service_create_window: CreateWindow | None = None
 
@@ -115,7 +139,10 @@ class Lockfile(BaseModel):
         return parent.id if parent is not None else None
 
     def dumps(self) -> str:
+        """The file's text in the current format, `renderer_version` this release: sorted keys, 2-space
+        indent, trailing newline."""
         data = self.model_dump(mode="json")
+        data["renderer_version"] = RENDERER_VERSION
         if data.get("service_create_window") is None:
             del data["service_create_window"]
         for tenant in data["tenants"].values():
@@ -126,23 +153,69 @@ class Lockfile(BaseModel):
         return json.dumps(data, sort_keys=True, indent=2) + "\n"
 
 
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 adds `renderer_version`; a version-1 file does not say which release wrote it."""
+    return {**data, "version": 2, "renderer_version": None}
+
+
+# Version N -> the function that turns a version-N document into a version-N+1 one.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+
+RESTORE_HINT = "restore it from Git (`git checkout -- render.lock.json`); never edit IDs by hand"
+
+
+def upgrade(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """`data` (a parsed lockfile of any known format version) in the current version, through each
+    migration step in turn. `origin` names the file in errors. Raises `RendererError` for a version that
+    is missing, unknown, or newer than this renderer reads."""
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise RendererError(f"lockfile {origin} is not a valid renderer lockfile: no format version "
+                            f"(`version`: {version!r})", hint=RESTORE_HINT)
+    if version > FORMAT_VERSION:
+        wrote = data.get("renderer_version")
+        raise RendererError(
+            f"lockfile {origin} is format version {version}"
+            + (f", written by renderer {wrote}" if isinstance(wrote, str) else "")
+            + f"; this renderer ({RENDERER_VERSION}) reads format versions up to {FORMAT_VERSION}",
+            hint=f"upgrade renderer{f' to {wrote} or later' if isinstance(wrote, str) else ''}; an older "
+                 "renderer must not rewrite a newer lockfile")
+    while version < FORMAT_VERSION:
+        data = MIGRATIONS[version](data)
+        version = data["version"]
+    return data
+
+
+def loads(text: str | bytes, origin: str) -> Lockfile:
+    """Parse a lockfile of any known format version into the current model (`origin` names it in
+    errors). Raises `RendererError` when it is not JSON, not a lockfile, or of a newer format."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise RendererError(f"lockfile {origin} is not valid JSON: {exc}", hint=RESTORE_HINT) from None
+    if not isinstance(data, dict):
+        raise RendererError(f"lockfile {origin} is not a valid renderer lockfile: not a JSON object",
+                            hint=RESTORE_HINT)
+    try:
+        return Lockfile.model_validate(upgrade(data, origin))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RendererError(
+            f"lockfile {origin} is not a valid renderer lockfile: {first['msg']} at {where or 'top level'}",
+            hint=RESTORE_HINT) from None
+
+
 def load(path: Path) -> Lockfile:
-    """Read the lockfile; a missing file is an empty lockfile. Raises `RendererError` when it is broken."""
+    """Read the lockfile (any known format version); a missing file is an empty lockfile. Raises
+    `RendererError` when it is broken or of a newer format."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Lockfile()
     except OSError as exc:
         raise RendererError(f"cannot read lockfile {path}: {exc}") from None
-    try:
-        return Lockfile.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RendererError(
-            f"lockfile {path} is not a valid renderer lockfile: {first['msg']} at {where or 'top level'}",
-            hint="restore it from Git (`git checkout -- render.lock.json`); never edit IDs by hand",
-        ) from None
+    return loads(text, str(path))
 
 
 def write(path: Path, lockfile: Lockfile) -> None:

@@ -85,9 +85,10 @@ class Sim:
             return client.get(path, params=params)
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        # Seeding thousands of resources may take seconds on a busy machine (test_sim_admin allows 30).
+        # Admin set-up (seeding thousands of resources) can take longer than httpx's 5 s default on a
+        # loaded machine; the test's own assertions, not the transport, judge the time it took.
         return httpx.post(self.url + path, json=body or {}, headers={"Authorization": f"Bearer {self.api_key}"},
-                          timeout=30)
+                          timeout=120)
 
     def admin_get(self, path: str) -> Any:
         response = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.api_key}"})
@@ -332,12 +333,6 @@ def run(*args: str, stdin: str = "") -> Result:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    from tests import replay
-
-    if replay.RESULTS:
-        terminalreporter.section("replay of Render's recorded traffic against the simulator")
-        for line in replay.table(replay.RESULTS).splitlines():
-            terminalreporter.write_line(line)
     if CLIENT_LEDGER.checked:
         terminalreporter.write_line(
             f"contract: {CLIENT_LEDGER.checked} client exchanges (request and answer) checked against Render's "

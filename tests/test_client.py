@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from renderer.apply import DeployRecord, wait_for_deploys
 from renderer.render_api.client import RenderClient, Settings, current_client_options
 from renderer.render_api.errors import BadRequest, Conflict, Gone, NotFound, PaymentRequired
 from tests.conftest import Sim
@@ -157,14 +158,22 @@ def test_env_vars_and_secret_files_one_at_a_time(sim: Sim) -> None:
 
 
 def test_deploys_trigger_list_retrieve_and_wait(sim: Sim) -> None:
+    """Deploys are followed with apply's one deploy-waiting routine (`renderer.apply.wait_for_deploys`)."""
+
+    async def wait(client: RenderClient, sid: str, deploy_id: str) -> dict[str, Any]:
+        record = DeployRecord("acme", "background_worker.w", sid, deploy_id)
+        failed = await wait_for_deploys(client, [record], emit=lambda _: None)
+        assert failed == ([record] if record.status != "live" else [])
+        return {"status": record.status}
+
     async def scenario(client: RenderClient) -> dict[str, Any]:
         created = await client.create_service(worker(sim, "w"))
         sid = created["service"]["id"]
-        first = await client.wait_for_deploy(sid, created["deployId"])
+        first = await wait(client, sid, created["deployId"])
         sim.admin("/_sim/deploy-outcomes", {"outcome": "build_failed", "serviceId": sid})
         failing = await client.trigger_deploy(sid, clear_cache=True)
         assert failing is not None
-        failed = await client.wait_for_deploy(sid, failing["id"])
+        failed = await wait(client, sid, failing["id"])
         running = await client.trigger_deploy(sid)
         assert running is not None
         canceled = await client.cancel_deploy(sid, running["id"])

@@ -1,7 +1,7 @@
 """Conformance: the 114 real render.yaml files in ../shared/corpus/render-yaml/ go through the validator
 in-process, in one call per mode. No file crashes it; with --strict the schema layer's verdict equals the
 official schema's (checked with a second, independent implementation: python-jsonschema) on every file
-that parses; the README shows the default-mode counts and the most common findings."""
+that parses; docs/validation.md shows the default-mode counts and the most common findings."""
 
 from __future__ import annotations
 
@@ -80,12 +80,12 @@ def default_mode_summary(files: list[Path]) -> tuple[Counter[str], list[tuple[st
     return verdicts, [(rule, severity, n, per_rule[(rule, severity)]) for (rule, severity), n in ranked]
 
 
-def test_readme_shows_the_default_mode_counts(files: list[Path]) -> None:
+def test_validation_docs_show_the_default_mode_counts(files: list[Path]) -> None:
     verdicts, top = default_mode_summary(files)
     assert sum(verdicts.values()) == 114
-    readme = (ROOT / "README.md").read_text()
+    page = (ROOT / "docs" / "validation.md").read_text()
     for verdict in ("valid", "valid with warnings", "invalid"):
-        assert f"| {verdict} | {verdicts[verdict]} |" in readme, verdict
+        assert f"| {verdict} | {verdicts[verdict]} |" in page, verdict
     for rule, severity, n_files, n_findings in top:
         row = f"| `{rule}` | {severity} | {n_files} | {n_findings} |"
-        assert row in readme, row
+        assert row in page, row

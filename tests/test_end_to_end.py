@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from renderer.lockfile import RENDERER_VERSION
 from tests.conftest import Result, Sim, run
 
 LOCK = "render.lock.json"
@@ -62,7 +63,7 @@ def test_lockfile_is_deterministic_json(sim: Sim, project: Path) -> None:
     text = (project / LOCK).read_text()
     data = json.loads(text)
     assert text == json.dumps(data, sort_keys=True, indent=2) + "\n"
-    assert data["version"] == 1
+    assert data["version"] == 2 and data["renderer_version"] == RENDERER_VERSION
     acme = data["tenants"]["acme-corp"]
     assert acme["blueprint"] == "base_crm"
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", acme["blueprint_digest"])

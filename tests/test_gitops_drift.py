@@ -157,3 +157,40 @@ def test_with_protected_main_drift_compares_with_the_open_bot_pull_requests_lock
     assert "Compared with the lockfile of the open bot pull request #101." in actions.summary
     assert "No drift: Render matches what renderer last applied for 1 tenant." in out
     assert github.state.issues == {}
+
+
+def test_ci_drift_and_drift_agree_on_a_tenant_with_custom_domains(
+        sim: Sim, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both refresh through `renderer.operations.scope.refresh_scope`, so a custom domain (reached through
+    its service's ID) is found by both; `renderer ci drift` once refreshed without the parents and
+    reported every managed custom domain as deleted outside renderer."""
+    monkeypatch.setenv("RENDERER_FINGERPRINT_KEY", "test-fingerprint-key")
+    project = GitProject(tmp_path, ["globex"])
+    monkeypatch.chdir(project.path)
+    blueprint = project.path / "blueprints" / "base_crm" / "render.yaml.j2"
+    blueprint.write_text(blueprint.read_text().replace(
+        "    healthCheckPath: /healthz\n",
+        "    healthCheckPath: /healthz\n    domains:\n      - app.{{ tenant.slug }}.example.com\n"
+        "      - crm.{{ tenant.slug }}.example.com\n"))
+    project.commit("Custom domains")
+    project.push("main")
+    actions = Actions(tmp_path, monkeypatch, github)
+    actions.event("push", push_event("0" * 40, project.sha()), sha=project.sha())
+    applied = run("ci", "apply")
+    assert applied.code == 0, applied.output
+    project.sync_main()
+    github.reset()
+    domains = [a for a in json.loads((project.path / LOCK).read_text())["tenants"]["globex"]["resources"]
+               if a.startswith("custom_domain.")]
+    assert domains == ["custom_domain.backboneos-backend/app.globex.example.com",
+                       "custom_domain.backboneos-backend/crm.globex.example.com"]
+
+    out = drift_run(actions)
+    assert "No drift: Render matches what renderer last applied for 1 tenant." in out
+    assert "deleted outside renderer" not in out
+    assert github.state.issues == {}
+    local = run("drift", "--detailed-exitcode")
+    assert local.code == 0, local.output
+    assert "No drift: Render matches what renderer last applied for 1 tenant." in local.out
+    report = json.loads((actions.tmp / "renderer-drift" / "drift.json").read_text())
+    assert report == json.loads(run("drift", "--format", "json").out)

@@ -18,8 +18,8 @@ from renderer.ci.deploy import pull_number_from_message
 from renderer.ci.lockcommit import auth_environment, merge_lockfiles
 from renderer.ci.tenant_secrets import ENV_VAR, expand_tenant_secrets
 from renderer.errors import RendererError
+from renderer.kind import Kind
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile
-from renderer.resources import Kind
 from tests.ci_support import Actions, GitProject, pull_request_event, push_event
 from tests.conftest import Sim, run
 from tests.github_fake import FakeGitHub

@@ -19,58 +19,20 @@ from typing import Any, Literal
 from renderer import yamlio
 from renderer.blueprint.template import RenderedTemplate
 from renderer.errors import Finding, Layer
+from renderer.kind import Kind, blueprint_kind
 from renderer.yamlio import PathPart, YamlDocument
 
 DocPath = tuple[PathPart, ...]
-
-# Blueprint service `type` values that are Key Value instances rather than services
-# (render.yaml.schema.json: definitions.redisServer.type; `redis` is the deprecated alias).
-KEY_VALUE_TYPES = frozenset({"keyvalue", "redis"})
-# Native runtimes build and start with commands (render.yaml.schema.json: definitions.runtime;
-# openapi.json: nativeEnvironmentDetailsPOST requires buildCommand and startCommand).
-NATIVE_RUNTIMES = frozenset({"elixir", "go", "node", "python", "ruby", "rust"})
-
-# Resource kinds in Render API vocabulary (openapi.json: serviceType, plus the datastores and env groups).
-WEB_SERVICE = "web_service"
-PRIVATE_SERVICE = "private_service"
-BACKGROUND_WORKER = "background_worker"
-CRON_JOB = "cron_job"
-STATIC_SITE = "static_site"
-KEY_VALUE = "key_value"
-POSTGRES = "postgres"
-ENV_GROUP = "env_group"
-SERVICE_KINDS = frozenset({WEB_SERVICE, PRIVATE_SERVICE, BACKGROUND_WORKER, CRON_JOB, STATIC_SITE})
-_SERVICE_TYPES = {"web": WEB_SERVICE, "pserv": PRIVATE_SERVICE, "worker": BACKGROUND_WORKER, "cron": CRON_JOB}
-# Render API collections a name must be unique in: services (all five service types), Key Value, Postgres,
-# env groups (openapi.json: /services, /key-value, /postgres, /env-groups).
-COLLECTIONS = {**{kind: "service" for kind in SERVICE_KINDS}, KEY_VALUE: KEY_VALUE, POSTGRES: POSTGRES,
-               ENV_GROUP: ENV_GROUP}
-KIND_LABELS = {
-    WEB_SERVICE: "web service", PRIVATE_SERVICE: "private service", BACKGROUND_WORKER: "background worker",
-    CRON_JOB: "cron job", STATIC_SITE: "static site", KEY_VALUE: "Key Value instance",
-    POSTGRES: "Postgres database", ENV_GROUP: "env group",
-}
-
 
 def runtime_of(item: Any) -> Any:
     """A service's runtime: `runtime`, or the deprecated `env` when only that is set."""
     return item.get("runtime", item.get("env")) if isinstance(item, dict) else None
 
 
-def resource_kind(list_key: str, item: Any) -> str | None:
-    """The kind of one entry of `services`, `databases` or `envVarGroups`; None when its type is unknown."""
-    if list_key == "databases":
-        return POSTGRES
-    if list_key == "envVarGroups":
-        return ENV_GROUP
-    if not isinstance(item, dict):
-        return None
-    kind = item.get("type")
-    if kind in KEY_VALUE_TYPES:
-        return KEY_VALUE
-    if kind == "web" and runtime_of(item) == "static":
-        return STATIC_SITE
-    return _SERVICE_TYPES.get(kind) if isinstance(kind, str) else None
+def resource_kind(list_key: str, item: Any) -> Kind | None:
+    """The kind of one entry of `services`, `databases` or `envVarGroups`; None when its type is unknown
+    (`renderer.kind.blueprint_kind`)."""
+    return blueprint_kind(list_key, item)
 
 
 def resource_lists(document: Any) -> Iterator[tuple[DocPath, str, list[Any]]]:

@@ -24,13 +24,12 @@ from collections.abc import Callable
 from typing import Any
 
 from renderer.blueprint.model import (
-    KEY_VALUE_TYPES,
-    STATIC_SITE,
     Change,
     DocPath,
     resource_kind,
     resource_lists,
 )
+from renderer.kind import DATASTORE_TYPES, Kind
 
 SourceText = Callable[[DocPath], str | None]
 
@@ -139,12 +138,12 @@ class _Normalizer:
             self.change((*path, "type"), "deprecated-redis",
                         "`type: redis` is the deprecated name of `type: keyvalue`", "write `type: keyvalue`",
                         schema_accepts=True)
-        if item.get("type") not in KEY_VALUE_TYPES:
+        if item.get("type") not in DATASTORE_TYPES:
             if isinstance(item.get("pullRequestPreviewsEnabled"), bool):
                 enabled = item["pullRequestPreviewsEnabled"]
                 self.move(item, path, "pullRequestPreviewsEnabled", ("previews", "generation"),
                           "automatic" if enabled else "off")
-            if "previewPlan" in item and resource_kind("services", item) != STATIC_SITE:
+            if "previewPlan" in item and resource_kind("services", item) is not Kind.STATIC_SITE:
                 self.move(item, path, "previewPlan", ("previews", "plan"), item["previewPlan"])
         self.env_vars(item.get("envVars"), path)
 

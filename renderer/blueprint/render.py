@@ -11,10 +11,11 @@ from typing import Any
 
 from renderer import yamlio
 from renderer.blueprint import template
-from renderer.blueprint.model import KEY_VALUE_TYPES, STATIC_SITE, Blueprint, DocPath, Origin, resource_kind, resources
+from renderer.blueprint.model import Blueprint, DocPath, Origin, resource_kind, resources
 from renderer.blueprint.normalize import normalize
 from renderer.blueprint.template import RenderedTemplate, TenantValue
 from renderer.errors import Finding, ValidationFailed
+from renderer.kind import DATASTORE_TYPES, Kind
 from renderer.tenant import Tenant, TenantFile
 from renderer.yamlio import YamlDocument
 
@@ -49,9 +50,9 @@ def apply_tenant_overrides(document: Any, tenant: Tenant, tenant_file: str,
     for path, list_key, item in resources(document):
         if not isinstance(item, dict) or list_key == "envVarGroups":
             continue
-        if resource_kind(list_key, item) == STATIC_SITE:
+        if resource_kind(list_key, item) is Kind.STATIC_SITE:
             continue
-        is_datastore = list_key == "databases" or item.get("type") in KEY_VALUE_TYPES
+        is_datastore = list_key == "databases" or item.get("type") in DATASTORE_TYPES
         if tenant.region is not None:
             item["region"] = tenant.region
             origins[(*path, "region")] = Origin(tenant_file, ("region",), tenant_document)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from renderer.errors import Finding
+from renderer.errors import ExitCode, Finding
 
 FINDING_KEYS = ("file", "line", "column", "path", "layer", "rule", "message", "hint")
 
@@ -55,8 +55,8 @@ class ValidationReport:
         return not self.errors
 
     @property
-    def exit_code(self) -> int:
-        return 0 if self.valid else 1
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.valid else ExitCode.ERROR
 
     def summary(self) -> str:
         def count(n: int, word: str) -> str:

@@ -23,8 +23,9 @@ from typing import Any
 
 import jsonschema_rs
 
-from renderer.blueprint.model import KEY_VALUE_TYPES, Blueprint, DocPath, runtime_of
+from renderer.blueprint.model import Blueprint, DocPath, runtime_of
 from renderer.errors import Finding
+from renderer.kind import DATASTORE_TYPES
 
 _DATABASE_TYPES = frozenset({"db", "database", "postgres", "postgresql", "pg", "dpg"})
 _MAX_LISTED = 10
@@ -102,7 +103,7 @@ def service_branch(item: Any) -> str | None:
     if not isinstance(item, dict):
         return None
     kind = item.get("type")
-    if kind in KEY_VALUE_TYPES:
+    if kind in DATASTORE_TYPES:
         return "redisServer"
     if kind == "cron":
         return "cronService"

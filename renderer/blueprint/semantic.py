@@ -17,24 +17,21 @@ from typing import Any
 
 from renderer import yamlio
 from renderer.blueprint.model import (
-    BACKGROUND_WORKER,
-    COLLECTIONS,
-    CRON_JOB,
-    ENV_GROUP,
-    KEY_VALUE,
-    KIND_LABELS,
-    NATIVE_RUNTIMES,
-    POSTGRES,
-    PRIVATE_SERVICE,
-    SERVICE_KINDS,
-    STATIC_SITE,
-    WEB_SERVICE,
     Blueprint,
     DocPath,
     resource_kind,
     resources,
 )
 from renderer.errors import Finding
+from renderer.kind import (
+    CODE_KINDS,
+    DATASTORE_TYPES,
+    NATIVE_RUNTIMES,
+    REFERENCE_KINDS,
+    SERVICE_KINDS,
+    SERVICE_PLANS,
+    Kind,
+)
 
 RULES = (
     "unique-name", "fleet-unique-name", "key-value-under-databases", "from-database-ref", "from-database-property",
@@ -43,25 +40,18 @@ RULES = (
     "free-plan-limits", "placeholder", "duplicate-env-key",
 )
 
-# Instance types by kind, Blueprint spelling (render.yaml.schema.json: definitions.plan; which kind takes
-# which: openapi.json webServiceDetailsPOST.plan = plan, privateService/backgroundWorker/cronJobDetailsPOST.plan
-# = paidPlan, keyValuePlan, postgres.plan).
-SERVICE_PLANS = ("free", "starter", "standard", "pro", "pro plus", "pro max", "pro ultra")
-PAID_PLANS = SERVICE_PLANS[1:]
-KEY_VALUE_PLANS = ("free", "starter", "standard", "pro", "pro plus")
+# Postgres instance types, Blueprint spelling (render.yaml.schema.json: definitions.plan; openapi.json:
+# postgres.plan); other kinds' are `Kind.blueprint_plans`.
 POSTGRES_PLAN = re.compile(r"^(free|basic-(256mb|1gb|4gb)|pro-\d+gb|accelerated-\d+gb)$")
 LEGACY_POSTGRES_PLANS = ("starter", "standard", "pro", "pro plus")
-PLANS_BY_KIND: dict[str, tuple[str, ...]] = {
-    WEB_SERVICE: SERVICE_PLANS, PRIVATE_SERVICE: PAID_PLANS, BACKGROUND_WORKER: PAID_PLANS, CRON_JOB: PAID_PLANS,
-    KEY_VALUE: KEY_VALUE_PLANS,
-}
 # fromDatabase properties (Render Blueprint spec, "fromDatabase").
 DATABASE_PROPERTIES = ("connectionString", "host", "port", "user", "password", "database")
 # fromService `type` -> the kind it names (render.yaml.schema.json: definitions.serviceType).
-REFERENCE_TYPES = {"web": WEB_SERVICE, "static": STATIC_SITE, "worker": BACKGROUND_WORKER, "pserv": PRIVATE_SERVICE,
-                   "cron": CRON_JOB, "keyvalue": KEY_VALUE, "redis": KEY_VALUE}
-TYPE_OF_KIND = {WEB_SERVICE: "web", STATIC_SITE: "static", BACKGROUND_WORKER: "worker", PRIVATE_SERVICE: "pserv",
-                CRON_JOB: "cron", KEY_VALUE: "keyvalue"}
+# The kinds `fromService` can name (render.yaml.schema.json: definitions.serviceType; `renderer.kind`).
+REFERENCED_KINDS = frozenset(REFERENCE_KINDS.values())
+# `fromService` targets reached by host and port over Render's private network (same region only).
+DATASTORE_REFERENCES = frozenset(k for k in REFERENCED_KINDS if k.is_datastore)
+PRIVATE_NETWORK_KINDS = DATASTORE_REFERENCES | {Kind.PRIVATE_SERVICE}
 DEFAULT_REGION = "oregon"  # Render Blueprint spec: region defaults to oregon
 
 _COMMAND_KEYS = frozenset({"buildCommand", "startCommand", "dockerCommand", "preDeployCommand", "initialDeployHook"})
@@ -80,7 +70,7 @@ class _Resource:
     path: DocPath
     list_key: str
     item: dict[str, Any]
-    kind: str | None
+    kind: Kind | None
 
     @property
     def name(self) -> str | None:
@@ -100,12 +90,12 @@ class _Index:
     key_values_under_databases: dict[str, _Resource] = field(default_factory=dict)
     read_replicas: dict[str, _Resource] = field(default_factory=dict)  # replica name -> its primary
 
-    def named(self, name: str, kinds: frozenset[str] | set[str]) -> list[_Resource]:
+    def named(self, name: str, kinds: frozenset[Kind] | set[Kind]) -> list[_Resource]:
         return [r for r in self.by_name.get(name, []) if r.kind in kinds]
 
 
 def _is_key_value_item(item: dict[str, Any]) -> bool:
-    return item.get("type") in ("keyvalue", "redis") or "maxmemoryPolicy" in item
+    return item.get("type") in DATASTORE_TYPES or "maxmemoryPolicy" in item
 
 
 def _index(document: Any) -> _Index:
@@ -121,7 +111,7 @@ def _index(document: Any) -> _Index:
         index.resources.append(resource)
         if resource.name:
             index.by_name[resource.name].append(resource)
-        replicas = item.get("readReplicas") if resource.kind == POSTGRES else None
+        replicas = item.get("readReplicas") if resource.kind == Kind.POSTGRES else None
         for replica in replicas if isinstance(replicas, list) else []:
             if isinstance(replica, dict) and isinstance(replica.get("name"), str):
                 index.read_replicas[replica["name"]] = resource
@@ -143,7 +133,7 @@ class _Rules:
     def unique_names(self) -> None:
         seen: dict[tuple[DocPath, str, str], _Resource] = {}
         for resource in self.index.resources:
-            collection = COLLECTIONS.get(resource.kind or "")
+            collection = resource.kind.namespace if resource.kind is not None else None
             if resource.name is None or collection is None:
                 continue
             scope = resource.path[:-2] if resource.path[:1] != ("ungrouped",) else ()
@@ -198,7 +188,7 @@ class _Rules:
                 here = self.blueprint.locate((*resource.path, "envVars", j, "key"))[0]
                 where = f" at envVars[{first[key]}]" + (
                     "" if not line else f" (line {line})" if file == here else f" ({file}:{line})")
-                owner = f"env group `{resource.name}`" if resource.kind == ENV_GROUP else f"`{resource.name}`"
+                owner = f"env group `{resource.name}`" if resource.kind == Kind.ENV_GROUP else f"`{resource.name}`"
                 self.error((*resource.path, "envVars", j, "key"), "duplicate-env-key",
                            f"duplicate env var key `{key}` in `{list_path}` of {owner}: already declared{where}",
                            "declare each key once per service or env group; a tenant `env:` key must not repeat a "
@@ -210,7 +200,7 @@ class _Rules:
         sources = [s for s in ("value", "generateValue", "sync", "fromDatabase", "fromService", "fromGroup")
                    if s in env and not (s == "generateValue" and env[s] is not True)
                    and not (s == "sync" and env[s] is not False)]
-        if owner.kind == ENV_GROUP and env.get("sync") is False:
+        if owner.kind == Kind.ENV_GROUP and env.get("sync") is False:
             self.error((*path, "sync"), "env-group-sync-false",
                        f"{label} in env group `{owner.name}` has `sync: false`; renderer takes `sync: false` only "
                        "on a service's env vars (an env group's values come from the blueprint)",
@@ -218,7 +208,7 @@ class _Rules:
                        "services that need it", at_value=False)
         elif not sources:
             self.error(path, "env-var-source", f"{label} has no value source",
-                       "give it `value:` or `generateValue: true`" if owner.kind == ENV_GROUP else
+                       "give it `value:` or `generateValue: true`" if owner.kind == Kind.ENV_GROUP else
                        "give it exactly one of `value:`, `generateValue: true`, `sync: false`, `fromDatabase:`, "
                        "`fromService:` or `fromGroup:`", at_value=False)
         elif len(sources) > 1:
@@ -245,20 +235,23 @@ class _Rules:
                            "a Key Value is read with `fromService`",
                            f"declare `{name}` under `services:` with `type: keyvalue` and write "
                            f"`fromService: {{type: keyvalue, name: {name}, property: connectionString}}`")
-            elif self.index.named(name, {POSTGRES}):
-                self.same_region(path, self.index.named(name, {POSTGRES})[0])
+            elif self.index.named(name, {Kind.POSTGRES}):
+                self.same_region(path, self.index.named(name, {Kind.POSTGRES})[0])
             elif name in self.index.read_replicas:  # a read replica is read like its primary
                 self.same_region(path, self.index.read_replicas[name])
-            elif self.index.named(name, {KEY_VALUE}):
+            elif other := self.index.named(name, DATASTORE_REFERENCES):
+                kind = other[0].kind
+                assert kind is not None
                 self.error((*path, "name"), "from-database-ref",
-                           f"fromDatabase reads `{name}`, which is a Key Value instance, not a Postgres database",
-                           f"write `fromService: {{type: keyvalue, name: {name}, property: connectionString}}`")
+                           f"fromDatabase reads `{name}`, which is a {kind.label}, not a Postgres database",
+                           f"write `fromService: {{type: {kind.blueprint_type}, name: {name}, property: "
+                           "connectionString}`")
             elif any(r.list_key == "services" and r.kind is None for r in self.index.by_name.get(name, [])):
                 self.error((*path, "name"), "from-database-ref",
                            f"fromDatabase names `{name}`, which is declared under `services:`; a Postgres database "
                            "belongs under `databases:`", f"move `{name}` under `databases:` (without `type:`)")
             else:
-                databases = sorted(r.name for r in self.index.resources if r.kind == POSTGRES and r.name)
+                databases = sorted(r.name for r in self.index.resources if r.kind == Kind.POSTGRES and r.name)
                 close = difflib.get_close_matches(name, databases, n=1)
                 self.error((*path, "name"), "from-database-ref",
                            f"fromDatabase names `{name}`, which is not a database in this blueprint",
@@ -274,22 +267,23 @@ class _Rules:
             return
         name, declared = ref.get("name"), ref.get("type")
         if isinstance(name, str):
-            candidates = self.index.named(name, set(TYPE_OF_KIND))
+            candidates = self.index.named(name, REFERENCED_KINDS)
             if not candidates:
-                services = sorted({r.name for r in self.index.resources if r.kind in TYPE_OF_KIND and r.name})
+                services = sorted({r.name for r in self.index.resources if r.kind in REFERENCED_KINDS and r.name})
                 close = difflib.get_close_matches(name, services, n=1)
                 self.error((*path, "name"), "from-service-ref",
                            f"fromService names `{name}`, which is not a service in this blueprint",
                            f"did you mean `{close[0]}`?" if close else "declare it under `services:` or fix the name")
             elif isinstance(declared, str):
-                wanted = REFERENCE_TYPES.get(declared)
+                wanted = REFERENCE_KINDS.get(declared)
                 matching = [r for r in candidates if r.kind == wanted]
                 if not matching:
-                    actual = candidates[0].kind or ""
+                    actual = candidates[0].kind
+                    assert actual is not None
                     self.error((*path, "type"), "from-service-type",
-                               f"fromService says `type: {declared}` but `{name}` is a {KIND_LABELS[actual]}",
-                               f"write `type: {TYPE_OF_KIND[actual]}`")
-                elif matching[0].kind in (KEY_VALUE, PRIVATE_SERVICE):
+                               f"fromService says `type: {declared}` but `{name}` is a {actual.label}",
+                               f"write `type: {actual.blueprint_type}`")
+                elif matching[0].kind in PRIVATE_NETWORK_KINDS:
                     self.same_region(path, matching[0])
         has_property, has_key = "property" in ref, "envVarKey" in ref
         if has_property == has_key:
@@ -299,8 +293,8 @@ class _Rules:
                        "keep exactly one of `property` and `envVarKey`", at_value=False)
 
     def from_group(self, path: DocPath, name: Any) -> None:
-        if isinstance(name, str) and not self.index.named(name, {ENV_GROUP}):
-            groups = sorted(r.name for r in self.index.resources if r.kind == ENV_GROUP and r.name)
+        if isinstance(name, str) and not self.index.named(name, {Kind.ENV_GROUP}):
+            groups = sorted(r.name for r in self.index.resources if r.kind == Kind.ENV_GROUP and r.name)
             close = difflib.get_close_matches(name, groups, n=1)
             self.error(path, "from-group-ref", f"fromGroup names `{name}`, which is not an env group in this blueprint",
                        f"did you mean `{close[0]}`?" if close else
@@ -308,11 +302,11 @@ class _Rules:
 
     def same_region(self, path: DocPath, target: _Resource) -> None:
         owner = next((r for r in self.index.resources if r.path == path[: len(r.path)]), None)
-        if owner is None or owner.kind in (ENV_GROUP, STATIC_SITE) or owner.region == target.region:
+        if owner is None or owner.kind in (Kind.ENV_GROUP, Kind.STATIC_SITE) or owner.region == target.region:
             return
         self.error(path, "region-for-kind",
-                   f"this {KIND_LABELS.get(owner.kind or '', 'resource')} in `{owner.region}` reads "
-                   f"{KIND_LABELS.get(target.kind or '', 'a resource')} `{target.name}` in `{target.region}` over "
+                   f"this {owner.kind.label if owner.kind else 'resource'} in `{owner.region}` reads "
+                   f"{target.kind.label if target.kind else 'a resource'} `{target.name}` in `{target.region}` over "
                    "Render's private network, which connects resources in the same region only",
                    f"put both in one region (set `region: {target.region}` on `{owner.name}`)", at_value=False)
 
@@ -336,9 +330,9 @@ class _Rules:
             if isinstance(item.get("previewPlan"), str):
                 self.plan_for_kind((*resource.path, "previewPlan"), item["previewPlan"], kind)
 
-    def plan_for_kind(self, path: DocPath, plan: str, kind: str) -> None:
-        label = KIND_LABELS.get(kind, "resource")
-        if kind == POSTGRES:
+    def plan_for_kind(self, path: DocPath, plan: str, kind: Kind) -> None:
+        label = kind.label
+        if kind == Kind.POSTGRES:
             if plan in LEGACY_POSTGRES_PLANS:
                 self.error(path, "plan-for-kind",
                            f"`{plan}` is a legacy Postgres instance type that new databases cannot use",
@@ -347,7 +341,7 @@ class _Rules:
                 self.error(path, "plan-for-kind", f"`{plan}` is a service instance type, not a Postgres one",
                            "use `free`, `basic-256mb`, `basic-1gb`, `basic-4gb`, `pro-4gb` or larger")
             return
-        allowed = PLANS_BY_KIND.get(kind)
+        allowed = kind.blueprint_plans
         if allowed is None or plan in allowed:
             return
         if plan == "free":
@@ -361,7 +355,7 @@ class _Rules:
     def commands(self) -> None:
         for resource in self.index.resources:
             item, kind = resource.item, resource.kind
-            if kind not in (WEB_SERVICE, PRIVATE_SERVICE, BACKGROUND_WORKER, CRON_JOB):
+            if kind not in CODE_KINDS:
                 continue
             runtime = item.get("runtime")
             if runtime in NATIVE_RUNTIMES:
@@ -369,14 +363,14 @@ class _Rules:
                     value = item.get(command)
                     if not isinstance(value, str) or not value.strip():
                         self.error((*resource.path, "runtime"), "runtime-commands",
-                                   f"a {runtime} {KIND_LABELS[kind]} needs a `{command}`",
+                                   f"a {runtime} {kind.label} needs a `{command}`",
                                    f"add `{command}:` (Render runs it to "
                                    f"{'build' if command == 'buildCommand' else 'start'} the service)")
             elif runtime == "image":
                 image = item.get("image")
                 if not isinstance(image, dict) or not image.get("url"):
                     self.error((*resource.path, "runtime"), "runtime-commands",
-                               f"a {KIND_LABELS[kind]} with `runtime: image` needs `image: {{url: ...}}`",
+                               f"a {kind.label} with `runtime: image` needs `image: {{url: ...}}`",
                                "add `image:` with the `url` of the image to run, e.g. `docker.io/library/nginx:1.27`")
 
     def disks(self) -> None:
@@ -426,7 +420,7 @@ class _Rules:
 
 
 def _collection_label(collection: str) -> str:
-    return "service" if collection == "service" else KIND_LABELS[collection]
+    return "service" if collection == "service" else Kind(collection).label
 
 
 def _strings(node: Any, path: DocPath) -> Iterator[tuple[DocPath, str]]:

@@ -38,7 +38,6 @@ TEMPLATE_FILE = "render.yaml.j2"
 # Private-use code points: they never occur in a template or a valid tenant value (tenant.py refuses
 # them), so the markers cannot be confused with output.
 _MARK, _MARK_END, _ORIGIN, _ORIGIN_END = "\ue000", "\ue001", "\ue002", "\ue003"
-MARKER_CHARS = frozenset(_MARK + _MARK_END + _ORIGIN + _ORIGIN_END)
 _MARKERS = re.compile(f"{_MARK}(\\d+){_MARK_END}|{_ORIGIN}([^{_ORIGIN_END}]*){_ORIGIN_END}")
 _VALUE_FILTER = "renderer_value__"
 _SKIPPED_BLOCKS = (nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock)

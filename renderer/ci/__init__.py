@@ -1,6 +1,6 @@
 """GitOps in GitHub Actions: `renderer ci plan` on pull requests, `renderer ci apply` on merge.
 
-One module per concern, all below the CLI and above the pipeline (they call `renderer.workflow`,
+One module per concern, all below the CLI and above the pipeline (they call `renderer.operations`,
 `renderer.apply` and `renderer.lockfile`, never the other way round):
 
 - `context`: the GitHub Actions environment and the event that triggered the run;

@@ -52,10 +52,6 @@ class AllowKind(StrEnum):
         return self.value.replace("-", " ")
 
 
-ALLOW_LABEL = AllowKind.DESTROY.label
-ALLOW_TRAILER = AllowKind.DESTROY.trailer
-
-
 @dataclass(frozen=True)
 class Allow:
     """Whether one kind is allowed and by what (for the job summary and the PR comment)."""

@@ -7,14 +7,16 @@ commit `render.lock.json` back.
    `workflow_dispatch` (inputs `allow_destroy`, `allow_data_loss`, `allow_mass_destroy`).
 2. The starting lockfile: the checkout's, or, while a bot lockfile PR is open (main is protected), that
    branch's, so nothing applied is forgotten. An interrupted run's journal is fetched (`journal_branch`).
-3. Under the apply lock (`renderer.apply.apply_lock`, as `renderer apply`): recover from that journal
-   (`renderer.apply.recover`), bring in the tenant secrets, plan; `plan.json` goes to the output directory.
-4. A plan that needs an allow the change does not carry (`allow`: destroy, data loss, mass destroy), or
-   that touches a tenant with deletion protection, stops (exit 1) before any write.
-5. The plan's writes are pushed to `renderer/journal` (write-ahead), then apply. Whatever happens
-   (success, a refused call half-way, a stop with work left, a crash of the process), the lockfile as
-   apply left it is stamped with provenance (`commit`, `pull_request` on each tenant this run changed)
-   and committed (`lockcommit`), and the journal branch is deleted or replaced by what apply left.
+3. The tenant secrets are brought in, then `renderer.operations.apply.apply_run`, the sequence
+   `renderer apply` runs: under the apply lock, recover from that journal, plan (`plan.json` goes to
+   the output directory), the plan checks once (every flag given: only deletion protection refuses).
+4. Its `permit` is this run's: a plan that needs an allow the change does not carry (`allow`: destroy,
+   data loss, mass destroy) stops (exit 1, `PlanRefused`) before any write.
+5. The plan's writes are pushed to `renderer/journal` (write-ahead), then apply; a plan without changes
+   is not applied. Whatever happens (success, a refused call half-way, a stop with work left, a crash
+   of the process), the lockfile as apply left it is stamped with provenance (`commit`, `pull_request`
+   on each tenant this run changed) and committed (`lockcommit`), and the journal branch is deleted or
+   replaced by what apply left.
 6. The outcome: `complete` (exit 0); `incomplete` (exit 4: apply stopped early with work left, its
    `ApplyReport.exit_code` 4, or Render's rate limit refused a write even after retrying; the hourly
    scheduled run resumes it); `failed` (the apply's error is raised again, exit 1).
@@ -36,16 +38,7 @@ import git
 
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
-from renderer.apply import (
-    DEFAULT_LOCK_TIMEOUT,
-    EXIT_DONE,
-    EXIT_ERROR,
-    EXIT_INCOMPLETE,
-    ApplyReport,
-    apply_lock,
-    apply_plan,
-    recover,
-)
+from renderer.apply import DEFAULT_LOCK_TIMEOUT, ApplyReport
 from renderer.ci.allow import (
     NONE,
     AllowKind,
@@ -65,20 +58,19 @@ from renderer.ci.journal_branch import JOURNAL_BRANCH, JournalBranch, plan_inten
 from renderer.ci.lockcommit import BOT_BRANCH, Published, PushMode, Remote, lockfile_at, publish
 from renderer.ci.pr_plan import repo_relative
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
-from renderer.errors import RendererError
+from renderer.errors import ExitCode, RendererError
 from renderer.lockfile import Lockfile
-from renderer.plan.checks import check_allowed, check_secrets
+from renderer.operations.apply import Applied, ApplyOptions, PlanRefused, apply_run
+from renderer.operations.plan import Planned
+from renderer.operations.scope import Inputs
 from renderer.plan.model import Action, Plan
 from renderer.plan.render_json import render_json
 from renderer.plan.render_markdown import render_markdown
 from renderer.plan.render_text import render_text
-from renderer.render_api.client import RenderClient, Settings
 from renderer.render_api.errors import RateLimited
-from renderer.workflow import Inputs, make_plan
 
 Emit = Callable[[str], None]
 STATUS_TRAILER = "Renderer-Apply"
-INCOMPLETE_EXIT = EXIT_INCOMPLETE  # apply stopped early with work left: a scheduled run resumes it
 SUBJECT_TENANTS = 3
 
 
@@ -113,9 +105,9 @@ class Outcome:
     def status(self) -> str:
         """`complete`, `incomplete` (stopped early with work left: resumed later) or `failed`."""
         if self.error is None:
-            code = self.report.exit_code if self.report is not None else EXIT_DONE
-            return {EXIT_DONE: "complete", EXIT_INCOMPLETE: "incomplete"}.get(code, "failed")
-        if isinstance(self.error, RendererError) and self.error.exit_code == EXIT_INCOMPLETE:
+            code = ExitCode(self.report.exit_code) if self.report is not None else ExitCode.OK
+            return {ExitCode.OK: "complete", ExitCode.INCOMPLETE: "incomplete"}.get(code, "failed")
+        if isinstance(self.error, RendererError) and self.error.exit_code == ExitCode.INCOMPLETE:
             return "incomplete"
         # Render refused a write on its rate limit even after the client waited and retried: nothing is
         # wrong with the change, the budget is spent. Resume later, as for a stop on the create budget.
@@ -124,9 +116,9 @@ class Outcome:
         return "failed"
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 complete, 4 incomplete, 1 failed (refused plans included)."""
-        return {"complete": EXIT_DONE, "incomplete": EXIT_INCOMPLETE}.get(self.status, EXIT_ERROR)
+        return {"complete": ExitCode.OK, "incomplete": ExitCode.INCOMPLETE}.get(self.status, ExitCode.ERROR)
 
     def stopped_why(self) -> str:
         """One line on why an incomplete or failed run stopped."""
@@ -287,21 +279,28 @@ class Deploy:
             return None
         return merged_pull(self.client.pulls_for_commit(sha), sha)
 
-    # The run
-    def _refuse(self, plan: Plan) -> None:
-        """Raise before any write when the plan touches deletion protection or needs an allow not given."""
-        try:  # every flag given: only deletion protection can refuse, and no flag lifts it
-            check_allowed(plan, allow_destroy=True, allow_replace=True, allow_data_loss=True, allow_mass_destroy=True)
-        except RendererError:
-            self.outcome.refused = True
-            raise
+    # The run: `renderer.operations.apply.apply_run` with every flag given (only deletion protection can
+    # refuse there, and no flag lifts it); this run's allows are its `permit`.
+    def _show(self, planned: Planned) -> None:
+        plan = self.outcome.plan = planned.plan
+        if self.run.out_dir is not None:
+            self.run.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.run.out_dir / "plan.json").write_text(render_json(plan), encoding="utf-8")
+        self.emit(render_text(plan).plain.rstrip("\n"))
+
+    def _permit(self, plan: Plan) -> None:
+        """Raise `PlanRefused` when the plan needs an allow the change does not carry."""
         lacking = missing(plan, self.allows)
         if lacking:
-            self.outcome.refused = True
             reasons = "; ".join(f"{kind.words}: {why}" for kind, why in lacking.items())
-            raise RendererError(
+            raise PlanRefused(
                 f"the plan needs an explicit allow the merged change does not carry ({reasons}); "
                 "nothing was changed", hint=how_to_allow(lacking))
+
+    def _confirm(self, planned: Planned) -> bool:
+        """Push the plan's writes to the journal branch (write-ahead), then go on."""
+        self.journal.save(self.head, plan_intents(planned.plan), self._journal_message())
+        return True
 
     def _journal_message(self) -> str:
         lines = [f"renderer ci apply of {self.sha[:7]} in progress: its journal [skip ci]", ""]
@@ -313,26 +312,18 @@ class Deploy:
             lines.append(allowed)
         return "\n".join(lines) + "\n"
 
-    async def _recover_plan_apply(self) -> None:
-        async with RenderClient(Settings.from_env()) as client:
-            self.outcome.recovered = await recover(client, lockfile_io.load(self.lock_path), self.lock_path,
-                                                   self.emit)
-            planned = await make_plan(self.run.inputs, client)
-            plan = self.outcome.plan = planned.plan
-            if self.run.out_dir is not None:
-                self.run.out_dir.mkdir(parents=True, exist_ok=True)
-                (self.run.out_dir / "plan.json").write_text(render_json(plan), encoding="utf-8")
-            self.emit(render_text(plan).plain.rstrip("\n"))
-            if not plan.has_changes:
-                return
-            self._refuse(plan)
-            check_secrets(plan, planned.environ)
-            self.journal.save(self.head, plan_intents(plan), self._journal_message())
-            self.outcome.started = True
-            self.outcome.report = await apply_plan(
-                plan, client, planned.lockfile, self.lock_path, planned.live, emit=self.emit, environ=planned.environ,
-                fingerprints=planned.fingerprints)
-            self.emit(self.outcome.report.summary())
+    def _apply(self) -> None:
+        applied = Applied()
+        options = ApplyOptions(allow_destroy=True, allow_replace=True, allow_data_loss=True, allow_mass_destroy=True,
+                               lock_timeout=self.run.lock_timeout, apply_unchanged=False)
+        try:
+            asyncio.run(apply_run(self.run.inputs, options, emit=self.emit, show=self._show, confirm=self._confirm,
+                                  permit=self._permit, applied=applied))
+        finally:
+            self.outcome.recovered, self.outcome.started = applied.recovered, applied.started
+            self.outcome.report = applied.report
+        if applied.report is not None:
+            self.emit(applied.report.summary())
 
     def _stamp(self, before: Lockfile, pull: int | None) -> tuple[Lockfile, list[str]]:
         """The lockfile as apply left it, with `commit`/`pull_request` set on each tenant this run changed."""
@@ -393,14 +384,14 @@ class Deploy:
                 self.emit("scheduled run: the last apply completed; nothing to resume")
                 self.gh.write_summary("## renderer apply\n\nScheduled run: the last apply completed, nothing to "
                                       "resume. No call was made to Render.\n")
-                return 0
+                return ExitCode.OK
             self.allows = recorded(interrupted if interrupted is not None else last_commit)
         self.secret_names = expand_tenant_secrets(self.env, actions_mask if self.gh.on_actions else None)
         try:
-            with apply_lock(self.lock_path, self.run.lock_timeout):
-                asyncio.run(self._recover_plan_apply())
+            self._apply()
         except BaseException as exc:  # recorded; the lockfile is committed, then this is raised again
             self.outcome.error = exc
+            self.outcome.refused = isinstance(exc, PlanRefused)
         publish_error: RendererError | None = None
         plan = self.outcome.plan
         # A resume that finds nothing left records that, so later scheduled runs stop planning.

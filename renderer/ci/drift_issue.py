@@ -7,6 +7,8 @@ kept in ONE GitHub issue.
 - no drift, the issue is open: edit the body to say so and close it (`state_reason: completed`);
 - no drift, no issue: no write to GitHub at all.
 
+The report is `renderer.operations.drift.drift`'s, exactly as `renderer drift` computes it.
+
 The issue is found by its label and marker together: GET /repos/{owner}/{repo}/issues?labels=renderer-drift
 &state=open, keeping the oldest whose body starts with the marker (an issue someone else labelled is
 left alone); failing that, by the marker among all open issues (the label was removed by hand, or GitHub
@@ -39,13 +41,9 @@ from renderer.ci.github import GitHubClient, Issue
 from renderer.ci.lockcommit import BOT_BRANCH, Remote, lockfile_at
 from renderer.ci.pr_plan import repo_relative
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
-from renderer.drift import DriftReport, detect_drift
-from renderer.fingerprint import Fingerprinter
+from renderer.drift import DriftReport
 from renderer.lockfile import Lockfile
-from renderer.refresh import refresh
-from renderer.render_api.client import RenderClient, Settings
-from renderer.tenant import discover
-from renderer.workflow import managed_ids
+from renderer.operations.drift import drift
 
 Emit = Callable[[str], None]
 MARKER = "<!-- renderer:drift -->"
@@ -70,15 +68,6 @@ class IssueOutcome:
 
     action: str
     issue: Issue | None = None
-
-
-async def drift_report(tenants_dir: Path, lockfile: Lockfile) -> DriftReport:
-    """The drift of every tenant with a tenant file or a lockfile entry (as `renderer drift` without
-    `--tenant`). Raises `RenderAPIError` when refresh fails."""
-    known = sorted(set(lockfile.tenants) | {p.stem for p in discover(tenants_dir)})
-    async with RenderClient(Settings.from_env()) as client:
-        live = await refresh(client, managed_ids(lockfile, known))
-    return detect_drift(lockfile, live, known, known, Fingerprinter.from_env())
 
 
 def title(report: DriftReport) -> str:
@@ -170,7 +159,7 @@ class DriftCheck:
         names = expand_tenant_secrets(self.env, actions_mask if self.gh.on_actions else None)
         with GitHubClient(self.gh.api_url, repository, token) as client:
             lockfile, source = self._lockfile(client)
-            report = asyncio.run(drift_report(self.run.tenants_dir, lockfile))
+            report = asyncio.run(drift(self.run.tenants_dir, lockfile))
             body = scrub(issue_body(report, self.gh.run_url, source), self.env, names)
             outcome = sync_issue(client, report, body)
         if self.run.out_dir is not None:

@@ -35,7 +35,7 @@ from git.index.typ import BaseIndexEntry
 from gitdb.base import IStream  # type: ignore[import-untyped]
 
 from renderer.errors import RendererError
-from renderer.lockfile import LockedTenant, Lockfile
+from renderer.lockfile import LockedTenant, Lockfile, loads
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,13 @@ class PushResult(StrEnum):
 
 
 def lockfile_at(commit: git.Commit, path: str) -> Lockfile:
-    """The lockfile as committed in `commit` (empty when the file is not there)."""
+    """The lockfile as committed in `commit` (empty when the file is not there), upgraded to the current
+    format version (`renderer.lockfile.loads`), so lockfiles of any version merge."""
     try:
         blob = commit.tree / path
     except KeyError:
         return Lockfile()
-    return Lockfile.model_validate_json(blob.data_stream.read())
+    return loads(blob.data_stream.read(), f"{path} in commit {commit.hexsha[:7]}")
 
 
 def _same(a: LockedTenant | None, b: LockedTenant | None) -> bool:

@@ -27,13 +27,14 @@ from renderer.ci.context import GitHubEnv, PullRequest
 from renderer.ci.github import GitHubClient
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
 from renderer.errors import RendererError
+from renderer.operations.plan import Planned, make_plan
+from renderer.operations.scope import Inputs, load
 from renderer.plan.model import Plan
 from renderer.plan.render_json import render_json
 from renderer.plan.render_markdown import MarkdownPlan, markdown_parts
 from renderer.plan.render_text import render_text
 from renderer.render_api.client import RenderClient, Settings
 from renderer.tenant import discover, load_tenant
-from renderer.workflow import Inputs, Planned, load, make_plan
 
 Emit = Callable[[str], None]
 TITLE = "renderer plan"

@@ -8,25 +8,20 @@ from pathlib import Path
 
 import click
 
-from renderer import lockfile as lockfile_io
 from renderer.apply import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_POLL_SECONDS,
     DEFAULT_WAIT_TIMEOUT,
-    ApplyReport,
-    apply_lock,
-    apply_plan,
-    recover,
 )
 from renderer.backup import DEFAULT_BACKUP_TIMEOUT
 from renderer.cli.options import inputs, plan_options
 from renderer.cli.output import stdout
 from renderer.concurrency import DEFAULT_TENANT_PARALLELISM
-from renderer.errors import RendererError
-from renderer.plan.checks import check_allowed, check_secrets
+from renderer.operations.apply import ApplyOptions, apply_run
+from renderer.operations.plan import Planned
+from renderer.operations.scope import Inputs
 from renderer.plan.render_text import manual_lines, render_text
-from renderer.render_api.client import RenderClient, Settings
-from renderer.workflow import Inputs, SavedPlan, make_plan, read_saved_plan, saved_plan_differences
+from renderer.plan.saved import SavedPlan, read_saved_plan
 
 
 def _confirmed() -> bool:
@@ -41,45 +36,31 @@ def _emit(line: str) -> None:
     stdout.print(line, markup=False)
 
 
-async def _apply(plan_inputs: Inputs, saved: SavedPlan | None, *, auto_approve: bool, allow_destroy: bool,
-                 allow_replace: bool, allow_data_loss: bool, allow_mass_destroy: bool, wait: bool,
-                 wait_timeout: float, poll: float, lock_timeout: float, skip_backup: bool = False,
-                 backup_timeout: float = DEFAULT_BACKUP_TIMEOUT,
-                 tenant_parallelism: int = DEFAULT_TENANT_PARALLELISM) -> int:
-    with apply_lock(plan_inputs.lockfile, lock_timeout):
-        async with RenderClient(Settings.from_env()) as client:
-            await recover(client, lockfile_io.load(plan_inputs.lockfile), plan_inputs.lockfile, _emit)
-            planned = await make_plan(plan_inputs, client)
-            plan = planned.plan
-            if saved is not None:
-                problems = saved_plan_differences(saved, planned, plan_inputs)
-                if problems:
-                    raise RendererError(
-                        f"the saved plan {saved.path} is out of date; nothing was changed:\n  - "
-                        + "\n  - ".join(problems),
-                        hint="make a new plan with `renderer plan --out FILE`, review it and apply that")
-            stdout.print(render_text(plan), end="")
-            if plan.has_changes:
-                check_allowed(plan, allow_destroy=allow_destroy, allow_replace=allow_replace,
-                              allow_data_loss=allow_data_loss, allow_mass_destroy=allow_mass_destroy)
-                check_secrets(plan, planned.environ)
-                if saved is None and not auto_approve and not _confirmed():
-                    report = ApplyReport(cancelled=True)
-                    stdout.print(report.summary(), markup=False)
-                    return report.exit_code
-            report = await apply_plan(
-                plan, client, planned.lockfile, plan_inputs.lockfile, planned.live, emit=_emit,
-                environ=planned.environ, fingerprints=planned.fingerprints,
-                wait=wait, console=stdout, wait_timeout=wait_timeout, poll=poll, skip_backup=skip_backup,
-                backup_timeout=backup_timeout, tenant_parallelism=tenant_parallelism)
-            if plan.manual_actions:
-                stdout.print("\nManual action required:", style="bold yellow", markup=False)
-                for line in manual_lines(plan):
-                    stdout.print(f"  {line}", style="yellow", markup=False)
-            if plan.has_changes or report.failed:
-                style = "bold red" if report.exit_code else "bold green"
-                stdout.print(f"\n{report.summary()}", style=style, markup=False)
-            return report.exit_code
+def _show(planned: Planned) -> None:
+    stdout.print(render_text(planned.plan), end="")
+
+
+def _apply(plan_inputs: Inputs, saved: SavedPlan | None, options: ApplyOptions, *, auto_approve: bool) -> int:
+    """Run `apply_run` and print its outcome; the exit code is the report's."""
+    def confirm(_: Planned) -> bool:
+        return saved is not None or auto_approve or _confirmed()
+
+    applied = asyncio.run(apply_run(plan_inputs, options, emit=_emit, show=_show, confirm=confirm, saved=saved,
+                                    console=stdout))
+    report, planned = applied.report, applied.planned
+    assert report is not None and planned is not None  # apply_run raises otherwise
+    if report.cancelled:
+        stdout.print(report.summary(), markup=False)
+        return report.exit_code
+    plan = planned.plan
+    if plan.manual_actions:
+        stdout.print("\nManual action required:", style="bold yellow", markup=False)
+        for line in manual_lines(plan):
+            stdout.print(f"  {line}", style="yellow", markup=False)
+    if plan.has_changes or report.failed:
+        style = "bold red" if report.exit_code else "bold green"
+        stdout.print(f"\n{report.summary()}", style=style, markup=False)
+    return report.exit_code
 
 
 @click.command()
@@ -125,9 +106,9 @@ def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, sche
         if only:
             raise click.UsageError("--tenant cannot be combined with a saved plan (it records its own scope)")
         saved = read_saved_plan(saved_plan)
-        plan_inputs = saved.inputs
-    return asyncio.run(_apply(plan_inputs, saved, auto_approve=auto_approve, allow_destroy=allow_destroy,
-                              allow_replace=allow_replace, allow_data_loss=allow_data_loss,
-                              allow_mass_destroy=allow_mass_destroy, wait=wait, wait_timeout=wait_timeout,
-                              poll=poll_interval, lock_timeout=lock_timeout, skip_backup=skip_backup,
-                              backup_timeout=backup_timeout, tenant_parallelism=tenant_parallelism))
+        plan_inputs = Inputs.from_saved(saved.options)
+    options = ApplyOptions(allow_destroy=allow_destroy, allow_replace=allow_replace, allow_data_loss=allow_data_loss,
+                           allow_mass_destroy=allow_mass_destroy, wait=wait, wait_timeout=wait_timeout,
+                           poll=poll_interval, skip_backup=skip_backup, backup_timeout=backup_timeout,
+                           tenant_parallelism=tenant_parallelism, lock_timeout=lock_timeout)
+    return _apply(plan_inputs, saved, options, auto_approve=auto_approve)

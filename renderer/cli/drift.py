@@ -10,26 +10,7 @@ import click
 
 from renderer import lockfile as lockfile_io
 from renderer.cli.output import stdout
-from renderer.drift import DriftReport, detect_drift
-from renderer.errors import RendererError
-from renderer.fingerprint import Fingerprinter
-from renderer.refresh import refresh
-from renderer.render_api.client import RenderClient, Settings
-from renderer.tenant import discover
-from renderer.workflow import managed_ids, managed_parents
-
-
-async def _drift(tenants_dir: Path, lockfile: Path, only: tuple[str, ...]) -> DriftReport:
-    locked = lockfile_io.load(lockfile)
-    known = sorted(set(locked.tenants) | {p.stem for p in discover(tenants_dir)})
-    unknown = sorted(set(only) - set(known))
-    if unknown:
-        raise RendererError(f"unknown tenant: {', '.join(unknown)}",
-                            hint="--tenant takes a slug with a tenant file or an entry in the lockfile")
-    scope = sorted(only) if only else known
-    async with RenderClient(Settings.from_env()) as client:
-        live = await refresh(client, managed_ids(locked, scope), parents=managed_parents(locked, scope))
-    return detect_drift(locked, live, scope, known, Fingerprinter.from_env())
+from renderer.operations.drift import drift as drift_operation
 
 
 @click.command()
@@ -48,7 +29,7 @@ def drift(tenants_dir: Path, lockfile: Path, only: tuple[str, ...], detailed_exi
 
     Secret env vars are compared only when RENDERER_FINGERPRINT_KEY is set (their fingerprints are keyed).
     """
-    report = asyncio.run(_drift(tenants_dir, lockfile, only))
+    report = asyncio.run(drift_operation(tenants_dir, lockfile_io.load(lockfile), only))
     if output_format == "json":
         click.echo(json.dumps(report.document(), sort_keys=True, indent=2))
     else:

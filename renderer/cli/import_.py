@@ -7,20 +7,11 @@ from pathlib import Path
 
 import click
 
-from renderer.apply import DEFAULT_LOCK_TIMEOUT, apply_lock
+from renderer.apply import DEFAULT_LOCK_TIMEOUT
 from renderer.cli.options import configuration_options, inputs
 from renderer.cli.output import stdout
+from renderer.operations.import_ import import_tenant
 from renderer.plan.render_text import render_text
-from renderer.render_api.client import RenderClient, Settings
-from renderer.workflow import ImportResult, Inputs, Planned, import_tenant, make_plan
-
-
-async def _import(plan_inputs: Inputs, slug: str, lock_timeout: float) -> tuple[ImportResult, Planned]:
-    with apply_lock(plan_inputs.lockfile, lock_timeout):
-        async with RenderClient(Settings.from_env()) as client:
-            result = await import_tenant(plan_inputs, client, slug)
-            planned = await make_plan(plan_inputs, client)
-            return result, planned
 
 
 @click.command("import")
@@ -37,7 +28,8 @@ def import_(slug: str, tenants_dir: Path, blueprints_dir: Path, schema: Path | N
     Writes only the lockfile, never Render; then shows what the next plan for SLUG would change.
     """
     plan_inputs = inputs(tenants_dir, blueprints_dir, schema, lockfile, (slug,))
-    result, planned = asyncio.run(_import(plan_inputs, slug, lock_timeout))
+    imported = asyncio.run(import_tenant(plan_inputs, slug, lock_timeout=lock_timeout))
+    result = imported.result
     for line in result.adopted:
         stdout.print(f"{slug}: imported {line}", style="green", markup=False)
     for address in result.already:
@@ -46,5 +38,5 @@ def import_(slug: str, tenants_dir: Path, blueprints_dir: Path, schema: Path | N
         stdout.print(f"{slug}: {address}: no resource with its name on Render; the next apply creates it", markup=False)
     stdout.print(f"Imported {len(result.adopted)} resource{'s' if len(result.adopted) != 1 else ''} into "
                  f"{lockfile}. The next plan for {slug}:\n", markup=False)
-    stdout.print(render_text(planned.plan), end="")
+    stdout.print(render_text(imported.planned.plan), end="")
     return 0

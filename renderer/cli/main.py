@@ -25,7 +25,7 @@ from renderer.cli import schema as schema_cmd
 from renderer.cli import sim as sim_cmd
 from renderer.cli import status as status_cmd
 from renderer.cli import validate as validate_cmd
-from renderer.errors import RendererError
+from renderer.errors import ExitCode, RendererError
 from renderer.render_api.client import client_options
 from renderer.render_api.limits import RateLimits
 
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(1)
+        sys.exit(ExitCode.ERROR)
     except click.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.ERROR)
     except RendererError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         if exc.hint:
@@ -86,8 +86,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(1)
-    sys.exit(result if isinstance(result, int) else 0)
+        sys.exit(ExitCode.ERROR)
+    sys.exit(result if isinstance(result, int) else ExitCode.OK)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from renderer.workflow import Inputs
+from renderer.operations.scope import Inputs
 
 F = TypeVar("F", bound=Callable[..., Any])
 

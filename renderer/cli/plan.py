@@ -9,11 +9,13 @@ import click
 
 from renderer.cli.options import inputs, plan_options
 from renderer.cli.output import stdout
+from renderer.operations.plan import Planned, make_plan
+from renderer.operations.scope import Inputs
 from renderer.plan.render_json import render_json
 from renderer.plan.render_markdown import render_markdown
 from renderer.plan.render_text import render_text
+from renderer.plan.saved import saved_plan_text
 from renderer.render_api.client import RenderClient, Settings
-from renderer.workflow import Inputs, Planned, make_plan, saved_plan
 
 
 async def _plan(plan_inputs: Inputs) -> Planned:
@@ -45,7 +47,7 @@ def plan(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile:
     else:
         stdout.print(render_text(planned.plan), end="")
     if out is not None:
-        out.write_text(saved_plan(planned, plan_inputs), encoding="utf-8")
+        out.write_text(saved_plan_text(planned, plan_inputs.saved_options()), encoding="utf-8")
         if output_format == "text":
             stdout.print(f"\nSaved the plan to {out}; apply exactly it with `renderer apply {out}`.", markup=False)
     return planned.plan.detailed_exit_code() if detailed_exitcode else 0

@@ -9,24 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from renderer import lockfile as lockfile_io
 from renderer.cli.output import stdout
-from renderer.errors import RendererError
-from renderer.refresh import refresh
-from renderer.render_api.client import RenderClient, Settings
-from renderer.status import StatusRow, status_rows
-from renderer.workflow import managed_ids, managed_parents
-
-
-async def _rows(lockfile: Path, slug: str | None) -> list[StatusRow]:
-    locked = lockfile_io.load(lockfile)
-    if slug is not None and slug not in locked.tenants:
-        raise RendererError(f"tenant {slug!r} is not in {lockfile}",
-                            hint="status shows tenants renderer has applied; check the slug or run apply")
-    scope = [slug] if slug else sorted(locked.tenants)
-    async with RenderClient(Settings.from_env()) as client:
-        live = await refresh(client, managed_ids(locked, scope), parents=managed_parents(locked, scope))
-        return await status_rows(client, locked, live, scope)
+from renderer.operations.status import status as status_operation
 
 
 @click.command()
@@ -38,7 +22,7 @@ def status(slug: str | None, lockfile: Path) -> int:
 
     Reads the lockfile and Render (RENDER_API_URL, RENDER_API_KEY, RENDER_OWNER_ID); changes nothing.
     """
-    rows = asyncio.run(_rows(lockfile, slug))
+    rows = asyncio.run(status_operation(lockfile, slug))
     if not rows:
         stdout.print(f"No resources in {lockfile}.")
         return 0

@@ -42,7 +42,7 @@ def check_allowed(
             "nothing was changed",
             hint="review the plan and re-run with --allow-destroy to delete them")
     if replaces and not allow_replace:
-        names = ", ".join(f"{c.tenant}/{c.address} ({c.reason})" for c in replaces)
+        names = ", ".join(f"{c.tenant}/{c.address} ({c.why})" for c in replaces)
         raise RendererError(
             f"the plan replaces {len(replaces)} resource{'s' if len(replaces) != 1 else ''}: {names}; "
             "nothing was changed",

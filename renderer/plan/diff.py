@@ -3,9 +3,10 @@
 Matching goes by lockfile ID only. A desired resource with no lockfile entry is a create, unless its
 name already exists in the workspace: that is an error (never a silent second service; `renderer
 import` adopts it). A lockfile entry with no desired resource is a delete by ID. Both sides are
-normalised (`renderer.resources.desired_fields`, `live_value`) before they are compared, so an apply
-is followed by an empty plan. A change to an immutable field, or a service whose type changed under
-the same blueprint name, makes the change a replace.
+normalised by their kind (`renderer.kinds`: `desired_fields`, `live_value`) before they are compared, so
+an apply is followed by an empty plan. A change to a field the kind cannot change in place
+(`KindOps.forces_replace`), or a service whose type changed under the same blueprint name, makes the
+change a replace.
 
 Each difference is classified with the fingerprints of what renderer last applied (the lockfile's
 `applied`): when the desired value still matches what was applied but the live value does not,
@@ -21,6 +22,7 @@ from typing import Any
 
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter
+from renderer.kinds.registry import CREATE_ORDER, ops_for
 from renderer.lockfile import LockedResource, Lockfile
 from renderer.plan.model import (
     Action,
@@ -33,35 +35,7 @@ from renderer.plan.model import (
     TenantSource,
 )
 from renderer.refresh import LiveResource, LiveState, name_key
-from renderer.resources import (
-    CREATE_ORDER,
-    DesiredResource,
-    EnvSource,
-    EnvVar,
-    Kind,
-    desired_fields,
-    live_value,
-    same_value,
-)
-
-# Fields Render cannot change on an existing resource: changing them means delete and create.
-# Services: region (render.com/docs: a service's region is fixed at creation); a runtime change is an
-# update (Render PATCHes native, docker and image runtimes into one another: recorded in
-# webservice_resource__runtime_update); a service's type is part of its address and handled separately.
-# Postgres: region, major version, database name and user (postgresPATCHInput has none of them; Render's
-# random suffix on the name is not a change, `same_value`). Key Value: region (keyValuePATCHInput has none).
-IMMUTABLE: dict[str, frozenset[str]] = {
-    "service": frozenset({"region"}),
-    Kind.POSTGRES.value: frozenset({"region", "version", "databaseName", "databaseUser"}),
-    Kind.KEY_VALUE.value: frozenset({"region"}),
-}
-# Kinds whose replace destroys data: `apply` also needs `--allow-data-loss`. A disk is replaced only
-# to shrink it (PATCH /disks/{id} can only grow one).
-DATASTORES = frozenset({Kind.POSTGRES, Kind.KEY_VALUE, Kind.DISK})
-
-
-def _immutable(kind: Kind) -> frozenset[str]:
-    return IMMUTABLE.get("service" if kind.is_service else kind.value, frozenset())
+from renderer.resources import DesiredResource, EnvSource, EnvVar
 
 
 class TenantInput:
@@ -99,16 +73,15 @@ def field_changes(
     """Changed fields, comparing only the fields the blueprint manages, both sides normalised."""
     fingerprints = fingerprints or Fingerprinter()
     applied = entry.applied if entry is not None else {}
-    want = desired_fields(desired)
-    immutable = _immutable(desired.kind)
+    ops = ops_for(desired.kind)
+    want = ops.desired_fields(desired)
     changes: list[FieldChange] = []
     for key in sorted(want):
         after = want[key]
-        before = live_value(desired.kind, live.fields, key)
-        if same_value(key, after, before):
+        before = ops.live_value(desired.kind, live.fields, key)
+        if ops.same_value(key, after, before):
             continue
-        forces = key in immutable or (
-            key == "sizeGB" and desired.kind is Kind.DISK and isinstance(before, int) and after < before)
+        forces = ops.forces_replace(desired.kind, key, before, after)
         changes.append(FieldChange(
             path=key, before=before, after=after, before_set=before is not None, forces_replace=forces,
             drift=_drifted(fingerprints, applied.get(key), after, before)))
@@ -129,7 +102,7 @@ def resolve_env(env: EnvVar, live: Mapping[str, LiveResource], environ: Mapping[
             value = target.property(env.ref_property or "")
         return value, value is not None
     if env.source is EnvSource.FROM_DATABASE:
-        db = live.get(f"{Kind.POSTGRES.value}.{env.ref_name}")
+        db = live.get(env.target or "")
         if db is None or db.connection is None:
             return None, False
         return db.connection.property(env.ref_property or ""), True
@@ -210,7 +183,8 @@ def env_changes(
 
 
 def _create_fields(resource: DesiredResource, ctx: _Context) -> list[FieldChange]:
-    fields = [FieldChange(path=k, after=v, before_set=False) for k, v in sorted(desired_fields(resource).items())]
+    fields = [FieldChange(path=k, after=v, before_set=False)
+              for k, v in sorted(ops_for(resource.kind).desired_fields(resource).items())]
     for env in resource.env_vars:
         path = f"envVars.{env.key}"
         if env.source is EnvSource.SYNC_FALSE:
@@ -243,19 +217,18 @@ def _type_replaces(changes: list[Change], locked: Mapping[str, LockedResource]) 
     """A service whose blueprint entry kept its name but changed `type` is one replace, not a delete of
     one address and a create of another (Render cannot change a service's type)."""
     creates = {(c.desired.blueprint_name if c.desired else ""): c for c in changes
-               if c.action is Action.CREATE and c.kind.is_service and c.reason == Reason.ADDED_TO_BLUEPRINT.value}
+               if c.action is Action.CREATE and c.kind.is_service and c.reason is Reason.ADDED_TO_BLUEPRINT}
     result: list[Change] = []
     merged: set[str] = set()
     for change in changes:
-        if change.action is Action.DELETE and change.kind.is_service and change.reason.startswith(
-                Reason.REMOVED_FROM_BLUEPRINT.value):
+        if change.action is Action.DELETE and change.kind.is_service and change.reason is Reason.REMOVED_FROM_BLUEPRINT:
             blueprint_name = change.address.split(".", 1)[1]
             create = creates.get(blueprint_name)
             if create is not None and change.id is not None:
                 merged.add(create.address)
                 result.append(create.model_copy(update={
                     "action": Action.REPLACE, "id": change.id, "protected": change.protected,
-                    "reason": f"{Reason.CANNOT_UPDATE.value}: type ({change.kind.value} -> {create.kind.value})",
+                    "reason": Reason.CANNOT_UPDATE, "detail": f"type ({change.kind.value} -> {create.kind.value})",
                     "previous_address": change.address,
                 }))
                 continue
@@ -268,7 +241,7 @@ def _rename_notices(slug: str, changes: list[Change], live: LiveState) -> list[N
     a rename: renderer deletes the old service and creates a new one (new URL, new ID)."""
     notices: list[Notice] = []
     added = [c for c in changes if c.action is Action.CREATE and c.kind.is_service
-             and c.reason == Reason.ADDED_TO_BLUEPRINT.value and c.desired is not None]
+             and c.reason is Reason.ADDED_TO_BLUEPRINT and c.desired is not None]
     for gone in changes:
         if not (gone.action is Action.DELETE and gone.kind.is_service and gone.id in live.resources):
             continue
@@ -345,41 +318,41 @@ def build_plan(
                         f"but {lockfile_name} does not record it for tenant {slug!r}")
                     continue
                 reason = Reason.ADDED_TO_BLUEPRINT if locked_tenant and locked else Reason.TENANT_ADDED
-                tenant_changes.append(Change(**common, action=Action.CREATE, reason=reason.value,
+                tenant_changes.append(Change(**common, action=Action.CREATE, reason=reason,
                                              fields=_create_fields(resource, ctx)))
                 continue
             if current is None:
                 tenant_changes.append(Change(
                     **common, action=Action.CREATE,
-                    reason=f"{Reason.MISSING_LIVE.value} (Render answers 404 for {entry.id})",
+                    reason=Reason.MISSING_LIVE, detail=f"(Render answers 404 for {entry.id})",
                     fields=_create_fields(resource, ctx)))
                 continue
             if resource.address in ctx.replacing:
                 forced = sorted(f.path for f in fields if f.forces_replace)
                 why = ", ".join(forced) if forced else f"its service {moved[resource.address]} is replaced"
                 tenant_changes.append(Change(
-                    **common, action=Action.REPLACE, reason=f"{Reason.CANNOT_UPDATE.value}: {why}",
-                    id=entry.id, fields=fields, protected=protected, data_loss=resource.kind in DATASTORES))
+                    **common, action=Action.REPLACE, reason=Reason.CANNOT_UPDATE, detail=why,
+                    id=entry.id, fields=fields, protected=protected, data_loss=ops_for(resource.kind).loses_data))
                 continue
-            if resource.kind.is_service or resource.kind is Kind.ENV_GROUP:
+            if ops_for(resource.kind).env_vars:
                 fields = fields + env_changes(resource, current, entry, ctx)
             if not fields:
-                tenant_changes.append(Change(**common, action=Action.NO_OP, reason=Reason.UNCHANGED.value,
+                tenant_changes.append(Change(**common, action=Action.NO_OP, reason=Reason.UNCHANGED,
                                              id=entry.id))
                 continue
             reason = Reason.DRIFT if all(f.drift for f in fields) else Reason.FIELD_CHANGED
-            tenant_changes.append(Change(**common, action=Action.UPDATE, reason=reason.value, id=entry.id,
+            tenant_changes.append(Change(**common, action=Action.UPDATE, reason=reason, id=entry.id,
                                          fields=fields))
 
         for addr, entry in locked.items():
             if addr in desired:
                 continue
             reason = Reason.REMOVED_FROM_BLUEPRINT if tenant else Reason.TENANT_REMOVED
-            text = reason.value
-            if entry.id in live.missing:
-                text += f"; already gone from Render ({entry.id} answers 404), only the lockfile entry is removed"
+            detail = (f"already gone from Render ({entry.id} answers 404), only the lockfile entry is removed"
+                      if entry.id in live.missing else None)
             tenant_changes.append(Change(tenant=slug, address=addr, kind=entry.kind, name=entry.name,
-                                         action=Action.DELETE, reason=text, id=entry.id, protected=protected))
+                                         action=Action.DELETE, reason=reason, detail=detail, id=entry.id,
+                                         protected=protected))
 
         notices.extend(_rename_notices(slug, tenant_changes, live))
         tenant_changes = _type_replaces(tenant_changes, locked)

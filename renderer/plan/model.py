@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from renderer.resources import DesiredResource, Kind
+from renderer.errors import ExitCode
+from renderer.kind import Kind
+from renderer.resources import DesiredResource
 
 # The mass-delete breaker: a run may tear down at most max(1, MASS_DESTROY_SHARE x tenants in the
 # lockfile) tenants unless `--allow-mass-destroy` is given.
@@ -41,8 +43,8 @@ class Action(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why a change is in the plan. `CANNOT_UPDATE` is followed by the field names in `Change.reason`
-    (`cannot update in place: region`)."""
+    """Why a change is in the plan. The value is the text printed; `Change.detail` may add to it
+    (`cannot update in place: region`, see `Change.why`)."""
 
     TENANT_ADDED = "tenant added"
     ADDED_TO_BLUEPRINT = "added to blueprint"
@@ -53,6 +55,15 @@ class Reason(StrEnum):
     DRIFT = "drift: changed outside renderer"
     MISSING_LIVE = "missing live: deleted outside renderer"
     UNCHANGED = "unchanged"
+
+    @property
+    def separator(self) -> str:
+        """What joins the reason and a `Change.detail` in text."""
+        if self is Reason.CANNOT_UPDATE:
+            return ": "
+        if self in (Reason.REMOVED_FROM_BLUEPRINT, Reason.TENANT_REMOVED):
+            return "; "
+        return " "
 
 
 class FieldChange(BaseModel):
@@ -84,7 +95,8 @@ class Change(BaseModel):
     `protected`: the tenant has `deletion_protection` and this change deletes or replaces; apply refuses
     it. `data_loss`: replacing a datastore loses its data (apply needs `--allow-data-loss`).
     `previous_address`: for a replace that changes the address (a service whose `type` changed), the
-    lockfile address of the resource being replaced.
+    lockfile address of the resource being replaced. `detail`: free text that completes `reason` for a
+    reader (the fields that cannot change in place, the ID Render answers 404 for); no code reads it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -94,13 +106,19 @@ class Change(BaseModel):
     kind: Kind
     name: str
     action: Action
-    reason: str
+    reason: Reason
+    detail: str | None = None
     id: str | None = None
     fields: list[FieldChange] = Field(default_factory=list)
     desired: DesiredResource | None = None
     protected: bool = False
     data_loss: bool = False
     previous_address: str | None = None
+
+    @property
+    def why(self) -> str:
+        """The reason as printed: `cannot update in place: region`, `added to blueprint`."""
+        return self.reason.value if not self.detail else f"{self.reason.value}{self.reason.separator}{self.detail}"
 
     @property
     def deletes_database(self) -> bool:
@@ -196,8 +214,8 @@ class Plan(BaseModel):
                     f"max(1, 10% of {self.locked_tenants}) at once is refused")
         return None
 
-    def detailed_exit_code(self) -> int:
+    def detailed_exit_code(self) -> ExitCode:
         """`plan --detailed-exitcode`: 0 no changes, 2 changes, 3 changes that delete or replace."""
         if not self.has_changes:
-            return 0
-        return 3 if self.is_destructive else 2
+            return ExitCode.OK
+        return ExitCode.DESTRUCTIVE if self.is_destructive else ExitCode.CHANGES

@@ -28,7 +28,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "changes": [
             {
                 "tenant": c.tenant, "address": c.address, "kind": c.kind.value, "name": c.name,
-                "action": c.action.name.lower(), "symbol": c.action.value, "reason": c.reason, "id": c.id,
+                "action": c.action.name.lower(), "symbol": c.action.value, "reason": c.why, "id": c.id,
                 "protected": c.protected, "data_loss": c.data_loss, "previous_address": c.previous_address,
                 "fields": [f.model_dump(mode="json") for f in c.fields],
             }

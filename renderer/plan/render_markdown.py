@@ -84,7 +84,7 @@ def markdown_parts(plan: Plan) -> MarkdownPlan:
     destructive_changes = [c for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE)]
     destructive = ""
     if destructive_changes:
-        items = "\n".join(f"- `{c.action.value}` **{c.tenant}** `{c.address}` \"{c.name}\" ({c.reason})"
+        items = "\n".join(f"- `{c.action.value}` **{c.tenant}** `{c.address}` \"{c.name}\" ({c.why})"
                           + (" — refused: deletion_protection" if c.protected else "")
                           + (" — data loss" if c.data_loss else "")
                           for c in destructive_changes)

@@ -65,7 +65,7 @@ def change_header(change: Change) -> str:
     if change.deletes_database and not change.protected:
         flags += "  [backup: apply exports the database first]"
     replaces = f" (replaces {change.previous_address})" if change.previous_address else ""
-    return f"{change.address}{replaces}  {json.dumps(change.name)}{ident}  ({change.reason}){flags}"
+    return f"{change.address}{replaces}  {json.dumps(change.name)}{ident}  ({change.why}){flags}"
 
 
 def manual_lines(plan: Plan) -> list[str]:

@@ -54,8 +54,6 @@ DEFAULT_API_URL = "https://api.render.com/v1"
 PAGE_LIMIT = 100  # the largest page Render serves (openapi.json: components.parameters.limitParam)
 TIMEOUT_SECONDS = 30.0
 DEFAULT_PARALLELISM = 8
-DEPLOY_TERMINAL = frozenset({"live", "deactivated", "build_failed", "update_failed", "canceled",
-                             "pre_deploy_failed"})
 
 JSON = dict[str, Any]
 TransportFactory = Callable[[], httpx.AsyncBaseTransport]
@@ -520,22 +518,6 @@ class RenderClient:
 
     async def cancel_deploy(self, service_id: str, deploy_id: str) -> JSON:
         return await self._json("POST", f"/services/{service_id}/deploys/{deploy_id}/cancel")
-
-    async def wait_for_deploy(self, service_id: str, deploy_id: str, *, poll_seconds: float = 5.0,
-                              timeout_seconds: float = 3 * 3600.0) -> JSON:
-        """Poll a deploy until it ends (`live`, `deactivated`, `build_failed`, `update_failed`,
-        `pre_deploy_failed`, `canceled`; openapi.json: schemas.deployStatus) and return it. Sleeps on the
-        client's clock. Raises `RendererError` when it has not ended after `timeout_seconds`."""
-        waited = 0.0
-        while True:
-            deploy = await self.get_deploy(service_id, deploy_id)
-            if deploy.get("status") in DEPLOY_TERMINAL:
-                return deploy
-            if waited >= timeout_seconds:
-                raise RendererError(f"deploy {deploy_id} of {service_id} is still {deploy.get('status')} "
-                                    f"after {waited:.0f} s")
-            await self.clock.sleep(poll_seconds)
-            waited += poll_seconds
 
     # Static site headers and routes
     async def list_headers(self, service_id: str) -> list[JSON]:

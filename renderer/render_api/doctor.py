@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from renderer.errors import ExitCode
 from renderer.render_api.client import JSON, RenderClient, Settings
 from renderer.render_api.errors import NotFound, RenderAPIError, TransportError, Unauthorized
 from renderer.render_api.limits import Bucket
@@ -47,8 +48,8 @@ class DoctorReport:
         return verdict
 
     @property
-    def exit_code(self) -> int:
-        return 1 if any(c.verdict is Verdict.FAIL for c in self.checks) else 0
+    def exit_code(self) -> ExitCode:
+        return ExitCode.ERROR if any(c.verdict is Verdict.FAIL for c in self.checks) else ExitCode.OK
 
 
 def _owners_text(owners: list[JSON]) -> str:

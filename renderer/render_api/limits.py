@@ -42,7 +42,6 @@ from renderer.render_api.clock import Clock
 log = logging.getLogger(__name__)
 
 ENV_VAR = "RENDERER_RATE_LIMITS"
-SOURCE = "https://api-docs.render.com/reference/rate-limiting"
 
 
 class Bucket(StrEnum):

@@ -1,0 +1,138 @@
+"""Apply, the one sequence `renderer apply` and `renderer ci apply` share (`apply_run`):
+
+1. take the apply lock of the lockfile (`renderer.apply.apply_lock`);
+2. recover from an interrupted apply's journal (`renderer.apply.recover`);
+3. plan (`renderer.operations.plan.make_plan`); with a saved plan, refuse it when anything it was made
+   from changed (`renderer.plan.saved`);
+4. show the plan (the caller's `show`);
+5. when it changes anything: the checks of `renderer.plan.checks`, once: the allows a destructive change
+   needs, deletion protection and the mass-delete breaker (then the caller's own `permit`, e.g.
+   `renderer ci apply`'s label and trailer allows), and the tenant secrets it writes; then the caller's
+   `confirm` (a prompt, `--auto-approve`, or the write-ahead journal of `renderer ci apply`);
+6. carry it out (`renderer.apply.apply_plan`), following the deploys it started with `wait`.
+
+No write reaches Render before step 6. The caller prints; this returns what happened (`Applied`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rich.console import Console
+
+from renderer import lockfile as lockfile_io
+from renderer.apply import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_WAIT_TIMEOUT,
+    ApplyReport,
+    apply_lock,
+    apply_plan,
+    recover,
+)
+from renderer.backup import DEFAULT_BACKUP_TIMEOUT
+from renderer.concurrency import DEFAULT_TENANT_PARALLELISM
+from renderer.errors import ExitCode, RendererError
+from renderer.operations.plan import Planned, make_plan
+from renderer.operations.scope import Inputs, connected
+from renderer.plan.checks import check_allowed, check_secrets
+from renderer.plan.model import Plan
+from renderer.plan.saved import MAKE_A_NEW_ONE, SavedPlan, saved_plan_differences
+from renderer.render_api.client import RenderClient
+
+Emit = Callable[[str], None]
+
+
+class PlanRefused(RendererError):
+    """The plan needs a permission the run was not given, or deletes or replaces a resource of a tenant
+    with deletion protection. Raised before any write; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How to apply. The `allow_*` flags are `renderer apply`'s (`renderer.plan.checks.check_allowed`);
+    `apply_unchanged` carries out a plan without changes too (it brings the lockfile's records up to
+    date); times are seconds."""
+
+    allow_destroy: bool = False
+    allow_replace: bool = False
+    allow_data_loss: bool = False
+    allow_mass_destroy: bool = False
+    wait: bool = False
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    poll: float = DEFAULT_POLL_SECONDS
+    skip_backup: bool = False
+    backup_timeout: float = DEFAULT_BACKUP_TIMEOUT
+    tenant_parallelism: int = DEFAULT_TENANT_PARALLELISM
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    apply_unchanged: bool = True
+
+
+@dataclass
+class Applied:
+    """What `apply_run` did, filled in as it goes, so a caller that catches its error still sees how far
+    it got: `recovered` (one line per journal step), `planned`, `started` (the checks passed and
+    `confirm` agreed: `apply_plan` was called) and `report` (None when apply did not run)."""
+
+    recovered: list[str] = field(default_factory=list)
+    planned: Planned | None = None
+    started: bool = False
+    report: ApplyReport | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The report's (0 done, 1 failed or cancelled, 4 stopped early with work left); 0 without one."""
+        return self.report.exit_code if self.report is not None else ExitCode.OK
+
+
+async def apply_run(
+    inputs: Inputs, options: ApplyOptions, *, emit: Emit, show: Callable[[Planned], None],
+    confirm: Callable[[Planned], bool], permit: Callable[[Plan], None] | None = None,
+    saved: SavedPlan | None = None, client: RenderClient | None = None,
+    console: Console | None = None, applied: Applied | None = None,
+) -> Applied:
+    """Run the apply sequence (module docstring) and return what it did (into `applied` when given).
+
+    `show` gets the plan before any check; `permit` (when given) runs right after `check_allowed` and
+    raises `PlanRefused` for a permission the run lacks; `confirm` is asked only when the plan changes
+    something and every check passed: False cancels (`ApplyReport.cancelled`, exit 1).
+    `client` defaults to one from the environment, opened once the apply lock is held.
+
+    Raises `RendererError` when the lock is held past `options.lock_timeout` or the saved plan is out of
+    date, `PlanRefused` when a check refuses the plan, and whatever recover, plan or apply raise."""
+    applied = applied if applied is not None else Applied()
+    with apply_lock(inputs.lockfile, options.lock_timeout):
+        async with connected(client) as api:
+            applied.recovered = await recover(api, lockfile_io.load(inputs.lockfile), inputs.lockfile, emit)
+            planned = applied.planned = await make_plan(inputs, api)
+            if saved is not None:
+                problems = saved_plan_differences(saved, planned)
+                if problems:
+                    raise RendererError(
+                        f"the saved plan {saved.path} is out of date; nothing was changed:\n  - "
+                        + "\n  - ".join(problems), hint=MAKE_A_NEW_ONE)
+            show(planned)
+            plan = planned.plan
+            if plan.has_changes:
+                try:
+                    check_allowed(plan, allow_destroy=options.allow_destroy, allow_replace=options.allow_replace,
+                                  allow_data_loss=options.allow_data_loss,
+                                  allow_mass_destroy=options.allow_mass_destroy)
+                except RendererError as exc:
+                    raise PlanRefused(exc.message, hint=exc.hint) from None
+                if permit is not None:
+                    permit(plan)
+                check_secrets(plan, planned.environ)
+                if not confirm(planned):
+                    applied.report = ApplyReport(cancelled=True)
+                    return applied
+            elif not options.apply_unchanged:
+                return applied
+            applied.started = True
+            applied.report = await apply_plan(
+                plan, api, planned.lockfile, inputs.lockfile, planned.live, emit=emit, environ=planned.environ,
+                fingerprints=planned.fingerprints, wait=options.wait, console=console,
+                wait_timeout=options.wait_timeout, poll=options.poll, skip_backup=options.skip_backup,
+                backup_timeout=options.backup_timeout, tenant_parallelism=options.tenant_parallelism)
+    return applied

@@ -1,0 +1,89 @@
+"""Plan: load the configuration and lockfile, refresh the tenants in scope, diff (`make_plan`).
+
+No write to Render or to any file. `renderer plan`, `renderer ci plan`, apply and import plan through it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from renderer import journal as journal_io
+from renderer.budget import budget_notices
+from renderer.configuration import Configuration
+from renderer.errors import RendererError
+from renderer.fingerprint import Fingerprinter
+from renderer.lockfile import Lockfile
+from renderer.operations.scope import Inputs, load, plan_scope, refresh_scope
+from renderer.plan.diff import TenantInput, build_plan
+from renderer.plan.model import Notice, Plan, TenantSource
+from renderer.refresh import LiveState
+from renderer.render_api.client import RenderClient
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan and what it was computed from (a `renderer.plan.saved.PlanBasis`).
+
+    `lockfile_text` is the lockfile file's text as read ("" when there is none); `environ` holds the
+    tenant secrets' environment variables; `fingerprints` the RENDERER_FINGERPRINT_KEY HMAC key."""
+
+    plan: Plan
+    live: LiveState
+    lockfile: Lockfile
+    configuration: Configuration
+    lockfile_text: str = ""
+    environ: Mapping[str, str] = field(default_factory=dict)
+    fingerprints: Fingerprinter = field(default_factory=Fingerprinter)
+
+
+def tenant_inputs(configuration: Configuration) -> dict[str, TenantInput]:
+    """Each tenant's desired resources and where they came from, for `build_plan`."""
+    return {
+        slug: TenantInput(
+            TenantSource(blueprint=config.blueprint.name, blueprint_digest=config.blueprint.digest,
+                         tenant_file=config.file.path.as_posix(),
+                         deletion_protection=config.file.tenant.deletion_protection),
+            config.resources)
+        for slug, config in configuration.tenants.items()
+    }
+
+
+async def make_plan(
+    inputs: Inputs, client: RenderClient, *, environ: Mapping[str, str] | None = None,
+    fingerprints: Fingerprinter | None = None,
+) -> Planned:
+    """Load, refresh the resources the lockfile records for the tenants in scope, and diff.
+
+    `environ` supplies tenant secrets (default `os.environ`); `fingerprints` the HMAC key (default from
+    RENDERER_FINGERPRINT_KEY). Raises `ValidationFailed` for bad input, `RendererError` for an unknown
+    `--tenant` or a plan that cannot be made (a name taken on Render), `RenderAPIError` when Render
+    cannot be read. Notices tell of nearly spent hourly create budgets and of an interrupted apply's
+    journal (the next apply recovers from it first)."""
+    environ = environ if environ is not None else dict(os.environ)
+    fingerprints = fingerprints or Fingerprinter.from_env()
+    configuration, lockfile = load(inputs)
+    slugs = plan_scope(configuration, lockfile, inputs.only)
+    live = await refresh_scope(client, lockfile, slugs)
+    journal = journal_io.journal_path(inputs.lockfile)
+    interrupted = journal_io.read(journal)
+    try:
+        plan = build_plan(tenant_inputs(configuration), lockfile, live, slugs, lockfile_name=inputs.lockfile.name,
+                          environ=environ, fingerprints=fingerprints, tenant_files=len(configuration.tenants))
+    except RendererError as exc:
+        if interrupted:
+            raise RendererError(exc.message, hint=f"an interrupted apply left {journal}: run `renderer apply`, "
+                                                  "which first records what it created") from None
+        raise
+    budgets = budget_notices(plan, client, lockfile.service_create_window, client.clock.epoch())
+    if budgets:
+        plan = plan.model_copy(update={"notices": [*plan.notices, *(Notice(tenant="", kind="rate_budget",
+                                                                            message=budget) for budget in budgets)]})
+    if interrupted:
+        plan = plan.model_copy(update={"notices": [*plan.notices, Notice(
+            tenant="", kind="interrupted_apply",
+            message=f"an interrupted apply left {journal}; the next apply first "
+                    "brings the lockfile up to date from it, so its plan may differ from this one")]})
+    return Planned(plan, live, lockfile, configuration, lockfile.dumps() if inputs.lockfile.exists() else "",
+                   environ, fingerprints)
