@@ -40,6 +40,7 @@ from renderer import lockfile as lockfile_io
 from renderer.backup import DEFAULT_BACKUP_POLL, DEFAULT_BACKUP_TIMEOUT, BackupFailed, take_backup
 from renderer.budget import (
     MAX_CREATE_WAIT,
+    NOUNS,
     STOPPED_REASON,
     BudgetExhausted,
     CreateGate,
@@ -490,15 +491,17 @@ class Applier(ApplyContext):
         if tenant is not None:
             tenant.status = "deleting" if slug not in self.plan.sources else "provisioning"
             self._save()
-        # Render's service-create budget (`renderer.budget`): a create that does not fit, and every
+        # Render's hourly create budgets (`renderer.budget`): a create that does not fit, and every
         # create after it (they may depend on it), wait for the next run; the rest of the tenant goes on.
         deferred: set[str] = set()
+        spent: set[str] = set()  # the budgets that stopped this tenant
         for change in ordered((c for c in changes if first(c)), reverse=True):
             if change.action is Action.REPLACE and uses_create_budget(change):
                 try:
-                    self.gate.reserve(change)  # never delete a service whose new one cannot be created now
-                except BudgetExhausted:
+                    self.gate.reserve(change)  # never delete what cannot be created again now
+                except BudgetExhausted as exc:
                     deferred.add(change.address)
+                    spent.add(NOUNS[exc.bucket])
                     continue
             await self._delete(change)
             if change.action is Action.DELETE:
@@ -511,16 +514,19 @@ class Applier(ApplyContext):
                 continue
             try:
                 await self._create_in_budget(change)
-            except BudgetExhausted:
+            except BudgetExhausted as exc:
                 deferred.add(change.address)
+                spent.add(NOUNS[exc.bucket])
                 waiting = True
                 continue
             (self.report.replaced if change.action is Action.REPLACE else self.report.created).append(
                 f"{slug}/{change.address}")
         if deferred:
             self.gate.deferred.add(slug)
+            budgets = " and ".join(f"{noun}-create" for noun in sorted(spent, key=lambda n: n != "service"))
             self.emit(f"{slug}: {len(deferred)} create{'s' if len(deferred) != 1 else ''} wait for the next run "
-                      f"(Render's service-create budget is spent): {', '.join(sorted(deferred))}")
+                      f"(Render's {budgets} budget{'s are' if len(spent) > 1 else ' is'} spent): "
+                      f"{', '.join(sorted(deferred))}")
         for change in ordered(c for c in changes if c.action is Action.UPDATE):
             await self._update(change)
             self.report.updated.append(f"{slug}/{change.address}")

@@ -23,10 +23,16 @@ does not document. Render ignores unknown fields, so without it a misspelt field
 pass silently. `UNDOCUMENTED_ALLOWED` lists the few fields Render's own clients use that the published
 description has not caught up with. Query parameters are checked by `validate_query`: names the
 operation documents, values of the documented type, enum and range.
+
+Where Render's recorded answers (`../shared/render/recorded/`, real traffic) disagree with the description,
+the recording wins: `RECORDED_EXCEPTIONS`, in one place, patches the description before it is compiled,
+each exception with the cassette that shows it. A `null` request or response body is checked as JSON
+`null` (valid where the schema is nullable).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +58,89 @@ UNDOCUMENTED_ALLOWED: frozenset[tuple[str, str]] = frozenset({
     ("servicePOST", "autoDeployTrigger"),
     ("servicePATCH", "autoDeployTrigger"),
 })
+
+
+@dataclass(frozen=True)
+class RecordedException:
+    """Render answered differently from its description: `change` applies at `pointer` (a JSON pointer
+    into openapi.json, without the leading `#/`). Changes: `nullable`, `optional:<property>`,
+    `enum:<value>` (one more allowed value), `status:<documented>-><recorded>` (a response status
+    Render answers besides the documented one, with the same body). `cassette` names the recording."""
+
+    pointer: str
+    change: str
+    cassette: str
+    what: str
+
+
+_SVC = "components/schemas/servicePOST/properties"
+RECORDED_EXCEPTIONS: tuple[RecordedException, ...] = (
+    RecordedException(f"{_SVC}/envVars", "nullable", "webservice_resource__web_service_image",
+                      "POST /services with `envVars: null` (201); PUT /services/{id}/env-vars with a `null` body "
+                      "(200 `[]`: every variable removed; its schema is this one)"),
+    RecordedException(f"{_SVC}/secretFiles", "nullable", "webservice_resource__web_service_image",
+                      "POST /services with `secretFiles: null` (201)"),
+    RecordedException("paths/~1services~1{serviceId}~1secret-files/put/requestBody/content/application~1json/schema",
+                      "nullable", "webservice_resource__web_service_image",
+                      "PUT /services/{id}/secret-files with a `null` body (200 `[]`)"),
+    RecordedException("components/schemas/buildFilter/properties/paths", "nullable", "privateservice_resource__docker",
+                      "`buildFilter: {paths: null, ignoredPaths: null}` accepted on POST and PATCH /services"),
+    RecordedException("components/schemas/buildFilter/properties/ignoredPaths", "nullable",
+                      "privateservice_resource__docker", "as `paths`"),
+    RecordedException("components/schemas/readReplicasInput", "nullable", "postgres_resource__postgres",
+                      "POST /postgres with `readReplicas: null` (201)"),
+    RecordedException("components/schemas/registryCredentialRegistry", "enum:", "cronjob_resource__cron_job",
+                      "an empty `registryCredential` (`registry: \"\"`) in a cron job's envSpecificDetails (201)"),
+    RecordedException("components/schemas/keyValue/properties/ipAllowList", "nullable", "keyvalue_resource__keyvalue",
+                      "an empty IP allow list is answered `null`, even right after `[]` was sent"),
+    RecordedException("components/schemas/keyValueDetail/properties/ipAllowList", "nullable",
+                      "keyvalue_resource__keyvalue", "as keyValue"),
+    RecordedException("components/schemas/postgres/properties/ipAllowList", "nullable", "postgres_resource__postgres",
+                      "an empty IP allow list is answered `null`"),
+    RecordedException("components/schemas/postgresDetail/properties/ipAllowList", "nullable",
+                      "postgres_resource__postgres", "as postgres"),
+    RecordedException("components/schemas/postgresDetail", "optional:project", "postgres_resource__postgres",
+                      "GET /postgres/{id} answers without `project`"),
+    RecordedException("components/schemas/deploy/properties/commit", "nullable",
+                      "webservice_resource__web_service_image", "an image-backed deploy has `commit: null`"),
+    RecordedException("components/schemas/deploy/properties/finishedAt", "nullable", "webservice_resource__web_service",
+                      "a deploy in progress has `finishedAt: null`"),
+    *(RecordedException(f"components/schemas/environment/properties/{name}", "nullable", "project_resource__project",
+                        f"an environment without such resources answers `{name}: null`")
+      for name in ("databasesIds", "redisIds", "serviceIds", "envGroupIds")),
+    RecordedException("paths/~1environments~1{environmentId}~1resources/post/responses", "status:200->201",
+                      "privateservice_resource__private_service", "adding resources to an environment answers 201"),
+    RecordedException("paths/~1services~1{serviceId}~1headers/put/responses/200/content/application~1json/schema",
+                      "nullable", "staticsite_resource__static_site", "an empty PUT .../headers is answered `null`"),
+    RecordedException("paths/~1services~1{serviceId}~1routes/put/responses/200/content/application~1json/schema",
+                      "nullable", "staticsite_resource__static_site", "an empty PUT .../routes is answered `null`"),
+)
+
+
+def _pointed(document: dict[str, Any], pointer: str) -> Any:
+    node: Any = document
+    for part in pointer.split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def with_recorded_exceptions(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `document` with `RECORDED_EXCEPTIONS` applied. Raises KeyError when a pointer does
+    not exist (a description that changed under them)."""
+    patched = copy.deepcopy(document)
+    for exception in RECORDED_EXCEPTIONS:
+        node = _pointed(patched, exception.pointer)
+        kind, _, arg = exception.change.partition(":")
+        if kind == "nullable":
+            node["nullable"] = True
+        elif kind == "optional":
+            node["required"] = [name for name in node.get("required", []) if name != arg]
+        elif kind == "enum":
+            node["enum"] = [*node["enum"], arg]
+        elif kind == "status":
+            documented, _, recorded = arg.partition("->")
+            node[recorded] = node[documented]
+    return patched
 
 
 def _items(validator: Any, items: Any, instance: Any, schema: Any) -> Any:
@@ -81,6 +170,7 @@ class Contract:
     """Render's OpenAPI description with lookups by request and validation with `oneOf` narrowing."""
 
     def __init__(self, document: dict[str, Any], base_path: str = "/v1") -> None:
+        document = with_recorded_exceptions(document)
         self.document = document
         self.base_path = base_path
         routes = []
@@ -323,7 +413,8 @@ class Contract:
             return [f"{op.method} {op.template} takes no request body"] if strict and body is not None else []
         if body is None:
             required = bool((self.deref(op.spec.get("requestBody")) or {}).get("required"))
-            return ["a JSON request body is required"] if required else []
+            nullable = bool((self.deref(schema) or {}).get("nullable"))
+            return ["a JSON request body is required"] if required and not nullable else []
         return self._errors(schema, body, context, strict)
 
     def validate_response(self, method: str, path: str, status: int, body: Any,
@@ -339,5 +430,7 @@ class Contract:
         if not isinstance(media, dict) or "schema" not in media:
             return [] if body is None else [f"status {status} of {op.method} {op.template} has no body"]
         if body is None:
+            if (self.deref(media["schema"]) or {}).get("nullable"):
+                return []
             return [f"status {status} of {op.method} {op.template} must have a JSON body"]
         return self._errors(media["schema"], body, context, strict)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from renderer.errors import ExitCode
 from renderer.fingerprint import Fingerprinter
-from renderer.kinds.registry import live_value
+from renderer.kinds.registry import live_value, requested_forms
 from renderer.lockfile import Lockfile
 from renderer.refresh import LiveState
 
@@ -114,7 +114,8 @@ def detect_drift(
                         details.append(f"env var {key} changed")
                     continue
                 value = live_value(resource.kind, resource.fields, path)
-                if fingerprints.matches(fp, value) is False:
+                forms = requested_forms(resource.kind, path, value)
+                if all(fingerprints.matches(fp, form) is False for form in forms):
                     details.append(f"{path} is now {value!r}")
             for key in sorted(set(entry.env_vars) - {p.removeprefix("envVars.") for p in entry.applied}):
                 if resource.env_vars is not None and key not in env:

@@ -357,6 +357,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests import replay
+
+    if replay.RESULTS:
+        terminalreporter.section("replay of Render's recorded traffic against the simulator")
+        for line in replay.table(replay.RESULTS).splitlines():
+            terminalreporter.write_line(line)
     if CLIENT_LEDGER.checked:
         terminalreporter.write_line(
             f"contract: {CLIENT_LEDGER.checked} client exchanges (request and answer) checked against Render's "

@@ -33,9 +33,13 @@ def _statuses(project: Path) -> dict[str, str]:
 
 @pytest.fixture
 def small_budget(sim: Sim, monkeypatch: pytest.MonkeyPatch) -> Sim:
-    """Render's budgets at a tenth, on the simulator and in the client: 2 service creates an hour."""
-    assert sim.admin("/_sim/rate-limits", {"scale": 0.1}).status_code == 200
-    monkeypatch.setenv("RENDERER_RATE_LIMITS", "scale=0.1")
+    """Render's budgets at a tenth, on the simulator and in the client: 2 service creates an hour. The
+    Postgres, Key Value and custom-domain create budgets stay Render's (these tests are about services;
+    tests/test_render_fidelity.py spends the Postgres one)."""
+    full = {"create_postgres": 20, "create_key_value": 20, "create_custom_domain": 50}
+    assert sim.admin("/_sim/rate-limits", {"scale": 0.1, "budgets": full}).status_code == 200
+    monkeypatch.setenv("RENDERER_RATE_LIMITS", "scale=0.1,create_postgres=200/1h,create_key_value=200/1h,"
+                                               "create_custom_domain=500/1h")  # x 0.1: Render's
     return sim
 
 

@@ -255,10 +255,10 @@ def test_env_groups_vars_files_and_links(sim: Sim) -> None:
 
     r = run_with(sim, scenario)
     assert [link["type"] for link in r["linked"]["serviceLinks"]] == ["worker"]
-    assert [e["key"] for e in r["with_var"]["envVars"]] == ["A", "B"]
+    assert [e["key"] for e in r["with_var"]["envVars"]] == ["B", "A"]  # newest first, as Render answers
     assert r["one"] == {"key": "B", "value": "2"} and r["file"] == {"name": "cert.pem", "content": "PEM"}
     assert r["renamed"]["name"] == "shared-2"
-    assert [e["key"] for e in r["final"]["envVars"]] == ["B", "TOKEN"]
+    assert [e["key"] for e in r["final"]["envVars"]] == ["TOKEN", "B"]
     assert r["final"]["serviceLinks"] == [] and r["final"]["secretFiles"] == []
     assert r["gone"] is None
 

@@ -73,7 +73,8 @@ def test_what_each_kind_says_about_replace_and_data_loss() -> None:
     assert ops_for(Kind.KEY_VALUE).immutable == {"region"}
     assert all(ops_for(k).immutable == {"region"} for k in SERVICE_KINDS)
     web = ops_for(Kind.WEB_SERVICE)
-    assert web.forces_replace(Kind.WEB_SERVICE, "runtime", "node", "docker")
+    # Render switches runtimes in place (issue 12: recorded webservice_resource__runtime_update).
+    assert not web.forces_replace(Kind.WEB_SERVICE, "runtime", "node", "docker")
     assert not web.forces_replace(Kind.WEB_SERVICE, "runtime", "node", "python")
     assert ops_for(Kind.DISK).forces_replace(Kind.DISK, "sizeGB", 20, 10)
     assert not ops_for(Kind.DISK).forces_replace(Kind.DISK, "sizeGB", 10, 20)

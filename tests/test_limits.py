@@ -41,11 +41,15 @@ async def send(limiter: Limiter, method: str, path: str) -> Ticket:
 def test_render_defaults() -> None:
     limits = RateLimits.render()
     assert limits.budget(Bucket.GET) == Budget(400, 60.0)
-    assert limits.budget(Bucket.WRITE) == Budget(30, 60.0)
+    assert limits.budget(Bucket.WRITE) == Budget(100, 60.0)  # Ratelimit-Limit 100 in Render's recordings
     assert limits.budget(Bucket.CREATE_SERVICE) == Budget(20, 3600.0)
+    assert limits.budget(Bucket.CREATE_POSTGRES) == Budget(20, 3600.0)
+    assert limits.budget(Bucket.CREATE_KEY_VALUE) == Budget(20, 3600.0)
+    assert limits.budget(Bucket.CREATE_CUSTOM_DOMAIN) == Budget(50, 3600.0)
     assert limits.budget(Bucket.SERVICE_ACTION) == Budget(10, 60.0)
-    assert limits.describe() == ("get 400 per minute, write 30 per minute, create_service 20 per hour, "
-                                 "service_action 10 per minute")
+    assert limits.describe() == ("get 400 per minute, write 100 per minute, create_service 20 per hour, "
+                                 "create_postgres 20 per hour, create_key_value 20 per hour, "
+                                 "create_custom_domain 50 per hour, service_action 10 per minute")
 
 
 @pytest.mark.parametrize(("spec", "bucket", "budget"), [
@@ -55,7 +59,8 @@ def test_render_defaults() -> None:
     ("write=10/30s,get=1/2h", Bucket.GET, Budget(1, 7200.0)),
     ("scale=2", Bucket.GET, Budget(800, 60.0)),
     ("scale=0.5,service_action=10/1m", Bucket.SERVICE_ACTION, Budget(5, 60.0)),
-    ("render", Bucket.WRITE, Budget(30, 60.0)),
+    ("render", Bucket.WRITE, Budget(100, 60.0)),
+    ("create_postgres=5/1h", Bucket.CREATE_POSTGRES, Budget(5, 3600.0)),
 ])
 def test_parse(spec: str, bucket: Bucket, budget: Budget) -> None:
     assert RateLimits.parse(spec).budget(bucket) == budget
@@ -88,11 +93,13 @@ def test_parse_errors(spec: str, message: str) -> None:
     ("POST", "/services/srv-1/deploys", (Bucket.SERVICE_ACTION, "srv-1")),
     ("POST", "/v1/services/srv-2/suspend", (Bucket.SERVICE_ACTION, "srv-2")),
     ("POST", "/services/srv-2/resume", (Bucket.SERVICE_ACTION, "srv-2")),
-    ("POST", "/services/srv-2/scale", (Bucket.WRITE, "")),
+    ("POST", "/services/srv-2/scale", (Bucket.SERVICE_ACTION, "srv-2")),
     ("PUT", "/services/srv-2/env-vars/A", (Bucket.WRITE, "")),
     ("DELETE", "/services/srv-2", (Bucket.WRITE, "")),
-    ("POST", "/services/srv-2/custom-domains", (Bucket.WRITE, "")),
-    ("POST", "/postgres", (Bucket.WRITE, "")),
+    ("POST", "/services/srv-2/custom-domains", (Bucket.CREATE_CUSTOM_DOMAIN, "")),
+    ("POST", "/postgres", (Bucket.CREATE_POSTGRES, "")),
+    ("POST", "/v1/key-value", (Bucket.CREATE_KEY_VALUE, "")),
+    ("PATCH", "/postgres/dpg-1-a", (Bucket.WRITE, "")),
 ])
 def test_classify(method: str, path: str, expected: tuple[Bucket, str]) -> None:
     assert classify(method, path) == expected

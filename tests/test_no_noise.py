@@ -3,7 +3,9 @@ native, docker or image runtimes, disks, custom domains, instance counts and aut
 site's headers and routes; Postgres; Key
 Value; env groups linked with `fromGroup`), with fields left out, empty or set and env vars of every
 source (`fromDatabase`, `fromService` property and `envVarKey`): apply, then plan shows no changes and
-drift finds none."""
+drift finds none. Issue 12's forms of Render's real answers are drawn too: a named database (Render
+suffixes it), an image given as `nginx` (answered `docker.io/library/nginx:latest`), datastores with
+empty allow lists (answered `null`) and a runtime switch applied in place before the final plan."""
 
 from __future__ import annotations
 
@@ -65,11 +67,14 @@ def env_vars(draw: st.DrawFn, database: str | None, targets: list[tuple[str, str
     return items
 
 
-def _code(draw: st.DrawFn, item: dict[str, Any]) -> None:
-    runtime = draw(st.sampled_from(["python", "node", "docker", "image"]))
+RUNTIMES = ["python", "node", "docker", "image"]
+
+
+def _code(draw: st.DrawFn, item: dict[str, Any], runtimes: list[str] = RUNTIMES) -> None:
+    runtime = draw(st.sampled_from(runtimes))
     item["runtime"] = runtime
     if runtime == "image":
-        item["image"] = {"url": draw(st.sampled_from(["nginx:1.27", "ghcr.io/example/app:v2", "redis"]))}
+        item["image"] = {"url": draw(st.sampled_from(["nginx:1.27", "ghcr.io/example/app:v2", "redis", "nginx"]))}
         _optional(draw, "dockerCommand", st.sampled_from(["", "./serve"]), item)
         return
     item["repo"] = "https://github.com/example/app"
@@ -132,8 +137,9 @@ def services(draw: st.DrawFn, name: str, kind: str, database: str | None, target
 
 
 @st.composite
-def blueprints(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A blueprint document and the tenant overrides applied to it."""
+def blueprints(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """A blueprint document, the tenant overrides applied to it, and maybe the same document with one
+    service's runtime switched (native, docker, image into one another)."""
     database = "db" if draw(st.booleans()) else None
     doc: dict[str, Any] = {}
     if database:
@@ -142,6 +148,7 @@ def blueprints(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
         _optional(draw, "postgresMajorVersion", st.sampled_from(["15", "16", "17"]), db)
         _optional(draw, "databaseName", st.just("app_db"), db)
         _optional(draw, "user", st.just("app_user"), db)
+        _optional(draw, "ipAllowList", st.just([]), db)
         doc["databases"] = [db]
     group = "settings" if draw(st.booleans()) else None
     if group is not None:
@@ -174,15 +181,25 @@ def blueprints(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     tenant: dict[str, Any] = {}
     _optional(draw, "region", st.sampled_from(REGIONS), tenant)
     _optional(draw, "plan", st.sampled_from(["starter", "standard", "pro"]), tenant)
-    return doc, tenant
+    switched = None
+    code = [i for i, s in enumerate(doc["services"]) if s.get("runtime") not in (None, "static")]
+    if code and draw(st.booleans()):
+        switched = json.loads(json.dumps(doc))
+        service = switched["services"][draw(st.sampled_from(code))]
+        before = service["runtime"]
+        for key in ("runtime", "image", "repo", "branch", "rootDir", "dockerCommand", "dockerfilePath",
+                    "dockerContext", "buildCommand", "startCommand", "preDeployCommand"):
+            service.pop(key, None)
+        _code(draw, service, [r for r in RUNTIMES if r != before])
+    return doc, tenant, switched
 
 
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=blueprints())
-def test_apply_then_plan_is_empty(case: tuple[dict[str, Any], dict[str, Any]], sim: Sim,
+def test_apply_then_plan_is_empty(case: tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None], sim: Sim,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    document, overrides = case
+    document, overrides, switched = case
     monkeypatch.setenv("RENDERER_FINGERPRINT_KEY", "noise-key")
     assert sim.admin("/_sim/reset").status_code == 200
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,6 +214,13 @@ def test_apply_then_plan_is_empty(case: tuple[dict[str, Any], dict[str, Any]], s
                    "--lockfile", str(root / "render.lock.json"))
         applied = run("apply", "--auto-approve", *options)
         assert applied.code == 0, applied.output
+        if switched is not None:  # a runtime switch: an update in place, never a replace
+            (root / "blueprints" / "gen" / "render.yaml.j2").write_text(json.dumps(switched, indent=1))
+            planned = run("plan", "--detailed-exitcode", *options)
+            assert "-/+ " not in planned.out, planned.output
+            applied = run("apply", "--auto-approve", *options)
+            assert applied.code == 0, applied.output
+            document = switched
         after = run("plan", "--detailed-exitcode", *options)
         assert after.code == 0, after.output + "\n" + json.dumps(document, indent=1)
         assert after.out.splitlines()[-1] == "No changes. Render matches the configuration of 1 tenant."

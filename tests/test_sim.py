@@ -103,7 +103,7 @@ def test_pagination_follows_cursor_and_clamps_limit(sim: Sim) -> None:
             cursor = page[-1]["cursor"]
         clamped = http.get(f"/services/{service['id']}/env-vars", params={"limit": 500})
         default = http.get(f"/services/{service['id']}/env-vars").json()
-    assert keys == [f"SEED_VAR_{i}" for i in range(105)]
+    assert keys == [f"SEED_VAR_{i}" for i in reversed(range(105))]  # newest first, as Render lists
     assert clamped.status_code == 200 and len(clamped.json()) == 100
     assert len(default) == 20  # Render's default page size
 
@@ -151,10 +151,12 @@ def test_connection_strings(sim: Sim) -> None:
         kv_info = http.get(f"/key-value/{kv['id']}/connection-info").json()
     assert re.fullmatch(f"dpg-{RENDER_ID}-a", pg["id"])
     assert re.fullmatch(f"red-{RENDER_ID}", kv["id"])
-    password = pg_info["password"]
-    assert pg_info["internalConnectionString"] == f"postgresql://app_user:{password}@{pg['id']}/app"
+    password, database = pg_info["password"], pg["databaseName"]
+    assert re.fullmatch(r"app_[a-z0-9]{4}", database)  # Render suffixes the requested name
+    assert pg["databaseUser"] == "app_user"
+    assert pg_info["internalConnectionString"] == f"postgresql://app_user:{password}@{pg['id']}/{database}"
     assert pg_info["externalConnectionString"] == (
-        f"postgresql://app_user:{password}@{pg['id']}.frankfurt-postgres.render.com/app")
+        f"postgresql://app_user:{password}@{pg['id']}.frankfurt-postgres.render.com/{database}")
     assert kv_info["internalConnectionString"] == f"redis://{kv['id']}:6379"
     external = kv_info["externalConnectionString"]
     assert re.fullmatch(rf"rediss://{kv['id']}:\S+@oregon-keyvalue\.render\.com:6379", external)
@@ -165,14 +167,16 @@ def test_deploy_moves_to_live_on_the_clock(sim: Sim) -> None:
     with sim.http() as http:
         created = create(http, worker_body(sim, "w"))
         sid, did = created["service"]["id"], created["deployId"]
-        assert http.get(f"/services/{sid}/deploys/{did}").json()["status"] == "created"
+        first = http.get(f"/services/{sid}/deploys/{did}").json()
+        assert first["status"] == "build_in_progress"  # Render's first status: already building
+        assert first["finishedAt"] is None and first["commit"]["id"] and "image" not in first
         sim.admin("/_sim/clock/advance", {"seconds": 5})
         assert http.get(f"/services/{sid}/deploys/{did}").json()["status"] == "build_in_progress"
         sim.admin("/_sim/clock/advance", {"seconds": 20})
         assert http.get(f"/services/{sid}/deploys/{did}").json()["status"] == "update_in_progress"
         sim.admin("/_sim/clock/advance", {"seconds": 10})
         live = http.get(f"/services/{sid}/deploys/{did}").json()
-        assert live["status"] == "live" and "finishedAt" in live
+        assert live["status"] == "live" and live["finishedAt"] and live["startedAt"]
         second = http.post(f"/services/{sid}/deploys", json={}).json()
         sim.admin("/_sim/clock/advance", {"seconds": 60})
         statuses = {d["deploy"]["id"]: d["deploy"]["status"] for d in http.get(f"/services/{sid}/deploys").json()}
@@ -214,7 +218,7 @@ def test_env_groups_are_a_bare_array_and_link_to_services(sim: Sim) -> None:
     assert re.fullmatch(f"evg-{RENDER_ID}", group["id"])
     assert linked["serviceLinks"] == [{"id": sid, "name": "web", "type": "web"}]
     assert [g["id"] for g in listed] == [group["id"]] and "envVars" not in listed[0]
-    assert [e["key"] for e in put["envVars"]] == ["A", "TOKEN", "B"]
+    assert [e["key"] for e in put["envVars"]] == ["B", "TOKEN", "A"]  # newest first, as Render answers
     assert len(put["envVars"][1]["value"]) == 32  # generated
     assert after["serviceLinks"] == []
 

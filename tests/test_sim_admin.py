@@ -19,18 +19,18 @@ def test_rate_limit_headers_and_429(sim: Sim) -> None:
     with sim.http() as http:
         first = http.get("/owners")
         sid = http.post("/services", json=worker_body(sim, "w")).json()["service"]["id"]
-        writes = [put_env(http, sid, f"K{i}") for i in range(31)]
+        writes = [put_env(http, sid, f"K{i}") for i in range(101)]
         sim.admin("/_sim/clock/advance", {"seconds": 61})
         after_reset = put_env(http, sid, "LATE")
     assert first.headers["Ratelimit-Limit"] == "400"
     assert first.headers["Ratelimit-Remaining"] == "399"
     assert first.headers["Ratelimit-Reset"] == "60"
-    assert [w.status_code for w in writes] == [200] * 30 + [429]
+    assert [w.status_code for w in writes] == [200] * 100 + [429]  # Render's 100 writes a minute
     refused = writes[-1]
     assert refused.headers["Ratelimit-Remaining"] == "0"
     assert 1 <= int(refused.headers["Ratelimit-Reset"]) <= 60
     assert "rate limit exceeded" in refused.json()["message"]
-    assert after_reset.status_code == 200 and after_reset.headers["Ratelimit-Remaining"] == "29"
+    assert after_reset.status_code == 200 and after_reset.headers["Ratelimit-Remaining"] == "99"
 
 
 def test_per_service_and_create_budgets(sim: Sim) -> None:
@@ -58,7 +58,7 @@ def test_rate_scale_and_off(sim: Sim) -> None:
 
 
 def test_spend_counts_requests_against_a_budget_without_sending_them(sim: Sim) -> None:
-    assert sim.admin("/_sim/rate-limits", {"spend": {"get": 398, "write": 30}}).status_code == 200
+    assert sim.admin("/_sim/rate-limits", {"spend": {"get": 398, "write": 100}}).status_code == 200
     with sim.http() as http:
         owners = [http.get("/owners") for _ in range(3)]
         write = http.put("/env-groups/evg-x/env-vars/K", json={"value": "v"})
@@ -161,7 +161,7 @@ def test_seed_creates_thousands_directly(sim: Sim) -> None:
         rest = http.get("/env-groups", params={"limit": 100, "cursor": groups[-1]["id"]}).json()
         env = http.get(f"/services/{page[0]['service']['id']}/env-vars").json()
     assert len(page) == 100 and len(groups) == 100 and len(rest) == 20
-    assert [e["envVar"]["key"] for e in env] == ["SEED_VAR_0", "SEED_VAR_1", "SEED_VAR_2"]
+    assert [e["envVar"]["key"] for e in env] == ["SEED_VAR_2", "SEED_VAR_1", "SEED_VAR_0"]  # newest first
     assert sim.admin_get("/_sim/stats")["total"] == 4  # seeding made no API requests
 
 

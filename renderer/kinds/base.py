@@ -30,6 +30,7 @@ from renderer.plan.model import Change
 from renderer.pricing.model import CostLine, Usage
 from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
+from renderer.render_api.limits import Bucket
 from renderer.resources import DesiredResource, EnvSource, EnvVar
 from renderer.yamlio import PathPart
 
@@ -173,7 +174,8 @@ class KindOps(ABC):
     `immutable` fields (a change is a replace); `loses_data` (a replace destroys data: `apply` needs
     `--allow-data-loss`); `env_vars` (env vars are compared); `references` (other resources read it with
     `fromService`); `backup_before_delete` (exported before it is deleted, `renderer.backup`);
-    `blueprint_lists` (the Blueprint lists its entries sit in, empty for a child of a service).
+    `blueprint_lists` (the Blueprint lists its entries sit in, empty for a child of a service);
+    `create_bucket` (the hourly create budget a create spends a unit of, `renderer.budget`; None: none).
     """
 
     kinds: ClassVar[tuple[Kind, ...]]
@@ -183,6 +185,7 @@ class KindOps(ABC):
     env_vars: ClassVar[bool] = False
     references: ClassVar[bool] = False
     backup_before_delete: ClassVar[bool] = False
+    create_bucket: ClassVar[Bucket | None] = None
 
     def rank(self, kind: Kind) -> int:
         """The create rank of `kind` (lower first)."""
@@ -263,6 +266,11 @@ class KindOps(ABC):
     def forces_replace(self, kind: Kind, key: str, before: Any, after: Any) -> bool:
         """Whether changing `key` from `before` to `after` needs a replace."""
         return key in self.immutable
+
+    def requested_forms(self, key: str, live: Any) -> list[Any]:
+        """The values a requested field may have had for Render to answer `live` (drift compares these
+        with what was applied): the value itself unless Render rewrites what it is sent."""
+        return [live]
 
     # -- apply -------------------------------------------------------------------------------------
     @abstractmethod

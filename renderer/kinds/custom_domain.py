@@ -17,12 +17,14 @@ from renderer.pricing.model import CostLine, Usage
 from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
 from renderer.render_api.errors import Conflict, NotFound
+from renderer.render_api.limits import Bucket
 from renderer.resources import DesiredResource
 
 
 class CustomDomainOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.CUSTOM_DOMAIN,)
     create_rank: ClassVar[int] = 4
+    create_bucket: ClassVar[Bucket | None] = Bucket.CREATE_CUSTOM_DOMAIN
     listed_under_parent: ClassVar[bool] = True
 
     def translate_child(self, tr: TranslateContext, path: DocPath, item: Any,

@@ -27,6 +27,7 @@ from renderer.pricing.cost import key_value_lines
 from renderer.pricing.model import CostLine, Usage
 from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
+from renderer.render_api.limits import Bucket
 from renderer.resources import DesiredResource
 
 DEFAULT_REGION = "oregon"
@@ -55,6 +56,7 @@ def key_value_fields(item: JSON) -> dict[str, Any]:
 class KeyValueOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.KEY_VALUE,)
     create_rank: ClassVar[int] = 1
+    create_bucket: ClassVar[Bucket | None] = Bucket.CREATE_KEY_VALUE
     immutable: ClassVar[frozenset[str]] = frozenset({"region"})  # keyValuePATCHInput has no region
     loses_data: ClassVar[bool] = True
     references: ClassVar[bool] = True

@@ -4,6 +4,7 @@ before deleting it (`renderer.backup`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -17,6 +18,7 @@ from renderer.pricing.cost import postgres_lines
 from renderer.pricing.model import CostLine, Usage
 from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
+from renderer.render_api.limits import Bucket
 from renderer.resources import DesiredResource
 
 DEFAULT_REGION = "oregon"
@@ -25,6 +27,16 @@ DEFAULT_POSTGRES_PLAN = "basic_256mb"
 # plan does not compare the version afterwards (Render may have chosen another default).
 DEFAULT_POSTGRES_VERSION = "16"
 PATCH_FIELDS = ("plan", "diskSizeGB", "ipAllowList")
+# Render adds a random `_xxxx` to a Postgres database name, requested or not (`db_name` answered as
+# `db_name_ehyv`; ../shared/render/recorded/postgres_resource__postgres).
+_DATABASE_SUFFIX = r"_[a-z0-9]{4}"
+
+
+def database_name_matches(desired: Any, live: Any) -> bool:
+    """Whether the live database name is the requested one, Render's random suffix aside."""
+    if not isinstance(desired, str) or not isinstance(live, str):
+        return bool(desired == live)
+    return live == desired or re.fullmatch(re.escape(desired) + _DATABASE_SUFFIX, live) is not None
 
 
 def postgres_fields(postgres: JSON) -> dict[str, Any]:
@@ -72,7 +84,9 @@ def postgres_create_body(desired: DesiredResource, owner_id: str) -> JSON:
 class PostgresOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.POSTGRES,)
     create_rank: ClassVar[int] = 1
-    # postgresPATCHInput has none of these.
+    create_bucket: ClassVar[Bucket | None] = Bucket.CREATE_POSTGRES
+    # postgresPATCHInput has none of these (Render's random suffix on the database name is not a change,
+    # `same_value`).
     immutable: ClassVar[frozenset[str]] = frozenset({"region", "version", "databaseName", "databaseUser"})
     loses_data: ClassVar[bool] = True
     backup_before_delete: ClassVar[bool] = True
@@ -111,6 +125,18 @@ class PostgresOps(KindOps):
         info = await client.postgres_connection_info(rid)
         return LiveResource(id=rid, kind=kind, name=obj["name"], fields=postgres_fields(obj),
                             connection=connection_info(info), info=postgres_info(obj))
+
+    def same_value(self, key: str, desired: Any, live: Any) -> bool:
+        """`databaseName`: Render's random suffix aside (`database_name_matches`)."""
+        if key == "databaseName":
+            return database_name_matches(desired, live)
+        return bool(desired == live)
+
+    def requested_forms(self, key: str, live: Any) -> list[Any]:
+        """`databaseName`: also the name without Render's random suffix."""
+        if key == "databaseName" and isinstance(live, str) and re.search(_DATABASE_SUFFIX + "$", live):
+            return [live, live[:-5]]
+        return [live]
 
     async def create(self, ctx: ApplyContext, change: Change, owner: str) -> str:
         """POST /postgres, record the ID, then read its connection info for the services that use it."""

@@ -47,3 +47,9 @@ def monthly_cost(kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, ad
     if lines is None:
         return None
     return ResourceCost(address=address, kind=Kind(kind).value, name=name, lines=lines)
+
+
+def requested_forms(kind: Kind, key: str, live: Any) -> list[Any]:
+    """The values a requested field of a resource of `kind` may have had for Render to answer `live`
+    (`KindOps.requested_forms`)."""
+    return ops_for(kind).requested_forms(key, live)

@@ -36,6 +36,7 @@ from renderer.pricing.model import CostLine, Usage
 from renderer.pricing.table import PriceTable
 from renderer.render_api.client import JSON, RenderClient
 from renderer.render_api.errors import NotFound
+from renderer.render_api.limits import Bucket
 from renderer.resources import DesiredResource, EnvSource, EnvVar, suffixed
 
 
@@ -92,7 +93,10 @@ def takes_custom_domains(kind: Kind) -> bool:
 
 
 def runtime_class(runtime: Any) -> str:
-    """`native`, `docker` or `image`: Render can switch a service's runtime only within a class."""
+    """`native`, `docker` or `image`: what a service's runtime asks of its source (a repository with
+    build commands, a repository with a Dockerfile, an image). Render switches between them in place
+    (PATCH answered 200 for node -> python -> docker -> image; ../shared/render/recorded/
+    webservice_resource__runtime_update)."""
     text = str(runtime)
     return text if text in ("docker", "image") else "native"
 
@@ -118,6 +122,14 @@ def image_reference(url: str) -> tuple[str, str | None, str | None]:
     if tag is None and digest is None:
         tag = "latest"
     return "/".join(parts).lower(), tag, digest
+
+
+def canonical_image(url: str) -> str:
+    """An image URL in the form Render answers (`nginx` -> `docker.io/library/nginx:latest`; recorded in
+    ../shared/render/recorded/webservice_resource__web_service_image), so that the desired and the live
+    side compare and fingerprint alike."""
+    repository, tag, digest = image_reference(url)
+    return repository + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
 def image_matches(desired: Any, live: Any) -> bool:
@@ -284,6 +296,19 @@ def service_patch_body(change: Change, owner_id: str | None = None) -> JSON:
             details["buildCommand"] = f["buildCommand"]
     else:
         env_specific = {k: f[k] for k in ENV_SPECIFIC_FIELDS if k in changed}
+        if "runtime" in changed:
+            # A runtime switch in place: the new runtime's source and commands, whole.
+            runtime = f["runtime"]
+            if runtime in NATIVE_RUNTIMES:
+                env_specific = {k: f[k] for k in ("buildCommand", "startCommand")}
+            elif runtime == "docker":
+                env_specific = {k: f[k] for k in ("dockerCommand", "dockerContext", "dockerfilePath")}
+            else:
+                env_specific = {"dockerCommand": f.get("dockerCommand") or ""}
+                if owner_id:
+                    body["image"] = {"ownerId": owner_id, "imagePath": f["image"]}
+            if runtime != "image":
+                body.update({k: f[k] for k in ("repo", "branch") if f.get(k)})
         if env_specific:
             details["envSpecificDetails"] = env_specific
     if details:
@@ -324,8 +349,10 @@ class ServiceOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = tuple(SERVICE_TYPES)
     # Private services come before the other types: others often read their host.
     create_rank: ClassVar[int] = 3
+    create_bucket: ClassVar[Bucket | None] = Bucket.CREATE_SERVICE
     # A service's region is fixed at creation (render.com/docs); its type is part of its address and
-    # handled by the plan; its runtime can change only within a class (`forces_replace`).
+    # handled by the plan; a runtime switch is an update (Render PATCHes native, docker and image runtimes
+    # into one another: recorded in webservice_resource__runtime_update).
     immutable: ClassVar[frozenset[str]] = frozenset({"region"})
     env_vars: ClassVar[bool] = True
     references: ClassVar[bool] = True
@@ -435,6 +462,8 @@ class ServiceOps(KindOps):
         for key in EMPTY_AS_MISSING:
             if key in out and out[key] is None:
                 out[key] = ""
+        if isinstance(out.get("image"), str) and out["image"]:
+            out["image"] = canonical_image(out["image"])
         if "headers" in out and out["headers"] is not None:
             out["headers"] = static_headers(out["headers"])
         if "envGroups" in out and out["envGroups"] is not None:
@@ -461,11 +490,6 @@ class ServiceOps(KindOps):
         if key == "image":
             return image_matches(desired, live)
         return bool(desired == live)
-
-    def forces_replace(self, kind: Kind, key: str, before: Any, after: Any) -> bool:
-        """`region`, and `runtime` between native, docker and image (servicePATCH can switch native
-        runtimes only)."""
-        return key in self.immutable or (key == "runtime" and runtime_class(before) != runtime_class(after))
 
     # -- apply -------------------------------------------------------------------------------------
     @staticmethod

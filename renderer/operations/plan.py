@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
-from renderer.budget import budget_notice, create_budget
+from renderer.budget import budget_notices
 from renderer.configuration import Configuration, no_tenant_files
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter
@@ -78,7 +78,7 @@ async def make_plan(
     the working copy has uncommitted changes (`lockfile.committed_when_changed`).
     Raises `ValidationFailed` for bad input, `RendererError` for an unknown
     `--tenant` or a plan that cannot be made (a name taken on Render), `RenderAPIError` when Render
-    cannot be read. Notices tell of a nearly spent service-create budget and of an interrupted apply's
+    cannot be read. Notices tell of nearly spent hourly create budgets and of an interrupted apply's
     journal (the next apply recovers from it first)."""
     environ = environ if environ is not None else dict(os.environ)
     fingerprints = fingerprints or Fingerprinter.from_env()
@@ -102,10 +102,10 @@ async def make_plan(
                                                   "which first records what it created") from None
         raise
     plan = plan.model_copy(update={"cost": plan_cost(plan, live, load_price_table(), tenant_usage(configuration))})
-    budget = budget_notice(plan, create_budget(client), lockfile.service_create_window, client.clock.epoch())
-    if budget:
-        plan = plan.model_copy(update={"notices": [*plan.notices, Notice(tenant="", kind="rate_budget",
-                                                                          message=budget)]})
+    budgets = budget_notices(plan, client, lockfile.service_create_window, client.clock.epoch())
+    if budgets:
+        plan = plan.model_copy(update={"notices": [*plan.notices, *(Notice(tenant="", kind="rate_budget",
+                                                                            message=budget) for budget in budgets)]})
     if interrupted:
         plan = plan.model_copy(update={"notices": [*plan.notices, Notice(
             tenant="", kind="interrupted_apply",

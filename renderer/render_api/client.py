@@ -525,18 +525,26 @@ class RenderClient:
     # Deploys
     async def trigger_deploy(self, service_id: str, *, clear_cache: bool = False,
                              commit_id: str | None = None) -> JSON | None:
-        """POST /services/{id}/deploys. Returns the deploy (201), or None when Render queued it (202)."""
+        """POST /services/{id}/deploys. Returns the deploy: Render's (201), or, when Render queued it behind
+        a deploy in progress (202, no body; openapi.json "Queued", recorded for private services and cron
+        jobs in ../shared/render/recorded/privateservice_resource__*), the newest `queued` deploy
+        (GET /services/{id}/deploys?status=queued). None when no queued deploy is listed (it started
+        already, or Render dropped it as superseded)."""
         body: JSON = {}
         if clear_cache:
             body["clearCache"] = "clear"
         if commit_id:
             body["commitId"] = commit_id
         result: JSON | None = await self.request("POST", f"/services/{service_id}/deploys", json=body)
+        if result is None:
+            queued = await self.list_deploys(service_id, statuses=["queued"])
+            return queued[0] if queued else None
         return result
 
-    async def list_deploys(self, service_id: str) -> list[JSON]:
-        """GET /services/{id}/deploys, newest first."""
-        return await self._list(f"/services/{service_id}/deploys", "deploy")
+    async def list_deploys(self, service_id: str, *, statuses: list[str] | None = None) -> list[JSON]:
+        """GET /services/{id}/deploys (with `status` filters), newest first."""
+        params = {"status": ",".join(statuses)} if statuses else None
+        return await self._list(f"/services/{service_id}/deploys", "deploy", params)
 
     async def get_deploy(self, service_id: str, deploy_id: str) -> JSON:
         return await self._json("GET", f"/services/{service_id}/deploys/{deploy_id}")

@@ -1,17 +1,19 @@
 """Render's rate limits, and the client-side limiter that keeps renderer under them.
 
-Render's published limits (https://api-docs.render.com/reference/rate-limiting, "Current Rate Limits"),
-the defaults here:
+Render's limits, the defaults here, as Render's answers state them in `Ratelimit-Limit` and
+`Ratelimit-Reset` (recorded traffic, ../shared/render/recorded/: e.g. webservice_resource__web_service,
+postgres_resource__postgres, keyvalue_resource__keyvalue; https://api-docs.render.com/reference/rate-limiting
+gives the service rows):
 
-    bucket           requests                                              budget
-    get              every GET                                             400 per minute
-    write            every other POST, PUT, PATCH and DELETE               30 per minute
-    create_service   POST /services                                        20 per hour
-    service_action   PATCH /services/{id}, POST /services/{id}/deploys,    10 per minute per service
-                     POST /services/{id}/suspend, POST /services/{id}/resume
-
-The page leaves the custom-domain row without a figure; those POSTs count as `write` here. PUT is not
-named on the page; it counts as `write` (the conservative reading).
+    bucket                 requests                                              budget
+    get                    every GET                                             400 per minute
+    write                  every other POST, PUT, PATCH and DELETE               100 per minute
+    create_service         POST /services                                        20 per hour
+    create_postgres        POST /postgres                                        20 per hour
+    create_key_value       POST /key-value                                       20 per hour
+    create_custom_domain   POST /services/{id}/custom-domains                    50 per hour
+    service_action         PATCH /services/{id}, POST /services/{id}/deploys,    10 per minute per service
+                           POST /services/{id}/suspend, .../resume, .../scale
 
 Every Render response carries `Ratelimit-Limit`, `Ratelimit-Remaining` and `Ratelimit-Reset` for the
 bucket the request fell in. The limiter counts its own requests in fixed windows and follows those
@@ -49,10 +51,23 @@ class Bucket(StrEnum):
     GET = "get"
     WRITE = "write"
     CREATE_SERVICE = "create_service"
+    CREATE_POSTGRES = "create_postgres"
+    CREATE_KEY_VALUE = "create_key_value"
+    CREATE_CUSTOM_DOMAIN = "create_custom_domain"
     SERVICE_ACTION = "service_action"
 
+    @property
+    def hourly_create(self) -> bool:
+        """One of the per-hour create budgets (`renderer.budget` plans runs around them)."""
+        return self in HOURLY_CREATES
 
-_SERVICE_ACTION = re.compile(r"^/services/(?P<id>[^/]+)(?:/(?P<action>deploys|suspend|resume))?$")
+
+HOURLY_CREATES = (Bucket.CREATE_SERVICE, Bucket.CREATE_POSTGRES, Bucket.CREATE_KEY_VALUE,
+                  Bucket.CREATE_CUSTOM_DOMAIN)
+_CREATES = {"/services": Bucket.CREATE_SERVICE, "/postgres": Bucket.CREATE_POSTGRES,
+            "/key-value": Bucket.CREATE_KEY_VALUE}
+_DOMAINS = re.compile(r"^/services/[^/]+/custom-domains$")
+_SERVICE_ACTION = re.compile(r"^/services/(?P<id>[^/]+)(?:/(?P<action>deploys|suspend|resume|scale))?$")
 
 
 def classify(method: str, path: str) -> tuple[Bucket, str]:
@@ -66,8 +81,10 @@ def classify(method: str, path: str) -> tuple[Bucket, str]:
         path = path[3:]
     if method in ("GET", "HEAD"):
         return Bucket.GET, ""
-    if method == "POST" and path == "/services":
-        return Bucket.CREATE_SERVICE, ""
+    if method == "POST" and path in _CREATES:
+        return _CREATES[path], ""
+    if method == "POST" and _DOMAINS.match(path):
+        return Bucket.CREATE_CUSTOM_DOMAIN, ""
     match = _SERVICE_ACTION.match(path)
     if match:
         action = match.group("action")
@@ -91,8 +108,11 @@ class Budget:
 
 RENDER_DEFAULTS: Mapping[Bucket, Budget] = {
     Bucket.GET: Budget(400, 60.0),
-    Bucket.WRITE: Budget(30, 60.0),
+    Bucket.WRITE: Budget(100, 60.0),
     Bucket.CREATE_SERVICE: Budget(20, 3600.0),
+    Bucket.CREATE_POSTGRES: Budget(20, 3600.0),
+    Bucket.CREATE_KEY_VALUE: Budget(20, 3600.0),
+    Bucket.CREATE_CUSTOM_DOMAIN: Budget(50, 3600.0),
     Bucket.SERVICE_ACTION: Budget(10, 60.0),
 }
 

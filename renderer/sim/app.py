@@ -25,8 +25,10 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
                                     "keyValue", "envGroups", "serviceNames", "postgresNames"}: create
                                     resources directly
     GET    /_sim/rate-limits        {"scale": N | "off", "budgets": {...}}
-    POST   /_sim/rate-limits        {"scale": N | "off"}; {"spend": {"get": 380}} counts requests against a
-                                    budget's current window, as another client of the workspace would
+    POST   /_sim/rate-limits        {"scale": N | "off", "budgets"?: {"create_postgres": 20}}: every
+                                    budget times N, those named set outright; {"spend": {"get": 380}}
+                                    counts requests against a budget's current window, as another client
+                                    of the workspace would
     POST   /_sim/deploy-outcomes    {"outcome": "build_failed", "serviceId"?: ..., "count"?: 1}: how the
                                     next deploys end (live, build_failed, update_failed,
                                     pre_deploy_failed, canceled, deactivated)
@@ -41,6 +43,7 @@ import secrets
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,16 @@ class Stats:
                 by_status.update(counter)
             return {"total": sum(by_status.values()), "byStatus": dict(sorted(by_status.items())),
                     "endpoints": {k: dict(sorted(v.items())) for k, v in sorted(self.counts.items())}}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A handler's answer spelt out: a status other than the route's usual one (a deploy trigger's 202,
+    `empty`: no body), or a JSON `null` body (an empty PUT of headers or routes)."""
+
+    status: int
+    body: Any = None
+    empty: bool = False
 
 
 def _split(values: list[str]) -> list[str]:
@@ -170,7 +183,7 @@ class SimApp:
                  admin: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
             body: Any = None
-            code, payload = status, None
+            code, payload, null_body = status, None, False
             request_id = "req-" + secrets.token_hex(8)
             try:
                 self._authorize(request)
@@ -186,6 +199,8 @@ class SimApp:
                     if problems:
                         raise SimError(400, "invalid request body: " + "; ".join(problems[:3]))
                 payload = handler(request, body)
+                if isinstance(payload, Answer):
+                    code, payload, null_body = payload.status, payload.body, not payload.empty and payload.body is None
             except SimError as exc:
                 code, payload = exc.status, {"id": request_id, "message": exc.message}
             except (KeyError, TypeError, ValueError) as exc:
@@ -200,6 +215,8 @@ class SimApp:
                     "context": context(request) if context and code < 400 else None,
                 })
             headers = {"Rndr-Id": request_id}
+            if null_body:
+                return Response(b"null", status_code=code, headers=headers, media_type="application/json")
             if payload is None:
                 return Response(status_code=code, headers=headers)
             return JSONResponse(payload, status_code=code, headers=headers)
@@ -287,16 +304,23 @@ class SimApp:
             return {"service": service, "deployId": deploy_id}
 
         def env_list(request: Request, _: Any) -> Any:
-            return paginate(request, s.env_vars(sid(request)), "envVar", lambda e: str(e["key"]))
+            return paginate(request, s.list_env_vars(sid(request)), "envVar", lambda e: str(e["key"]))
 
         def env_replace(request: Request, body: Any) -> Any:
             return [{"cursor": e["key"], "envVar": e} for e in s.replace_env_vars(sid(request), body)]
 
         def secret_list(request: Request, _: Any) -> Any:
-            return paginate(request, s.secret_files(sid(request)), "secretFile", lambda f: str(f["name"]))
+            return paginate(request, s.list_secret_files(sid(request)), "secretFile", lambda f: str(f["name"]))
+
+        def secret_replace(request: Request, body: Any) -> Any:
+            return [{"cursor": f["name"], "secretFile": f} for f in s.replace_secret_files(sid(request), body)]
 
         def deploy_list(request: Request, _: Any) -> Any:
             return paginate(request, s.list_deploys(sid(request), q(request, "status")), "deploy", by_id)
+
+        def deploy_create(request: Request, body: Any) -> Any:
+            deploy = s.create_deploy(sid(request), body)
+            return Answer(202, empty=True) if deploy is None else deploy
 
         def header_list(request: Request, _: Any) -> Any:
             return paginate(request, s.list_headers(sid(request)), "header", by_id)
@@ -378,10 +402,16 @@ class SimApp:
                 if "scale" not in body:
                     return self.rate_limits_json()
             scale = body.get("scale")
+            budgets = body.get("budgets") or {}
+            if not isinstance(budgets, dict) or any(
+                    name not in BUDGETS or not isinstance(n, int) or isinstance(n, bool) or n < 1
+                    for name, n in budgets.items()):
+                raise SimError(400, f"budgets must map budget names ({', '.join(BUDGETS)}) to requests (>= 1)")
             if scale == "off":
                 self.limiter.reset(None, keep_scale=False)
             elif isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0:
                 self.limiter.reset(float(scale), keep_scale=False)
+                self.limiter.overrides = dict(budgets)
             else:
                 raise SimError(400, 'scale must be a positive number or "off"')
             return self.rate_limits_json()
@@ -417,6 +447,7 @@ class SimApp:
             ("DELETE", "/v1/services/{serviceId}/env-vars/{envVarKey}",
              lambda r, b: s.delete_env_var(sid(r), pp(r, "envVarKey")), 204, None),
             ("GET", "/v1/services/{serviceId}/secret-files", secret_list, 200, None),
+            ("PUT", "/v1/services/{serviceId}/secret-files", secret_replace, 200, None),
             ("GET", "/v1/services/{serviceId}/secret-files/{secretFileName}",
              lambda r, b: s.get_secret_file(sid(r), pp(r, "secretFileName")), 200, None),
             ("PUT", "/v1/services/{serviceId}/secret-files/{secretFileName}",
@@ -424,15 +455,17 @@ class SimApp:
             ("DELETE", "/v1/services/{serviceId}/secret-files/{secretFileName}",
              lambda r, b: s.delete_secret_file(sid(r), pp(r, "secretFileName")), 204, None),
             ("GET", "/v1/services/{serviceId}/deploys", deploy_list, 200, None),
-            ("POST", "/v1/services/{serviceId}/deploys", lambda r, b: s.create_deploy(sid(r), b), 201, None),
+            ("POST", "/v1/services/{serviceId}/deploys", deploy_create, 201, None),
             ("GET", "/v1/services/{serviceId}/deploys/{deployId}",
              lambda r, b: s.get_deploy(sid(r), pp(r, "deployId")), 200, None),
             ("POST", "/v1/services/{serviceId}/deploys/{deployId}/cancel",
              lambda r, b: s.cancel_deploy(sid(r), pp(r, "deployId")), 200, None),
             ("GET", "/v1/services/{serviceId}/headers", header_list, 200, None),
-            ("PUT", "/v1/services/{serviceId}/headers", lambda r, b: s.replace_headers(sid(r), b), 200, None),
+            ("PUT", "/v1/services/{serviceId}/headers", lambda r, b: Answer(200, s.replace_headers(sid(r), b)), 200,
+             None),
             ("GET", "/v1/services/{serviceId}/routes", route_list, 200, None),
-            ("PUT", "/v1/services/{serviceId}/routes", lambda r, b: s.replace_routes(sid(r), b), 200, None),
+            ("PUT", "/v1/services/{serviceId}/routes", lambda r, b: Answer(200, s.replace_routes(sid(r), b)), 200,
+             None),
             ("GET", "/v1/services/{serviceId}/custom-domains", domain_list, 200, None),
             ("POST", "/v1/services/{serviceId}/custom-domains",
              lambda r, b: s.add_custom_domain(sid(r), str(b["name"])), 201, None),
@@ -495,6 +528,21 @@ class SimApp:
              lambda r, b: s.put_group_secret_file(pp(r, "envGroupId"), pp(r, "secretFileName"), b), 200, None),
             ("DELETE", "/v1/env-groups/{envGroupId}/secret-files/{secretFileName}",
              lambda r, b: s.delete_group_secret_file(pp(r, "envGroupId"), pp(r, "secretFileName")), 204, None),
+            ("POST", "/v1/projects", lambda r, b: s.create_project(b), 201, None),
+            ("GET", "/v1/projects/{projectId}", lambda r, b: s.get_project(pp(r, "projectId")), 200, None),
+            ("PATCH", "/v1/projects/{projectId}", lambda r, b: s.update_project(pp(r, "projectId"), b), 200, None),
+            ("DELETE", "/v1/projects/{projectId}", lambda r, b: s.delete_project(pp(r, "projectId")), 204, None),
+            ("POST", "/v1/environments", lambda r, b: s.create_environment(b), 201, None),
+            ("GET", "/v1/environments/{environmentId}",
+             lambda r, b: s.get_environment(pp(r, "environmentId")), 200, None),
+            ("PATCH", "/v1/environments/{environmentId}",
+             lambda r, b: s.update_environment(pp(r, "environmentId"), b), 200, None),
+            ("DELETE", "/v1/environments/{environmentId}",
+             lambda r, b: s.delete_environment(pp(r, "environmentId")), 204, None),
+            ("POST", "/v1/environments/{environmentId}/resources",
+             lambda r, b: s.add_environment_resources(pp(r, "environmentId"), list(b["resourceIds"])), 201, None),
+            ("DELETE", "/v1/environments/{environmentId}/resources",
+             lambda r, b: s.remove_environment_resources(q(r, "resourceIds")), 204, None),
             ("POST", "/_sim/reset", reset, 200, a),
             ("POST", "/_sim/clock/advance", advance, 200, a),
             ("GET", "/_sim/clock", clock, 200, a),

@@ -1,11 +1,16 @@
 """The simulator's rate limits: Render's published budgets, enforced in fixed windows.
 
-The simulator's own reading of https://api-docs.render.com/reference/rate-limiting (it shares no code
-with the client, so the client's limiter is checked against an independent implementation):
+The budgets Render's answers carry in `Ratelimit-Limit` and `Ratelimit-Reset` (recorded in
+../shared/render/recorded/, e.g. webservice_resource__web_service: POST /services `20` resetting in
+2144 s, custom domains `50` in 2142 s, PATCH of a service `10` in 35 s, other writes `100`, GETs `400`).
+The simulator shares no code with the client, so the client's limiter is checked against an independent
+implementation:
 
-    POST /v1/services                                                          20 per hour
-    PATCH /v1/services/{id}, POST .../deploys, .../suspend, .../resume         10 per minute per service
-    every other POST, PUT, PATCH, DELETE                                       30 per minute
+    POST /v1/services, POST /v1/postgres, POST /v1/key-value (each)            20 per hour
+    POST /v1/services/{id}/custom-domains                                      50 per hour
+    PATCH /v1/services/{id}, POST .../deploys, .../suspend, .../resume,
+    .../scale                                                                  10 per minute per service
+    every other POST, PUT, PATCH, DELETE                                       100 per minute
     every GET                                                                  400 per minute
 
 A window opens with the first request that counts against a budget and lasts the budget's period.
@@ -26,19 +31,26 @@ from renderer.sim.clock import Clock
 HOUR, MINUTE = 3600.0, 60.0
 BUDGETS: dict[str, tuple[int, float]] = {
     "create_service": (20, HOUR),
+    "create_postgres": (20, HOUR),
+    "create_key_value": (20, HOUR),
+    "create_custom_domain": (50, HOUR),
     "service_action": (10, MINUTE),
-    "write": (30, MINUTE),
+    "write": (100, MINUTE),
     "get": (400, MINUTE),
 }
-_ACTION = re.compile(r"^/v1/services/([^/]+)(/deploys|/suspend|/resume)?$")
+_CREATES = {"/v1/services": "create_service", "/v1/postgres": "create_postgres", "/v1/key-value": "create_key_value"}
+_ACTION = re.compile(r"^/v1/services/([^/]+)(/deploys|/suspend|/resume|/scale)?$")
+_DOMAINS = re.compile(r"^/v1/services/[^/]+/custom-domains$")
 
 
 def bucket_of(method: str, path: str) -> tuple[str, str]:
     """The budget a request counts against and its key (the service ID for per-service budgets)."""
     if method in ("GET", "HEAD"):
         return "get", ""
-    if method == "POST" and path == "/v1/services":
-        return "create_service", ""
+    if method == "POST" and path in _CREATES:
+        return _CREATES[path], ""
+    if method == "POST" and _DOMAINS.match(path):
+        return "create_custom_domain", ""
     match = _ACTION.match(path)
     if match and ((method == "PATCH" and not match.group(2)) or (method == "POST" and match.group(2))):
         return "service_action", match.group(1)
@@ -65,9 +77,12 @@ class RateLimiter:
         self.scale = scale
         self._windows: dict[tuple[str, str], _Window] = {}
         self._lock = threading.Lock()
+        self.overrides: dict[str, int] = {}  # budgets set outright (requests per window), not scaled
 
     def limit(self, bucket: str) -> tuple[int, float]:
         requests, period = BUDGETS[bucket]
+        if bucket in self.overrides:
+            return self.overrides[bucket], period
         return max(1, int(requests * (self.scale or 1.0))), period
 
     def reset(self, scale: float | None = None, *, keep_scale: bool = True) -> None:
@@ -75,6 +90,7 @@ class RateLimiter:
             self._windows.clear()
             if not keep_scale:
                 self.scale = scale
+                self.overrides = {}
 
     def spend(self, bucket: str, requests: int) -> None:
         """Count `requests` against `bucket` (a name in `BUDGETS`, not a per-service one) in its current

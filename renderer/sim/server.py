@@ -63,6 +63,9 @@ def serve(host: str, port: int, state: Path, *, api_key: str | None, openapi: Pa
     logging.getLogger("uvicorn.error").addFilter(_DroppedOnPurpose())
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit TCP_NODELAY (Linux): uvicorn's h11 writes a response's head and body
+    # separately, and without it Nagle holds the body until the client's delayed ACK (40 ms a request).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host

@@ -7,15 +7,27 @@ workspace, `srv-` service, `dep-` deploy, `dpg-` Postgres, `red-` Key Value, `ev
 custom domain, `dsk-` disk. The state lives in a JSON file, created when missing and replaced
 atomically after every change, so it survives a restart or a kill.
 
-Deploys move on the simulator clock: `created`, then `build_in_progress` after 2 s, then (for a deploy
-going live) `update_in_progress` after 20 s and `live` after 30 s; a forced outcome ends the deploy in
-`build_failed` (at 20 s), `pre_deploy_failed` or `update_failed` (at 30 s), `canceled` (at 20 s) or
-`deactivated` (at 30 s: superseded before going live). When a newer deploy is live, the older live one
-reads `deactivated`.
+Deploys move on the simulator clock. As Render answers (../shared/render/recorded/), a deploy is already
+under way when created: a deploy that builds (a Git or Dockerfile service) starts `build_in_progress`, then
+`update_in_progress` after 20 s and `live` after 30 s; an image-backed service has nothing to build and
+starts `update_in_progress` (`pre_deploy_in_progress` with a pre-deploy command), `live` after 30 s; an
+image-backed cron job is `live` at once. A forced outcome ends the deploy in `build_failed`,
+`pre_deploy_failed`, `update_failed`, `canceled` or `deactivated` (superseded before going live) where its
+timeline would have moved on. When a newer deploy is live, the older live one reads `deactivated`.
+
+Other behaviour taken from the recordings (they win over openapi.json): cron jobs have `crn-` IDs; lists
+come newest first; `null` means empty (`envVars`, `secretFiles`, a PUT of env vars or secret files);
+an empty IP allow list reads `null`; a requested Postgres `databaseName` gets a random `_xxxx` suffix (and
+the default user derives from it); an image reference is answered normalised
+(`nginx` -> `docker.io/library/nginx:latest`); a new Postgres or Key Value reads `unknown` first, then
+`creating`; a PATCH of a Postgres's instance type or disk, or of a Key Value's plan, puts it back into
+`creating`; a trigger while a deploy is in progress on a private service or a cron job is queued (202,
+no body).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -36,19 +48,35 @@ DOMAIN_SERVICES = frozenset({"web_service", "static_site"})
 SHORT_TYPE = {"static_site": "static", "web_service": "web", "private_service": "pserv",
               "background_worker": "worker", "cron_job": "cron"}
 DEPLOY_OUTCOMES = ("live", "build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated")
-# Seconds after creation at which a deploy enters each status, by outcome (module docstring).
+# Seconds after creation at which a deploy enters each status, by outcome (module docstring): a deploy
+# that builds, one of an image (nothing to build), one of an image with a pre-deploy command.
 DEPLOY_TIMELINE: dict[str, list[tuple[float, str]]] = {
-    "live": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "live")],
-    "build_failed": [(0, "created"), (2, "build_in_progress"), (20, "build_failed")],
-    "pre_deploy_failed": [(0, "created"), (2, "build_in_progress"), (20, "pre_deploy_in_progress"),
-                          (30, "pre_deploy_failed")],
-    "update_failed": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "update_failed")],
-    "canceled": [(0, "created"), (2, "build_in_progress"), (20, "canceled")],
+    "live": [(0, "build_in_progress"), (20, "update_in_progress"), (30, "live")],
+    "build_failed": [(0, "build_in_progress"), (20, "build_failed")],
+    "pre_deploy_failed": [(0, "build_in_progress"), (20, "pre_deploy_in_progress"), (30, "pre_deploy_failed")],
+    "update_failed": [(0, "build_in_progress"), (20, "update_in_progress"), (30, "update_failed")],
+    "canceled": [(0, "build_in_progress"), (20, "canceled")],
     # Superseded before it could go live (another deploy of the service took over).
-    "deactivated": [(0, "created"), (2, "build_in_progress"), (20, "update_in_progress"), (30, "deactivated")],
+    "deactivated": [(0, "build_in_progress"), (20, "update_in_progress"), (30, "deactivated")],
 }
+IMAGE_TIMELINE: dict[str, list[tuple[float, str]]] = {
+    "live": [(0, "update_in_progress"), (30, "live")],
+    "build_failed": [(0, "update_in_progress"), (30, "update_failed")],
+    "pre_deploy_failed": [(0, "pre_deploy_in_progress"), (20, "pre_deploy_failed")],
+    "update_failed": [(0, "update_in_progress"), (30, "update_failed")],
+    "canceled": [(0, "update_in_progress"), (20, "canceled")],
+    "deactivated": [(0, "update_in_progress"), (30, "deactivated")],
+}
+PRE_DEPLOY_IMAGE_TIMELINE: dict[str, list[tuple[float, str]]] = {
+    outcome: [(0, "pre_deploy_in_progress"), *steps[1:]] for outcome, steps in IMAGE_TIMELINE.items()}
+# Services whose deploy trigger is queued (202, no body) while another deploy is in progress; the others
+# start the new deploy at once (201), as recorded.
+QUEUED_TRIGGER_TYPES = frozenset({"private_service", "cron_job"})
+ID_PREFIX = {"cron_job": "crn"}
+# Postgres disk when none is asked for (GB), by plan family; recorded: 15 for basic_256mb.
+POSTGRES_DEFAULT_DISK_GB = 15
 DEPLOY_ENDED = frozenset({"live", "build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated"})
-DATABASE_READY_SECONDS = 30.0
+DATABASE_READY_SECONDS = 30.0  # recorded: `creating` 23 s after the create, `available` from 30-40 s on
 EXPORT_READY_SECONDS = 10.0
 PAYMENT_MESSAGE = "You must enter payment information to perform this request."
 KEY_VALUE_VERSION = "8.1.4"
@@ -78,6 +106,37 @@ def public(obj: JSON) -> JSON:
     return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
+def normalise_image(reference: str) -> str:
+    """An image reference as Render answers it: registry, `library/` namespace and `:latest` filled in
+    (`nginx` -> `docker.io/library/nginx:latest`; recorded in webservice_resource__web_service_image)."""
+    if not reference:
+        return reference
+    name, digest = reference, ""
+    if "@" in name:
+        name, digest = name.split("@", 1)
+        digest = "@" + digest
+    first, _, rest = name.partition("/")
+    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+        registry, path = "docker.io", name
+    else:
+        registry, path = first, rest
+    if registry == "docker.io" and "/" not in path:
+        path = "library/" + path
+    if not digest and ":" not in path.rsplit("/", 1)[-1]:
+        path += ":latest"
+    return f"{registry}/{path}{digest}"
+
+
+def _start_of(deploy: JSON) -> float:
+    """When a deploy started or starts (a queued one later than it was created)."""
+    return float(deploy["_start"] if "_start" in deploy else deploy["_created"])
+
+
+def _null_empty(items: Any) -> Any:
+    """Render answers an empty IP allow list as `null`."""
+    return items or None
+
+
 class Store:
     """All simulator state behind one lock. Methods raise `SimError` for answers other than 2xx."""
 
@@ -87,6 +146,7 @@ class Store:
         self.default_outcome = default_outcome
         self.lock = threading.RLock()
         self._batch = False
+        self._seen: set[tuple[str, str]] | None = None  # (collection or "slug", name) while seeding
         if path.exists() and path.stat().st_size > 0:
             self.state: JSON = json.loads(path.read_text(encoding="utf-8"))
             self._upgrade()
@@ -104,7 +164,7 @@ class Store:
             "services": {}, "envVars": {}, "secretFiles": {}, "deploys": {}, "customDomains": {}, "disks": {},
             "postgres": {}, "postgresSecrets": {}, "postgresExports": {},
             "keyValue": {}, "keyValueSecrets": {}, "envGroups": {}, "deployOutcomes": [],
-            "headers": {}, "routes": {},
+            "headers": {}, "routes": {}, "projects": {}, "environments": {},
         }
 
     def _upgrade(self) -> None:
@@ -159,7 +219,13 @@ class Store:
         user: JSON = self.state["user"]
         return user
 
+    def _remember(self, collection: str, name: str) -> None:
+        if self._seen is not None:
+            self._seen.add((collection, name))
+
     def _name_taken(self, collection: str, name: str, but: str | None = None) -> bool:
+        if self._seen is not None and but is None:  # seeding: the names so far, without a scan each time
+            return (collection, name) in self._seen
         return any(item["name"] == name and item_id != but for item_id, item in self.state[collection].items())
 
     # Services
@@ -172,34 +238,33 @@ class Store:
     def list_services(self, *, names: list[str], types: list[str], owners: list[str],
                       suspended: list[str] | None = None, regions: list[str] | None = None) -> list[JSON]:
         result = []
-        for service in self.state["services"].values():
+        for service in reversed(self.state["services"].values()):
             region = service["serviceDetails"].get("region")
             if (names and service["name"] not in names) or (types and service["type"] not in types) \
                     or (owners and service["ownerId"] not in owners) \
                     or (suspended and service["suspended"] not in suspended) \
                     or (regions and region not in regions):
                 continue
-            result.append(service)
+            result.append(self.service_view(service))
         return result
 
     def get_service(self, service_id: str) -> JSON:
-        return self._service(service_id)
+        return self.service_view(self._service(service_id))
 
     def _slug(self, name: str) -> str:
         base = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", name.lower())).strip("-") or "service"
-        taken = {s["slug"] for s in self.state["services"].values()}
+        taken = self._seen if self._seen is not None else {("slug", s["slug"]) for s in self.state["services"].values()}
         slug = base
-        while slug in taken:
+        while ("slug", slug) in taken:
             slug = f"{base}-{''.join(secrets.choice('abcdefghijklmnopqrstuvwxyz0123456789') for _ in range(4))}"
         return slug
 
     def _details(self, kind: str, slug: str, body: JSON) -> JSON:
         given: JSON = body.get("serviceDetails") or {}
+        previews = self._previews(given)
         if kind == "static_site":
             return {"buildCommand": given.get("buildCommand", ""), "publishPath": given.get("publishPath", "public"),
-                    "url": f"https://{slug}.onrender.com", "buildPlan": "starter",
-                    "pullRequestPreviewsEnabled": given.get("pullRequestPreviewsEnabled", "no"),
-                    "previews": given.get("previews", {"generation": "off"})}
+                    "url": f"https://{slug}.onrender.com", "buildPlan": "starter", **previews}
         runtime = given.get("runtime") or given.get("env")
         if runtime is None:
             raise SimError(400, "serviceDetails.runtime is required")
@@ -210,9 +275,7 @@ class Store:
                 raise SimError(400, f"serviceDetails.envSpecificDetails.{missing[0]} is required for runtime {runtime}")
             env_details: JSON = {"buildCommand": env_given["buildCommand"], "startCommand": env_given["startCommand"]}
         else:
-            env_details = {"dockerCommand": env_given.get("dockerCommand", ""),
-                           "dockerContext": env_given.get("dockerContext", "."),
-                           "dockerfilePath": env_given.get("dockerfilePath", "./Dockerfile")}
+            env_details = self._docker_details(runtime, env_given)
         if given.get("preDeployCommand"):
             env_details["preDeployCommand"] = given["preDeployCommand"]
         plan = given.get("plan", "starter")
@@ -226,9 +289,10 @@ class Store:
             details["schedule"] = given["schedule"]
             return details
         details["numInstances"] = int(given.get("numInstances", 1))
-        details["pullRequestPreviewsEnabled"] = given.get("pullRequestPreviewsEnabled", "no")
-        details["previews"] = given.get("previews", {"generation": "off"})
-        details["maxShutdownDelaySeconds"] = int(given.get("maxShutdownDelaySeconds", 30))
+        details.update(previews)
+        if "maxShutdownDelaySeconds" in given:
+            details["maxShutdownDelaySeconds"] = int(given["maxShutdownDelaySeconds"])
+        details["sshAddress"] = "{id}@ssh." + str(details["region"]) + ".render.com"
         if "autoscaling" in given:
             details["autoscaling"] = self._autoscaling(given["autoscaling"])
         if kind == "web_service":
@@ -239,6 +303,47 @@ class Store:
             details["openPorts"] = [{"port": 10000, "protocol": "TCP"}]
             details["url"] = f"{slug}:10000"
         return details
+
+    @staticmethod
+    def _previews(given: JSON, current: JSON | None = None) -> JSON:
+        """`previews` always with its `generation` (an empty `previews` reads `off`), and
+        `pullRequestPreviewsEnabled` following it, as recorded (staticsite_resource__static_site)."""
+        previews = dict((current or {}).get("previews") or {"generation": "off"})
+        if isinstance(given.get("previews"), dict):
+            previews = {"generation": given["previews"].get("generation") or "off"}
+        elif "pullRequestPreviewsEnabled" in given:
+            previews = {"generation": "automatic" if given["pullRequestPreviewsEnabled"] == "yes" else "off"}
+        enabled = "yes" if previews["generation"] == "automatic" else "no"
+        return {"previews": previews, "pullRequestPreviewsEnabled": enabled}
+
+    @staticmethod
+    def _docker_details(runtime: str, given: JSON, current: JSON | None = None) -> JSON:
+        """A Docker service builds from `.` and `./Dockerfile` unless told otherwise; an image service
+        builds nothing and answers `""` for both (recorded in webservice_resource__web_service_image)."""
+        current = current or {}
+        if runtime == "image":
+            return {"dockerCommand": given.get("dockerCommand", current.get("dockerCommand", "")),
+                    "dockerContext": "", "dockerfilePath": ""}
+        return {"dockerCommand": given.get("dockerCommand", current.get("dockerCommand", "")),
+                "dockerContext": given.get("dockerContext") or current.get("dockerContext") or ".",
+                "dockerfilePath": given.get("dockerfilePath") or current.get("dockerfilePath") or "./Dockerfile"}
+
+    @staticmethod
+    def _build_filter(given: Any) -> JSON | None:
+        """`buildFilter` as given; lists of `null` are empty, and a filter with nothing in it is none."""
+        if not isinstance(given, dict):
+            return None
+        paths, ignored = list(given.get("paths") or []), list(given.get("ignoredPaths") or [])
+        return {"paths": paths, "ignoredPaths": ignored} if paths or ignored else None
+
+    def service_view(self, service: JSON) -> JSON:
+        """A service as Render answers it (`sshAddress` carries the service ID)."""
+        view = public(service)
+        details = dict(view["serviceDetails"])
+        if "sshAddress" in details:
+            details["sshAddress"] = str(details["sshAddress"]).replace("{id}", service["id"])
+        view["serviceDetails"] = details
+        return view
 
     @staticmethod
     def _auto_deploy(body: JSON, current: str = "yes") -> tuple[str, str]:
@@ -266,7 +371,7 @@ class Store:
             disk_given = (body.get("serviceDetails") or {}).get("disk")
             if disk_given and (kind not in SCALABLE or plan == "free"):
                 raise SimError(400, "a disk needs a paid web service, private service or background worker")
-            service_id = new_id("srv")
+            service_id = new_id(ID_PREFIX.get(kind, "srv"))
             now = self.clock.iso()
             auto, trigger = self._auto_deploy(body)
             service: JSON = {
@@ -281,9 +386,17 @@ class Store:
             if body.get("repo"):
                 service["repo"] = body["repo"]
                 service["branch"] = body.get("branch", "main")
+                build_filter = self._build_filter(body.get("buildFilter"))
+                if build_filter:
+                    service["buildFilter"] = build_filter
             if body.get("image"):
-                service["imagePath"] = body["image"].get("imagePath", "")
+                service["imagePath"] = normalise_image(body["image"].get("imagePath", ""))
+            if body.get("environmentId"):
+                self._add_to_environment(str(body["environmentId"]), service_id)
+                service["environmentId"] = body["environmentId"]
             self.state["services"][service_id] = service
+            self._remember("services", name)
+            self._remember("slug", slug)
             env: list[JSON] = []
             for item in body.get("envVars") or []:
                 value = random_secret() if item.get("generateValue") else str(item.get("value", ""))
@@ -302,7 +415,7 @@ class Store:
                                disk_given["mountPath"])
             deploy = self._new_deploy(service_id, "api")
             self.save()
-            return service, deploy["id"]
+            return self.service_view(service), deploy["id"]
 
     def update_service(self, service_id: str, body: JSON) -> JSON:
         with self.lock:
@@ -314,8 +427,14 @@ class Store:
             for key in ("repo", "branch", "rootDir"):
                 if key in body:
                     service[key] = body[key]
+            if "buildFilter" in body:
+                build_filter = self._build_filter(body["buildFilter"])
+                if build_filter:
+                    service["buildFilter"] = build_filter
+                else:
+                    service.pop("buildFilter", None)
             if body.get("image"):  # servicePATCH.image: the image a runtime-image service pulls
-                service["imagePath"] = body["image"].get("imagePath", "")
+                service["imagePath"] = normalise_image(body["image"].get("imagePath", ""))
             if "autoDeploy" in body or "autoDeployTrigger" in body:
                 service["autoDeploy"], service["autoDeployTrigger"] = self._auto_deploy(body, service["autoDeploy"])
             given: JSON = body.get("serviceDetails") or {}
@@ -325,26 +444,57 @@ class Store:
                 if given["plan"] == "free" and details.get("disk"):
                     raise SimError(400, "a service with a disk cannot use the free instance type")
             for key in ("plan", "healthCheckPath", "maxShutdownDelaySeconds", "publishPath", "buildCommand",
-                        "schedule", "pullRequestPreviewsEnabled", "previews"):
-                if key in given and (key in details or (key == "healthCheckPath" and service["type"] == "web_service")):
+                        "schedule"):
+                if key in given and (key in details or (key == "healthCheckPath" and service["type"] == "web_service")
+                                     or (key == "maxShutdownDelaySeconds" and service["type"] in SCALABLE)):
                     details[key] = given[key]
-            if "runtime" in given:
-                if (given["runtime"] in NATIVE_RUNTIMES) != (details.get("runtime") in NATIVE_RUNTIMES):
-                    raise SimError(400, "cannot change runtime between native and docker or image")
-                details["runtime"] = details["env"] = given["runtime"]
-            if "preDeployCommand" in given:
-                details.setdefault("envSpecificDetails", {})["preDeployCommand"] = given["preDeployCommand"]
+            if "previews" in given or "pullRequestPreviewsEnabled" in given:
+                details.update(self._previews(given, details))
             env_given: JSON = given.get("envSpecificDetails") or {}
+            runtime = given.get("runtime") or details.get("runtime")
+            if "runtime" in given and service["type"] != "static_site":
+                # Render switches runtimes in place, native, docker and image alike (PATCH answered 200;
+                # webservice_resource__runtime_update).
+                before = details.get("runtime")
+                details["runtime"] = details["env"] = runtime
+                if (runtime in NATIVE_RUNTIMES) != (before in NATIVE_RUNTIMES) or "image" in (runtime, before):
+                    pre_deploy = details.get("envSpecificDetails", {}).get("preDeployCommand")
+                    if runtime in NATIVE_RUNTIMES:
+                        missing = [k for k in ("buildCommand", "startCommand") if not env_given.get(k)]
+                        if missing:
+                            raise SimError(400, f"serviceDetails.envSpecificDetails.{missing[0]} is required "
+                                                f"for runtime {runtime}")
+                        details["envSpecificDetails"] = {}
+                    else:
+                        details["envSpecificDetails"] = self._docker_details(str(runtime), env_given)
+                    if pre_deploy:
+                        details["envSpecificDetails"]["preDeployCommand"] = pre_deploy
+                if runtime == "image":
+                    for key in ("repo", "branch", "buildFilter"):
+                        service.pop(key, None)
+                elif before == "image":
+                    service.pop("imagePath", None)
+            env_details = details.get("envSpecificDetails", {})
+            if service["type"] != "static_site" and (given.get("preDeployCommand") or (
+                    "preDeployCommand" in given and "preDeployCommand" in env_details)):
+                # A command cleared with "" reads "" (webservice_resource__web_service); "" sets none.
+                details.setdefault("envSpecificDetails", {})["preDeployCommand"] = given["preDeployCommand"]
             for key, value in env_given.items():
+                if runtime == "image" and key in ("dockerContext", "dockerfilePath"):
+                    continue
+                if key == "registryCredential" or (runtime in NATIVE_RUNTIMES) != (
+                        key in ("buildCommand", "startCommand")):
+                    continue
                 details.setdefault("envSpecificDetails", {})[key] = value
             service["updatedAt"] = self.clock.iso()
             self.save()
-            return service
+            return self.service_view(service)
 
     def delete_service(self, service_id: str) -> None:
         with self.lock:
             self._service(service_id)
             del self.state["services"][service_id]
+            self._remove_from_environments([service_id])
             for collection in ("envVars", "secretFiles", "deploys", "customDomains", "headers", "routes"):
                 self.state[collection].pop(service_id, None)
             self.state["disks"] = {k: d for k, d in self.state["disks"].items() if d.get("serviceId") != service_id}
@@ -451,11 +601,17 @@ class Store:
             self.save()
             return item
 
-    def replace_env_vars(self, service_id: str, items: list[JSON]) -> list[JSON]:
+    def list_env_vars(self, service_id: str) -> list[JSON]:
+        """GET /services/{id}/env-vars: newest first, as recorded."""
+        return list(reversed(self.env_vars(service_id)))
+
+    def replace_env_vars(self, service_id: str, items: list[JSON] | None) -> list[JSON]:
+        """PUT /services/{id}/env-vars: the answer lists the variables in the order given; a `null` body
+        removes them all (recorded: 200 `[]`)."""
         with self.lock:
             self._service(service_id)
             env = [{"key": i["key"], "value": random_secret() if i.get("generateValue") else str(i.get("value", ""))}
-                   for i in items]
+                   for i in items or []]
             self.state["envVars"][service_id] = env
             self.save()
             return env
@@ -474,6 +630,19 @@ class Store:
         self._service(service_id)
         files: list[JSON] = self.state["secretFiles"].setdefault(service_id, [])
         return files
+
+    def list_secret_files(self, service_id: str) -> list[JSON]:
+        """GET /services/{id}/secret-files: newest first, as recorded."""
+        return list(reversed(self.secret_files(service_id)))
+
+    def replace_secret_files(self, service_id: str, items: list[JSON] | None) -> list[JSON]:
+        """PUT /services/{id}/secret-files: every secret file replaced (a `null` body removes them all)."""
+        with self.lock:
+            self._service(service_id)
+            files = [{"name": str(f["name"]), "content": str(f["content"])} for f in items or []]
+            self.state["secretFiles"][service_id] = files
+            self.save()
+            return files
 
     def get_secret_file(self, service_id: str, name: str) -> JSON:
         for item in self.secret_files(service_id):
@@ -525,52 +694,99 @@ class Store:
                 return str(forced["outcome"])
         return self.default_outcome
 
-    def _new_deploy(self, service_id: str, trigger: str) -> JSON:
+    def _timeline(self, service: JSON) -> str:
+        details = service["serviceDetails"]
+        if details.get("runtime") != "image":
+            return "build"
+        if service["type"] == "cron_job":
+            return "instant"
+        return "image_pre" if details.get("envSpecificDetails", {}).get("preDeployCommand") else "image"
+
+    def _steps(self, deploy: JSON) -> list[tuple[float, str]]:
+        outcome = str(deploy["_outcome"])
+        timeline = deploy.get("_timeline", "build")
+        if timeline == "instant":
+            return [(0, "live")] if outcome == "live" else IMAGE_TIMELINE[outcome]
+        table = {"build": DEPLOY_TIMELINE, "image": IMAGE_TIMELINE, "image_pre": PRE_DEPLOY_IMAGE_TIMELINE}
+        return table[str(timeline)][outcome]
+
+    def _in_progress(self, service_id: str, now: float) -> list[JSON]:
+        return [d for d in self.state["deploys"].get(service_id, []) if self._status(d, now)[1] is None]
+
+    def _new_deploy(self, service_id: str, trigger: str, *, queue: bool = False) -> JSON:
+        """A deploy of the service's current source. `queue`: it starts when the deploys in progress
+        end (status `queued` until then)."""
+        service = self._service(service_id)
         now = self.clock.now()
         deploy: JSON = {"id": new_id("dep"), "trigger": trigger, "createdAt": self.clock.iso(now),
-                        "_created": now, "_outcome": self._next_outcome(service_id)}
+                        "_created": now, "_outcome": self._next_outcome(service_id), "_start": now,
+                        "_timeline": self._timeline(service)}
+        if queue:
+            ends = [self._planned_end(d) for d in self._in_progress(service_id, now)]
+            deploy["_start"] = max([now, *ends])
+        if service.get("imagePath"):
+            digest = hashlib.sha256(str(service["imagePath"]).encode()).hexdigest()
+            deploy["_image"] = {"ref": service["imagePath"], "sha": f"sha256:{digest}"}
+        else:  # a Git-backed service: the head of its branch
+            sha = hashlib.sha1(f"{service.get('repo')}@{service.get('branch')}".encode()).hexdigest()
+            deploy["_commit"] = {"id": sha, "message": f"Latest commit on {service.get('branch', 'main')}",
+                                 "createdAt": self.clock.iso(now - 86400)}
         self.state["deploys"].setdefault(service_id, []).append(deploy)
         return deploy
 
+    def _planned_end(self, deploy: JSON) -> float:
+        return _start_of(deploy) + self._steps(deploy)[-1][0]
+
     def _status(self, deploy: JSON, now: float) -> tuple[str, float | None]:
-        """A deploy's status now and when it ended (None while in progress)."""
-        created = float(deploy["_created"])
+        """A deploy's status now and when it ended (None while queued or in progress)."""
+        start = _start_of(deploy)
         if "_canceledAt" in deploy:
             return "canceled", float(deploy["_canceledAt"])
-        status, ended = "created", None
-        for offset, name in DEPLOY_TIMELINE[deploy["_outcome"]]:
-            if now - created >= offset:
+        if now < start:
+            return "queued", None
+        status, ended = "queued", None
+        for offset, name in self._steps(deploy):
+            if now - start >= offset:
                 status = name
-                ended = created + offset if name in DEPLOY_ENDED else None
+                ended = start + offset if name in DEPLOY_ENDED else None
         return status, ended
 
     def _deploy_view(self, service_id: str, deploy: JSON) -> JSON:
+        """schemas.deploy as recorded: `commit` (null for an image), `image` {ref, sha} for an image,
+        `finishedAt` null until it ends, `startedAt` once a builder has picked it up (1 s after it
+        started; at once when it ends at once)."""
         now = self.clock.now()
         view = public(deploy)
+        view["commit"] = deploy.get("_commit")
+        if "_image" in deploy:
+            view["image"] = deploy["_image"]
         status, ended = self._status(deploy, now)
-        if status != "created":
-            view["startedAt"] = self.clock.iso(float(deploy["_created"]) + 2)
-        if ended is not None:
-            view["finishedAt"] = self.clock.iso(ended)
+        start = _start_of(deploy)
+        if status != "queued" and (now - start >= 1 or ended is not None):
+            view["startedAt"] = self.clock.iso(start)
+        view["finishedAt"] = None if ended is None else self.clock.iso(ended)
         if status == "live":
             for later in self.state["deploys"].get(service_id, []):
                 if later["_created"] > deploy["_created"] and self._status(later, now)[0] == "live":
                     status = "deactivated"
                     break
         view["status"] = status
-        view["updatedAt"] = view.get("finishedAt", view.get("startedAt", view["createdAt"]))
+        view["updatedAt"] = view["finishedAt"] or view.get("startedAt") or view["createdAt"]
         return view
 
-    def create_deploy(self, service_id: str, body: JSON | None) -> JSON:
+    def create_deploy(self, service_id: str, body: JSON | None) -> JSON | None:
+        """POST /services/{id}/deploys: the new deploy (201), or None (202, queued) when a deploy of a
+        private service or cron job is already in progress (recorded in privateservice_resource__*)."""
         with self.lock:
             service = self._service(service_id)
             if service["suspended"] == "suspended":
                 raise SimError(400, "cannot deploy a suspended service")
             if (body or {}).get("commitId") and service["type"] == "cron_job":
                 raise SimError(400, "commitId is not supported for cron jobs")
-            deploy = self._new_deploy(service_id, "api")
+            queue = service["type"] in QUEUED_TRIGGER_TYPES and bool(self._in_progress(service_id, self.clock.now()))
+            deploy = self._new_deploy(service_id, "api", queue=queue)
             self.save()
-            return self._deploy_view(service_id, deploy)
+            return None if queue else self._deploy_view(service_id, deploy)
 
     def list_deploys(self, service_id: str, statuses: list[str] | None = None) -> list[JSON]:
         self._service(service_id)
@@ -620,26 +836,29 @@ class Store:
         return routes
 
     def list_headers(self, service_id: str) -> list[JSON]:
+        """Newest first, as recorded (staticsite_resource__static_site)."""
         self._static(service_id)
-        return [dict(h) for h in self.state["headers"].setdefault(service_id, [])]
+        return [dict(h) for h in reversed(self.state["headers"].setdefault(service_id, []))]
 
-    def replace_headers(self, service_id: str, items: list[JSON]) -> list[JSON]:
+    def replace_headers(self, service_id: str, items: list[JSON] | None) -> list[JSON] | None:
+        """PUT .../headers; an empty list is answered `null` (recorded in staticsite_resource__static_site)."""
         with self.lock:
             self._static(service_id)
-            self.state["headers"][service_id] = self._headers(items)
+            self.state["headers"][service_id] = self._headers(items or [])
             self.save()
-            return self.list_headers(service_id)
+            return self.list_headers(service_id) or None
 
     def list_routes(self, service_id: str) -> list[JSON]:
         self._static(service_id)
         return [dict(r) for r in self.state["routes"].setdefault(service_id, [])]
 
-    def replace_routes(self, service_id: str, items: list[JSON]) -> list[JSON]:
+    def replace_routes(self, service_id: str, items: list[JSON] | None) -> list[JSON] | None:
+        """PUT .../routes; an empty list is answered `null`, like headers."""
         with self.lock:
             self._static(service_id)
-            self.state["routes"][service_id] = self._routes(items)
+            self.state["routes"][service_id] = self._routes(items or [])
             self.save()
-            return self.list_routes(service_id)
+            return self.list_routes(service_id) or None
 
     # Custom domains
     def _domains(self, service_id: str) -> list[JSON]:
@@ -649,7 +868,7 @@ class Store:
 
     def list_custom_domains(self, service_id: str, *, names: list[str], domain_type: str | None,
                             verification: str | None) -> list[JSON]:
-        return [d for d in self._domains(service_id)
+        return [d for d in reversed(self._domains(service_id))
                 if (not names or d["name"] in names) and (domain_type in (None, d["domainType"]))
                 and (verification in (None, d["verificationStatus"]))]
 
@@ -657,7 +876,7 @@ class Store:
         labels = name.split(".")
         return {"id": new_id("cdm"), "name": name, "domainType": "apex" if len(labels) == 2 else "subdomain",
                 "publicSuffix": labels[-1], "redirectForName": redirect_for, "verificationStatus": "unverified",
-                "createdAt": self.clock.iso(), "server": {"id": service["id"], "name": service["name"]}}
+                "createdAt": self.clock.iso()}
 
     def add_custom_domain(self, service_id: str, name: str) -> list[JSON]:
         """Adding an apex domain adds its `www.` subdomain redirecting to it, and the other way round."""
@@ -792,18 +1011,21 @@ class Store:
         return postgres
 
     def _database_status(self, item: JSON) -> str:
+        """`creating` until ready (again after a PATCH of its instance type or disk: `_busyFrom`)."""
         if item["suspended"] == "suspended":
             return "suspended"
-        return "creating" if self.clock.now() - float(item["_created"]) < DATABASE_READY_SECONDS else "available"
+        since = float(item["_busyFrom"] if "_busyFrom" in item else item["_created"])
+        return "creating" if self.clock.now() - since < DATABASE_READY_SECONDS else "available"
 
     def postgres_view(self, postgres: JSON, *, detail: bool) -> JSON:
+        """schemas.postgres(Detail) as recorded: an empty allow list reads `null`; no `project`
+        (postgres_resource__postgres); `parameterOverrides` only on the detail, when set."""
         view = public(postgres)
         view["owner"] = self.owner
         view["status"] = self._database_status(postgres)
-        if detail:
-            # schemas.postgresDetail requires `project` without defining it; a database outside any
-            # project has none.
-            view["project"] = None
+        view["ipAllowList"] = _null_empty(view["ipAllowList"])
+        if not detail or not view.get("parameterOverrides"):
+            view.pop("parameterOverrides", None)
         return view
 
     def list_postgres(self, *, names: list[str], owners: list[str], regions: list[str] | None = None,
@@ -825,11 +1047,13 @@ class Store:
                 raise SimError(400, f"a Postgres database named {body['name']} already exists in this workspace")
             postgres_id = new_id("dpg", "-a")
             now = self.clock.now()
-            base = re.sub(r"[^a-z0-9_]", "_", body["name"].lower())
-            database = body.get("databaseName") or f"{base}_{secrets.choice(ID_ALPHABET)}{secrets.choice(ID_ALPHABET)}"
-            user = body.get("databaseUser") or f"{base}_user"
+            # Render suffixes the database name, requested or not, and derives the default user from it
+            # (`db_name` -> `db_name_ehyv`; postgres_resource__postgres, postgres_resource__postgres_allowlist).
+            base = body.get("databaseName") or re.sub(r"[^a-z0-9_]", "_", body["name"].lower())
+            database = f"{base}_{''.join(secrets.choice('abcdefghijklmnopqrstuvwxyz0123456789') for _ in range(4))}"
+            user = body.get("databaseUser") or f"{database}_user"
             postgres: JSON = {
-                "id": postgres_id, "ipAllowList": body.get("ipAllowList", []), "createdAt": self.clock.iso(now),
+                "id": postgres_id, "ipAllowList": body.get("ipAllowList") or [], "createdAt": self.clock.iso(now),
                 "updatedAt": self.clock.iso(now), "dashboardUrl": f"https://dashboard.render.com/d/{postgres_id}",
                 "databaseName": database, "databaseUser": user,
                 "highAvailabilityEnabled": bool(body.get("enableHighAvailability", False)),
@@ -837,14 +1061,40 @@ class Store:
                 "readReplicas": [], "role": "primary", "version": body["version"], "suspended": "not_suspended",
                 "suspenders": [], "diskAutoscalingEnabled": bool(body.get("enableDiskAutoscaling", False)),
                 "_created": now,
+                "diskSizeGB": body.get("diskSizeGB") or (1 if body["plan"] == "free" else POSTGRES_DEFAULT_DISK_GB),
             }
-            if "diskSizeGB" in body:
-                postgres["diskSizeGB"] = body["diskSizeGB"]
+            if body.get("parameterOverrides"):
+                postgres["parameterOverrides"] = body["parameterOverrides"]
+            postgres["readReplicas"] = self._replicas(postgres_id, body.get("readReplicas"), [])
+            if body.get("environmentId"):
+                self._add_to_environment(str(body["environmentId"]), postgres_id)
+                postgres["environmentId"] = body["environmentId"]
             self.state["postgres"][postgres_id] = postgres
+            self._remember("postgres", body["name"])
             self.state["postgresSecrets"][postgres_id] = {"password": random_secret()}
             self.state["postgresExports"][postgres_id] = []
             self.save()
-            return self.postgres_view(postgres, detail=True)
+            view = self.postgres_view(postgres, detail=True)
+            view["status"] = "unknown"  # what the create answers, before the instance reports
+            return view
+
+    @staticmethod
+    def _replicas(postgres_id: str, given: Any, current: list[JSON]) -> list[JSON]:
+        """Read replicas by name (`null` is none); a replica keeps its ID, a new one gets the primary's
+        ID with `-b`, `-c`, ... (recorded: dpg-...-a's replica is dpg-...-b)."""
+        if given is None:
+            return current if current else []
+        by_name = {r["name"]: r for r in current}
+        taken = {r["id"] for r in current}
+        replicas = []
+        for item in given:
+            replica = by_name.get(item["name"])
+            if replica is None:
+                letter = next(c for c in "bcdefghijklmnopqrstuvwxyz" if f"{postgres_id[:-2]}-{c}" not in taken)
+                replica = {"id": f"{postgres_id[:-2]}-{letter}", "name": item["name"]}
+                taken.add(replica["id"])
+            replicas.append(replica)
+        return replicas
 
     def update_postgres(self, postgres_id: str, body: JSON) -> JSON:
         with self.lock:
@@ -855,9 +1105,17 @@ class Store:
                 raise SimError(400, "a database disk cannot shrink")
             if "name" in body and self._name_taken("postgres", body["name"], but=postgres_id):
                 raise SimError(409, f"a Postgres database named {body['name']} already exists in this workspace")
-            for key in ("name", "plan", "diskSizeGB", "ipAllowList"):
+            if any(key in body and body[key] != postgres.get(key) for key in ("plan", "diskSizeGB")):
+                postgres["_busyFrom"] = self.clock.now()  # Render moves it: `creating` again
+            for key in ("name", "plan", "diskSizeGB"):
                 if key in body:
                     postgres[key] = body[key]
+            if "ipAllowList" in body:
+                postgres["ipAllowList"] = body["ipAllowList"] or []
+            if "parameterOverrides" in body:
+                postgres["parameterOverrides"] = body["parameterOverrides"] or {}
+            if "readReplicas" in body and body["readReplicas"] is not None:
+                postgres["readReplicas"] = self._replicas(postgres_id, body["readReplicas"], postgres["readReplicas"])
             if "enableHighAvailability" in body:
                 postgres["highAvailabilityEnabled"] = bool(body["enableHighAvailability"])
             if "enableDiskAutoscaling" in body:
@@ -870,6 +1128,7 @@ class Store:
         with self.lock:
             self._postgres(postgres_id)
             del self.state["postgres"][postgres_id]
+            self._remove_from_environments([postgres_id])
             self.state["postgresSecrets"].pop(postgres_id, None)
             self.state["postgresExports"].pop(postgres_id, None)
             self.save()
@@ -930,6 +1189,7 @@ class Store:
         view = public(item)
         view["owner"] = self.owner
         view["status"] = self._database_status(item)
+        view["ipAllowList"] = _null_empty(view["ipAllowList"])
         if detail:
             view.pop("dashboardUrl", None)  # schemas.keyValueDetail has no dashboardUrl
         view.pop("suspended", None)
@@ -959,20 +1219,31 @@ class Store:
                 "region": body.get("region", "oregon"), "plan": body["plan"], "name": body["name"],
                 "options": {"maxmemoryPolicy": body.get("maxmemoryPolicy", "allkeys_lru"),
                             "persistenceMode": "off" if free else body.get("persistenceMode", "journal_snapshot")},
-                "ipAllowList": body.get("ipAllowList", []), "version": KEY_VALUE_VERSION,
+                "ipAllowList": body.get("ipAllowList") or [], "version": KEY_VALUE_VERSION,
                 "dashboardUrl": f"https://dashboard.render.com/r/{key_value_id}",
                 "suspended": "not_suspended", "suspenders": [], "_created": now,
             }
+            if body.get("environmentId"):
+                self._add_to_environment(str(body["environmentId"]), key_value_id)
+                item["environmentId"] = body["environmentId"]
             self.state["keyValue"][key_value_id] = item
+            self._remember("keyValue", body["name"])
             self.state["keyValueSecrets"][key_value_id] = {"password": random_secret()}
             self.save()
-            return self.key_value_view(item, detail=True)
+            view = self.key_value_view(item, detail=True)
+            view["status"] = "unknown"  # what the create answers (keyvalue_resource__keyvalue)
+            return view
 
     def update_key_value(self, key_value_id: str, body: JSON) -> JSON:
         with self.lock:
             item = self._key_value(key_value_id)
             if "plan" in body:
                 self._require_payment(body["plan"], "a Key Value instance", 400)
+                if body["plan"] != item["plan"]:
+                    item["_busyFrom"] = self.clock.now()
+                    if item["plan"] == "free" and "persistenceMode" not in body:
+                        # Upgrading from free turns persistence on (keyvalue_resource__keyvalue).
+                        item["options"]["persistenceMode"] = "journal_snapshot"
                 item["plan"] = body["plan"]
             if "name" in body:
                 if self._name_taken("keyValue", body["name"], but=key_value_id):
@@ -982,7 +1253,7 @@ class Store:
                 if key in body:
                     item["options"][key] = body[key]
             if "ipAllowList" in body:
-                item["ipAllowList"] = body["ipAllowList"]
+                item["ipAllowList"] = body["ipAllowList"] or []
             item["updatedAt"] = self.clock.iso()
             self.save()
             return self.key_value_view(item, detail=True)
@@ -991,6 +1262,7 @@ class Store:
         with self.lock:
             self._key_value(key_value_id)
             del self.state["keyValue"][key_value_id]
+            self._remove_from_environments([key_value_id])
             self.state["keyValueSecrets"].pop(key_value_id, None)
             self.save()
 
@@ -1023,8 +1295,8 @@ class Store:
                 links.append({"id": service_id, "name": service["name"], "type": SHORT_TYPE[service["type"]]})
         view["serviceLinks"] = links
         if detail:
-            view["envVars"] = [dict(e) for e in group["_envVars"]]
-            view["secretFiles"] = [dict(f) for f in group["_secretFiles"]]
+            view["envVars"] = [dict(e) for e in reversed(group["_envVars"])]
+            view["secretFiles"] = [dict(f) for f in reversed(group["_secretFiles"])]
         return view
 
     def list_env_groups(self, *, names: list[str], owners: list[str]) -> list[JSON]:
@@ -1054,6 +1326,7 @@ class Store:
                                             for f in body.get("secretFiles") or []],
                            "_serviceIds": list(dict.fromkeys(body.get("serviceIds") or []))}
             self.state["envGroups"][group["id"]] = group
+            self._remember("envGroups", body["name"])
             self.save()
             return self.env_group_view(group, detail=True)
 
@@ -1131,6 +1404,149 @@ class Store:
             group["_secretFiles"] = kept
             self._touch_group(group)
 
+    # Projects and their environments (schemas.project, schemas.environment)
+    def _project(self, project_id: str) -> JSON:
+        project: JSON | None = self.state["projects"].get(project_id)
+        if project is None:
+            raise SimError(404, "project not found")
+        return project
+
+    def _environment(self, environment_id: str) -> JSON:
+        environment: JSON | None = self.state["environments"].get(environment_id)
+        if environment is None:
+            raise SimError(404, "environment not found")
+        return environment
+
+    def project_view(self, project: JSON) -> JSON:
+        view = public(project)
+        view["owner"] = self.owner
+        view["environmentIds"] = [e["id"] for e in self.state["environments"].values()
+                                  if e["projectId"] == project["id"]]
+        return view
+
+    def environment_view(self, environment: JSON) -> JSON:
+        """Resource lists newest first, `null` when empty (project_resource__project); a Postgres's read
+        replicas are listed with it."""
+        view = public(environment)
+        ids: list[str] = environment["_resources"]
+        databases: list[str] = []
+        for rid in ids:
+            if rid in self.state["postgres"]:
+                databases += [r["id"] for r in self.state["postgres"][rid]["readReplicas"]] + [rid]
+        view["databasesIds"] = list(reversed(databases)) or None
+        view["redisIds"] = list(reversed([r for r in ids if r in self.state["keyValue"]])) or None
+        view["serviceIds"] = list(reversed([r for r in ids if r in self.state["services"]])) or None
+        view["envGroupIds"] = list(reversed([r for r in ids if r in self.state["envGroups"]])) or None
+        return view
+
+    def _new_environment(self, project_id: str, body: JSON) -> JSON:
+        environment: JSON = {"id": new_id("evm"), "name": str(body["name"]), "projectId": project_id,
+                             "protectedStatus": body.get("protectedStatus", "unprotected"),
+                             "networkIsolationEnabled": bool(body.get("networkIsolationEnabled", False)),
+                             "_resources": []}
+        if body.get("ipAllowList"):
+            environment["ipAllowList"] = body["ipAllowList"]
+        self.state["environments"][environment["id"]] = environment
+        return environment
+
+    def create_project(self, body: JSON) -> JSON:
+        with self.lock:
+            self._check_owner(body.get("ownerId"))
+            now = self.clock.iso()
+            project: JSON = {"id": new_id("prj"), "name": str(body["name"]), "createdAt": now, "updatedAt": now}
+            self.state["projects"][project["id"]] = project
+            for item in body.get("environments") or []:
+                self._new_environment(project["id"], item)
+            self.save()
+            return self.project_view(project)
+
+    def get_project(self, project_id: str) -> JSON:
+        return self.project_view(self._project(project_id))
+
+    def update_project(self, project_id: str, body: JSON) -> JSON:
+        with self.lock:
+            project = self._project(project_id)
+            if "name" in body:
+                project["name"] = str(body["name"])
+            project["updatedAt"] = self.clock.iso()
+            self.save()
+            return self.project_view(project)
+
+    def delete_project(self, project_id: str) -> None:
+        """Deleting a project deletes its environments; their resources leave them."""
+        with self.lock:
+            self._project(project_id)
+            for environment in [e for e in self.state["environments"].values() if e["projectId"] == project_id]:
+                self._drop_environment(environment)
+            del self.state["projects"][project_id]
+            self.save()
+
+    def _drop_environment(self, environment: JSON) -> None:
+        for rid in environment["_resources"]:
+            for collection in ("services", "postgres", "keyValue", "envGroups"):
+                if rid in self.state[collection]:
+                    self.state[collection][rid].pop("environmentId", None)
+        del self.state["environments"][environment["id"]]
+
+    def create_environment(self, body: JSON) -> JSON:
+        with self.lock:
+            self._project(str(body["projectId"]))
+            environment = self._new_environment(str(body["projectId"]), body)
+            self.save()
+            return self.environment_view(environment)
+
+    def get_environment(self, environment_id: str) -> JSON:
+        return self.environment_view(self._environment(environment_id))
+
+    def update_environment(self, environment_id: str, body: JSON) -> JSON:
+        with self.lock:
+            environment = self._environment(environment_id)
+            for key in ("name", "protectedStatus", "networkIsolationEnabled", "ipAllowList"):
+                if key in body:
+                    environment[key] = body[key]
+            self.save()
+            return self.environment_view(environment)
+
+    def delete_environment(self, environment_id: str) -> None:
+        with self.lock:
+            self._drop_environment(self._environment(environment_id))
+            self.save()
+
+    def _add_to_environment(self, environment_id: str, resource_id: str) -> None:
+        environment = self._environment(environment_id)
+        self._remove_from_environments([resource_id])
+        environment["_resources"].append(resource_id)
+
+    def _remove_from_environments(self, resource_ids: list[str]) -> None:
+        for environment in self.state["environments"].values():
+            environment["_resources"] = [r for r in environment["_resources"] if r not in resource_ids]
+        for rid in resource_ids:
+            for collection in ("services", "postgres", "keyValue", "envGroups"):
+                if rid in self.state[collection]:
+                    self.state[collection][rid].pop("environmentId", None)
+
+    def add_environment_resources(self, environment_id: str, resource_ids: list[str]) -> JSON:
+        """POST /environments/{id}/resources: resources move into the environment (201, recorded)."""
+        with self.lock:
+            environment = self._environment(environment_id)
+            for rid in resource_ids:
+                collection = next((c for c in ("services", "postgres", "keyValue", "envGroups")
+                                   if rid in self.state[c]), None)
+                if collection is None:
+                    raise SimError(404, f"resource {rid} not found")
+                self._add_to_environment(environment_id, rid)
+                self.state[collection][rid]["environmentId"] = environment_id
+            self.save()
+            return self.environment_view(environment)
+
+    def remove_environment_resources(self, resource_ids: list[str]) -> None:
+        """DELETE /environments/{id}/resources?resourceIds=...: the resources leave their environment.
+        Render answers 204 whatever environment ID the path names (recorded with a service ID there:
+        privateservice_resource__private_service)."""
+        with self.lock:
+            self._remove_from_environments(resource_ids)
+            self.save()
+
     # Seeding, for benchmarks: many resources at once, without the API (or its rate limits).
     def seed(self, body: JSON) -> JSON:
         """Create `services` services (`type`, default web_service, named `<prefix>-<n>`) with
@@ -1162,6 +1578,9 @@ class Store:
             details["schedule"] = "0 * * * *"
         with self.lock:
             self._batch = True
+            self._seen = {(c, item["name"]) for c in ("services", "postgres", "keyValue", "envGroups")
+                          for item in self.state[c].values()}
+            self._seen |= {("slug", item["slug"]) for item in self.state["services"].values()}
             try:
                 start = len(self.state["services"])
                 for n in range(counts["services"]):
@@ -1181,6 +1600,7 @@ class Store:
                                            "envVars": [{"key": "SEEDED", "value": "yes"}]})
             finally:
                 self._batch = False
+                self._seen = None
             self.save()
         return {"created": {k: counts[k] for k in ("services", "postgres", "keyValue", "envGroups")},
                 "envVars": counts["services"] * counts["envVarsPerService"]}
