@@ -92,7 +92,6 @@ class CustomDomainOps(KindOps):
             raise NotFound("the custom domain's service is gone", status=404)
         await client.delete_custom_domain(parent_id, rid)
 
-
     def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
                      usage: Usage | None) -> list[CostLine] | None:
         """A rate per domain beyond the workspace's included count (not in totals)."""

@@ -85,7 +85,6 @@ class DiskOps(KindOps):
     async def delete(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> None:
         await client.delete_disk(rid)
 
-
     def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
                      usage: Usage | None) -> list[CostLine] | None:
         """`sizeGB` x the disk price."""

@@ -115,7 +115,6 @@ class KeyValueOps(KindOps):
     async def delete(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> None:
         await client.delete_key_value(rid)
 
-
     def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
                      usage: Usage | None) -> list[CostLine] | None:
         return key_value_lines(fields, table)

@@ -165,7 +165,6 @@ class PostgresOps(KindOps):
     async def delete(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> None:
         await client.delete_postgres(rid)
 
-
     def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
                      usage: Usage | None) -> list[CostLine] | None:
         """The instance price (x 2 with high availability) plus `diskSizeGB` x the storage price."""

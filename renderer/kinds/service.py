@@ -599,7 +599,6 @@ class ServiceOps(KindOps):
     async def delete(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> None:
         await client.delete_service(rid)
 
-
     def monthly_cost(self, kind: Kind, fields: Mapping[str, Any], table: PriceTable, *, blueprint_name: str,
                      usage: Usage | None) -> list[CostLine] | None:
         """Instances x the instance price; a cron job's minimum and per-minute rate (priced from stated
