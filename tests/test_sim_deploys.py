@@ -311,3 +311,20 @@ def test_the_deploy_outcome_command_sets_a_version_rule(sim: Sim) -> None:
     done = run("sim", "deploy-outcome", "server_failed_after_live", "--commit", BAD, "--delay", "5", *url)
     assert done.code == 0
     assert '"delaySeconds": 5.0' in done.out and '"outcome": "server_failed_after_live"' in done.out
+
+
+def test_deploy_timing_rescales_later_deploys(sim: Sim) -> None:
+    with sim.http() as http:
+        sid = create(http, git_body(sim, "web"))["service"]["id"]
+        assert sim.admin("/_sim/deploy-timing", {"seconds": 600}).json() == {"seconds": 600}
+        slow = deploy(http, sid, commitId=GOOD)["id"]
+        advance(sim, 30)
+        early = (status(http, sid, slow), http.get(f"/services/{sid}/deploys").json()[-1]["deploy"]["status"])
+        advance(sim, 370)
+        midway = status(http, sid, slow)
+        advance(sim, 200)
+        done = status(http, sid, slow)
+        refused = sim.admin("/_sim/deploy-timing", {"seconds": 0})
+    assert early == ("build_in_progress", "live")  # the deploy made before keeps Render's 30 s
+    assert midway == "update_in_progress" and done == "live"
+    assert refused.status_code == 400

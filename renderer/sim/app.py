@@ -45,6 +45,8 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
                                     deploy goes live, then a `server_failed` event comes that long
                                     after (unless a newer deploy is live by then). Answers
                                     {"queued": [...], "versions": [...]}
+    POST   /_sim/deploy-timing      {"seconds": N | null}: later deploys take N s from start to live
+                                    (each step scaled alike); null: the recorded 30 s
     POST   /_sim/push               {"repo", "branch"? (main), "commit"? (random)}: a new head for the
                                     branch, which deploys without a `commitId` build; services on it
                                     with `autoDeployTrigger: commit` start a deploy (`new_commit`)
@@ -588,6 +590,7 @@ class SimApp:
             ("POST", "/_sim/rate-limits", rate_limits_post, 200, a),
             ("POST", "/_sim/deploy-outcomes", outcomes, 200, a),
             ("POST", "/_sim/push", lambda r, b: s.push(b or {}), 200, a),
+            ("POST", "/_sim/deploy-timing", lambda r, b: s.set_deploy_timing(b or {}), 200, a),
             ("POST", "/_sim/workspace", lambda r, b: s.set_workspace(b or {}), 200, a),
         ]
         for method, path, handler, status, extra in table:

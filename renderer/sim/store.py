@@ -52,6 +52,7 @@ SHORT_TYPE = {"static_site": "static", "web_service": "web", "private_service": 
 # A version that goes live, then its server fails (POST /_sim/deploy-outcomes with a commit or image).
 SERVER_FAILED = "server_failed_after_live"
 SERVER_FAILED_DELAY = 30.0  # seconds after going live, unless `delaySeconds` says otherwise
+RECORDED_DEPLOY_SECONDS = 30.0  # start to live in DEPLOY_TIMELINE; POST /_sim/deploy-timing rescales it
 DEPLOY_OUTCOMES = ("live", "build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated")
 # Seconds after creation at which a deploy enters each status, by outcome (module docstring): a deploy
 # that builds, one of an image (nothing to build), one of an image with a pre-deploy command.
@@ -193,7 +194,7 @@ class Store:
             "services": {}, "envVars": {}, "secretFiles": {}, "deploys": {}, "customDomains": {}, "disks": {},
             "postgres": {}, "postgresSecrets": {}, "postgresExports": {},
             "keyValue": {}, "keyValueSecrets": {}, "envGroups": {}, "deployOutcomes": [], "versionOutcomes": [],
-            "branchHeads": {},
+            "branchHeads": {}, "deployTiming": {"seconds": None},
             "headers": {}, "routes": {}, "projects": {}, "environments": {},
         }
 
@@ -772,9 +773,25 @@ class Store:
         outcome = str(deploy["_outcome"])
         timeline = deploy.get("_timeline", "build")
         if timeline == "instant":
-            return [(0, "live")] if outcome == "live" else IMAGE_TIMELINE[outcome]
-        table = {"build": DEPLOY_TIMELINE, "image": IMAGE_TIMELINE, "image_pre": PRE_DEPLOY_IMAGE_TIMELINE}
-        return table[str(timeline)][outcome]
+            steps = [(0.0, "live")] if outcome == "live" else IMAGE_TIMELINE[outcome]
+        else:
+            table = {"build": DEPLOY_TIMELINE, "image": IMAGE_TIMELINE, "image_pre": PRE_DEPLOY_IMAGE_TIMELINE}
+            steps = table[str(timeline)][outcome]
+        scale = float(deploy.get("_scale", 1.0))
+        return steps if scale == 1.0 else [(offset * scale, name) for offset, name in steps]
+
+    def set_deploy_timing(self, body: JSON) -> JSON:
+        """POST /_sim/deploy-timing {"seconds": N}: deploys created from now on take N seconds from start
+        to live (every step of their timeline scaled alike; a failure ends as far in); `null` restores
+        the recorded 30 s."""
+        seconds = body.get("seconds")
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                                    or seconds <= 0):
+            raise SimError(400, "seconds must be a positive number or null")
+        with self.lock:
+            self.state["deployTiming"] = {"seconds": seconds}
+            self.save()
+            return {"seconds": seconds}
 
     def _in_progress(self, service_id: str, now: float) -> list[JSON]:
         return [d for d in self.state["deploys"].get(service_id, []) if self._status(d, now)[1] is None]
@@ -813,6 +830,9 @@ class Store:
             message = f"Commit {sha[:7]}" if commit_id else f"Latest commit on {branch}"
             deploy["_commit"] = {"id": sha, "message": message, "createdAt": self.clock.iso(now - 86400)}
         self._next_outcome(service_id, deploy)
+        seconds = self.state["deployTiming"].get("seconds")
+        if seconds:
+            deploy["_scale"] = float(seconds) / RECORDED_DEPLOY_SECONDS
         if queue:
             ends = [self._planned_end(d) for d in self._in_progress(service_id, now)]
             deploy["_start"] = max([now, *ends])
