@@ -71,7 +71,7 @@ T = TypeVar("T")
 __all__ = ["Applier", "ApplyReport", "apply_lock", "apply_plan", "recover", "wait_for_deploys"]
 
 DEFAULT_WAIT_TIMEOUT = 1800.0
-DEFAULT_POLL_SECONDS = 5.0
+DEFAULT_POLL_SECONDS = 10.0  # a deploy takes minutes on Render; every read spends the 400-a-minute GET budget
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
