@@ -7,16 +7,17 @@ atomically (temporary file in the same directory, fsync, rename), after every cr
 crash never loses an ID or leaves a torn file. A lockfile path that is a symbolic link is followed: the
 file it points to is written, and the journal and apply lock are that file's (`target`).
 
-Shape (format version 2):
+Shape (format version 3):
 
-    {"version": 2, "renderer_version": "0.1.0",
+    {"version": 3, "renderer_version": "0.1.0",
      "tenants": {"acme-corp": {
          "blueprint": "base_crm", "blueprint_digest": "sha256:...", "tenant_file": "tenants/acme-corp.yaml",
          "status": "active", "deletion_protection": false,
          "resources": {"web_service.backboneos-backend": {
              "kind": "web_service", "name": "backboneos-backend-acme-corp", "id": "srv-...",
              "env_vars": ["DATABASE_URL", "TENANT_NAME", ...],
-             "applied": {"plan": "sha256:...", "envVars.DATABASE_URL": "hmac-sha256:...", ...}}}}}}
+             "applied": {"plan": "sha256:...", "envVars.DATABASE_URL": "hmac-sha256:...", ...},
+             "deploy": {"id": "dep-...", "target": "<commit SHA | sha256:digest>", "status": "live"}}}}}}
 
 A disk or custom domain records `parent`, the address of its service (`"parent":
 "web_service.backboneos-backend"`); it is reached through that service's ID.
@@ -32,6 +33,11 @@ provisioning status (`provisioning`, `active`, `failed`, `deleting`); `deletion_
 from the tenant file and keeps protecting after that file is deleted. `status`, `deletion_protection`
 and `applied` were added without a format change: a file without them reads as no status, no
 protection and no fingerprints.
+
+`deploy` (a service's, since format version 3) records the last deploy renderer started on it: its ID, its
+target version (the commit or image digest Render answered for it) and its status when renderer last
+looked (`live`, or a failure such as `build_failed`). A service whose deploy is not `live` is a pending
+change in the next plan, and apply deploys its target again.
 
 `renderer_version` (top level, since format version 2) is the release of renderer that wrote the file,
 as Terraform's state records `terraform_version` and copier's answers file the template's `_commit`: a
@@ -63,7 +69,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from renderer.errors import RendererError
 from renderer.kind import Kind
 
-FORMAT_VERSION: Literal[2] = 2
+FORMAT_VERSION: Literal[3] = 3
 
 
 def _renderer_release() -> str:
@@ -77,6 +83,18 @@ RENDERER_VERSION = _renderer_release()
 TenantStatus = Literal["provisioning", "active", "failed", "deleting"]
 
 
+class LockedDeploy(BaseModel):
+    """The last deploy renderer started on a service (format version 3): its Render ID, its `target` (the
+    version it deploys: a commit SHA, or an image digest `sha256:...`; None until Render says), and
+    `status`, the deploy's status (openapi.json schemas.deployStatus) when renderer last looked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    target: str | None = None
+    status: str = "created"
+
+
 class LockedResource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +105,8 @@ class LockedResource(BaseModel):
     applied: dict[str, str] = Field(default_factory=dict)
     # A disk's or custom domain's service (its address in the same tenant).
     parent: str | None = None
+    # A service's last deploy renderer started (format version 3; None before or never).
+    deploy: LockedDeploy | None = None
 
 
 class LockedTenant(BaseModel):
@@ -116,7 +136,7 @@ class CreateWindow(BaseModel):
 class Lockfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[2] = FORMAT_VERSION
+    version: Literal[3] = FORMAT_VERSION
     # The renderer release that wrote the file as read (None: written before format version 2).
     renderer_version: str | None = None
     tenants: dict[str, LockedTenant] = Field(default_factory=dict)
@@ -151,6 +171,8 @@ class Lockfile(BaseModel):
                 resource["env_vars"] = sorted(resource["env_vars"])
                 if resource["parent"] is None:
                     del resource["parent"]
+                if resource["deploy"] is None:
+                    del resource["deploy"]
         return json.dumps(data, sort_keys=True, indent=2) + "\n"
 
 
@@ -159,8 +181,13 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "version": 2, "renderer_version": None}
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 adds optional fields only (a service's `deploy`): a version-2 file reads as it is."""
+    return {**data, "version": 3}
+
+
 # Version N -> the function that turns a version-N document into a version-N+1 one.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 RESTORE_HINT = "restore it from Git (`git checkout -- render.lock.json`); never edit IDs by hand"
 

@@ -1,7 +1,8 @@
 """Issue 10: the lockfile format grows by versions. A version-1 lockfile (tests/data/render.lock.v1.json,
 written by `renderer apply` of renderer 0.1 before format version 2: three tenants, each with a web
-service, a worker, Postgres, a custom domain and a disk) reads as version 2, is written as version 2,
-merges with version-2 lockfiles, and a lockfile of a newer format is refused with the release to use."""
+service, a worker, Postgres, a custom domain and a disk) reads as the current version (3 since issue 16),
+is written as it, merges with current lockfiles, and a lockfile of a newer format is refused with the
+release to use. A version-2 lockfile (tests/data/render.lock.v2.json) reads as version 3 unchanged."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.conftest import ROOT, Sim
 from tests.helpers import apply, lock, plan
 
 V1 = ROOT / "tests" / "data" / "render.lock.v1.json"
+V2 = ROOT / "tests" / "data" / "render.lock.v2.json"
 LOCK = "render.lock.json"
 
 
@@ -30,7 +32,7 @@ def test_a_version_1_lockfile_reads_as_version_2_and_is_written_as_version_2(tmp
     old = json.loads(text)
     assert old["version"] == 1 and "renderer_version" not in old
     lockfile = loads(text, str(V1))
-    assert (lockfile.version, lockfile.renderer_version) == (2, None)
+    assert (lockfile.version, lockfile.renderer_version) == (3, None)
     assert sorted(lockfile.tenants) == ["acme-corp", "globex", "initech"]
     globex = lockfile.tenants["globex"]
     assert globex.resources["disk.backboneos-backend"].parent == "web_service.backboneos-backend"
@@ -41,7 +43,7 @@ def test_a_version_1_lockfile_reads_as_version_2_and_is_written_as_version_2(tmp
     path.write_text(text)
     write(path, load(path))
     new = json.loads(path.read_text())
-    assert (new["version"], new["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION) == (2, RENDERER_VERSION)
+    assert (new["version"], new["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION) == (3, RENDERER_VERSION)
     assert _without_versions(new) == _without_versions(old)  # nothing else changes
     assert load(path) == lockfile.model_copy(update={"renderer_version": RENDERER_VERSION})
 
@@ -52,17 +54,33 @@ def test_one_migration_per_version_step() -> None:
     assert (upgraded["version"], upgraded["renderer_version"]) == (2, None)
 
 
+def test_a_version_2_lockfile_reads_as_version_3_without_deploy_records(tmp_path: Path) -> None:
+    text = V2.read_text()
+    old = json.loads(text)
+    assert old["version"] == 2
+    lockfile = loads(text, str(V2))
+    assert (lockfile.version, lockfile.renderer_version) == (3, "0.1.0")
+    web = lockfile.tenants["globex"].resources["web_service.backboneos-backend"]
+    assert web.deploy is None  # no record of a deploy: nothing is pending because of one
+    assert MIGRATIONS[2](old) == {**old, "version": 3}
+    path = tmp_path / LOCK
+    path.write_text(text)
+    write(path, load(path))
+    new = json.loads(path.read_text())
+    assert new["version"] == 3 and _without_versions(new) == _without_versions(old)
+
+
 def test_a_lockfile_of_a_newer_format_names_the_release_that_wrote_it(tmp_path: Path) -> None:
     path = tmp_path / LOCK
-    path.write_text(json.dumps({"version": 3, "renderer_version": "9.1.0", "tenants": {}, "projects": {}}))
+    path.write_text(json.dumps({"version": 4, "renderer_version": "9.1.0", "tenants": {}, "projects": {}}))
     try:
         load(path)
     except RendererError as exc:
-        assert exc.message == (f"lockfile {path} is format version 3, written by renderer 9.1.0; this renderer "
-                               f"({RENDERER_VERSION}) reads format versions up to 2")
+        assert exc.message == (f"lockfile {path} is format version 4, written by renderer 9.1.0; this renderer "
+                               f"({RENDERER_VERSION}) reads format versions up to 3")
         assert exc.hint is not None and exc.hint.startswith("upgrade renderer to 9.1.0 or later")
     else:
-        raise AssertionError("a version-3 lockfile was read")
+        raise AssertionError("a version-4 lockfile was read")
     path.write_text(json.dumps({"tenants": {}}))
     try:
         load(path)
@@ -89,16 +107,16 @@ def test_plan_and_apply_upgrade_a_version_1_lockfile_in_place(sim: Sim, project:
     changed = apply()
     assert changed.code == 0, changed.output
     assert "Apply complete! Resources: 0 created, 1 updated" in changed.out
-    assert (lock(project)["version"], lock(project)["renderer_version"]) == (2, RENDERER_VERSION)
+    assert (lock(project)["version"], lock(project)["renderer_version"]) == (3, RENDERER_VERSION)
     assert lock(project)["tenants"]["acme-corp"] == current["tenants"]["acme-corp"]
 
 
 def test_newer_lockfile_stops_plan_before_any_api_call(sim: Sim, project: Path) -> None:
-    (project / LOCK).write_text(json.dumps({"version": 3, "renderer_version": "9.1.0", "tenants": {}}))
+    (project / LOCK).write_text(json.dumps({"version": 4, "renderer_version": "9.1.0", "tenants": {}}))
     before = len(sim.record.read_text().splitlines()) if sim.record.exists() else 0
     result = plan()
     assert result.code == 1
-    assert "is format version 3, written by renderer 9.1.0" in result.err
+    assert "is format version 4, written by renderer 9.1.0" in result.err
     assert "hint: upgrade renderer to 9.1.0 or later" in result.err
     assert (len(sim.record.read_text().splitlines()) if sim.record.exists() else 0) == before
 
@@ -124,7 +142,7 @@ def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
 
     base = lockfile_at(start, LOCK)
     theirs = lockfile_at(tip, LOCK)
-    assert base.version == theirs.version == 2
+    assert base.version == theirs.version == 3
     ours = base.model_copy(deep=True)  # this run changed acme-corp
     ours.tenants["acme-corp"].status = "failed"
     ours.tenants["acme-corp"].commit = "c" * 40
@@ -135,5 +153,5 @@ def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
     assert merged.tenants["acme-corp"].commit == "c" * 40
     assert merged.tenants["globex"] == base.tenants["globex"]
     written = json.loads(merged.dumps())
-    assert (written["version"], written["renderer_version"]) == (2, RENDERER_VERSION)
+    assert (written["version"], written["renderer_version"]) == (3, RENDERER_VERSION)
     assert written["tenants"]["globex"] == v1["tenants"]["globex"]
