@@ -7,9 +7,9 @@ atomically (temporary file in the same directory, fsync, rename), after every cr
 crash never loses an ID or leaves a torn file. A lockfile path that is a symbolic link is followed: the
 file it points to is written, and the journal and apply lock are that file's (`target`).
 
-Shape (format version 2):
+Shape (format version 3):
 
-    {"version": 2, "renderer_version": "0.1.0",
+    {"version": 3, "renderer_version": "0.1.0",
      "tenants": {"acme-corp": {
          "blueprint": "base_crm", "blueprint_digest": "sha256:...", "tenant_file": "tenants/acme-corp.yaml",
          "status": "active", "deletion_protection": false,
@@ -20,6 +20,11 @@ Shape (format version 2):
 
 A disk or custom domain records `parent`, the address of its service (`"parent":
 "web_service.backboneos-backend"`); it is reached through that service's ID.
+
+Since format version 3 a tenant's Render project and environments are resources of the kinds `project`
+(`prj-...`) and `environment` (`evm-...`, with `parent` its project's address), and a service, datastore
+or env group records `environment`, the address of the environment renderer put it in
+(`"environment": "environment.base_crm/production"`), so a resource moved out by hand is drift.
 
 `commit` and `pull_request` (optional) record the commit and pull request that last applied the tenant,
 written by `renderer ci apply` in the deploy workflow.
@@ -63,7 +68,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from renderer.errors import RendererError
 from renderer.kind import Kind
 
-FORMAT_VERSION: Literal[2] = 2
+FORMAT_VERSION: Literal[3] = 3
 
 
 def _renderer_release() -> str:
@@ -85,8 +90,10 @@ class LockedResource(BaseModel):
     id: str
     env_vars: list[str] = Field(default_factory=list)
     applied: dict[str, str] = Field(default_factory=dict)
-    # A disk's or custom domain's service (its address in the same tenant).
+    # A disk's or custom domain's service, an environment's project (its address in the same tenant).
     parent: str | None = None
+    # The environment renderer created or moved it into (its address in the same tenant; format 3).
+    environment: str | None = None
 
 
 class LockedTenant(BaseModel):
@@ -116,7 +123,7 @@ class CreateWindow(BaseModel):
 class Lockfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[2] = FORMAT_VERSION
+    version: Literal[3] = FORMAT_VERSION
     # The renderer release that wrote the file as read (None: written before format version 2).
     renderer_version: str | None = None
     tenants: dict[str, LockedTenant] = Field(default_factory=dict)
@@ -151,6 +158,8 @@ class Lockfile(BaseModel):
                 resource["env_vars"] = sorted(resource["env_vars"])
                 if resource["parent"] is None:
                     del resource["parent"]
+                if resource["environment"] is None:
+                    del resource["environment"]
         return json.dumps(data, sort_keys=True, indent=2) + "\n"
 
 
@@ -159,8 +168,14 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "version": 2, "renderer_version": None}
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 adds the kinds `project` and `environment` and a resource's optional `environment`; a
+    version-2 file has neither (its tenants' resources sit at the workspace root)."""
+    return {**data, "version": 3}
+
+
 # Version N -> the function that turns a version-N document into a version-N+1 one.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 RESTORE_HINT = "restore it from Git (`git checkout -- render.lock.json`); never edit IDs by hand"
 

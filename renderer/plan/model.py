@@ -58,6 +58,7 @@ class Reason(StrEnum):
     TENANT_REMOVED = "tenant removed"
     DRIFT = "drift: changed outside renderer"
     MISSING_LIVE = "missing live: deleted outside renderer"
+    MOVED = "moved to"
     UNCHANGED = "unchanged"
 
     @property
