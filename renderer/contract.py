@@ -65,7 +65,9 @@ class RecordedException:
     """Render answered differently from its description: `change` applies at `pointer` (a JSON pointer
     into openapi.json, without the leading `#/`). Changes: `nullable`, `optional:<property>`,
     `enum:<value>` (one more allowed value), `status:<documented>-><recorded>` (a response status
-    Render answers besides the documented one, with the same body). `cassette` names the recording."""
+    Render answers besides the documented one, with the same body), `described:409` (a 409 the
+    operation's own description text documents but its `responses` lack, answered with Render's error
+    body). `cassette` names the recording (or, for `described`, `openapi.json` itself)."""
 
     pointer: str
     change: str
@@ -110,6 +112,9 @@ RECORDED_EXCEPTIONS: tuple[RecordedException, ...] = (
       for name in ("databasesIds", "redisIds", "serviceIds", "envGroupIds")),
     RecordedException("paths/~1environments~1{environmentId}~1resources/post/responses", "status:200->201",
                       "privateservice_resource__private_service", "adding resources to an environment answers 201"),
+    *(RecordedException(f"paths/~1{path}~1{{{param}}}/delete/responses", "described:409", "openapi.json",
+                        f"DELETE /{path}/{{id}} of a non-empty one: its description says it fails with a 409")
+      for path, param in (("environments", "environmentId"), ("projects", "projectId"))),
     RecordedException("paths/~1services~1{serviceId}~1headers/put/responses/200/content/application~1json/schema",
                       "nullable", "staticsite_resource__static_site", "an empty PUT .../headers is answered `null`"),
     RecordedException("paths/~1services~1{serviceId}~1routes/put/responses/200/content/application~1json/schema",
@@ -140,6 +145,8 @@ def with_recorded_exceptions(document: dict[str, Any]) -> dict[str, Any]:
         elif kind == "status":
             documented, _, recorded = arg.partition("->")
             node[recorded] = node[documented]
+        elif kind == "described":
+            node[arg] = {"$ref": f"#/components/responses/{arg}Conflict"}
     return patched
 
 
