@@ -30,7 +30,7 @@ def test_a_version_1_lockfile_reads_as_version_2_and_is_written_as_version_2(tmp
     old = json.loads(text)
     assert old["version"] == 1 and "renderer_version" not in old
     lockfile = loads(text, str(V1))
-    assert (lockfile.version, lockfile.renderer_version) == (2, None)
+    assert (lockfile.version, lockfile.renderer_version) == (FORMAT_VERSION, None)  # through version 2 to 3
     assert sorted(lockfile.tenants) == ["acme-corp", "globex", "initech"]
     globex = lockfile.tenants["globex"]
     assert globex.resources["disk.backboneos-backend"].parent == "web_service.backboneos-backend"
@@ -41,7 +41,7 @@ def test_a_version_1_lockfile_reads_as_version_2_and_is_written_as_version_2(tmp
     path.write_text(text)
     write(path, load(path))
     new = json.loads(path.read_text())
-    assert (new["version"], new["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION) == (2, RENDERER_VERSION)
+    assert (new["version"], new["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION) == (3, RENDERER_VERSION)
     assert _without_versions(new) == _without_versions(old)  # nothing else changes
     assert load(path) == lockfile.model_copy(update={"renderer_version": RENDERER_VERSION})
 
@@ -54,15 +54,15 @@ def test_one_migration_per_version_step() -> None:
 
 def test_a_lockfile_of_a_newer_format_names_the_release_that_wrote_it(tmp_path: Path) -> None:
     path = tmp_path / LOCK
-    path.write_text(json.dumps({"version": 3, "renderer_version": "9.1.0", "tenants": {}, "projects": {}}))
+    path.write_text(json.dumps({"version": 4, "renderer_version": "9.1.0", "tenants": {}, "projects": {}}))
     try:
         load(path)
     except RendererError as exc:
-        assert exc.message == (f"lockfile {path} is format version 3, written by renderer 9.1.0; this renderer "
-                               f"({RENDERER_VERSION}) reads format versions up to 2")
+        assert exc.message == (f"lockfile {path} is format version 4, written by renderer 9.1.0; this renderer "
+                               f"({RENDERER_VERSION}) reads format versions up to 3")
         assert exc.hint is not None and exc.hint.startswith("upgrade renderer to 9.1.0 or later")
     else:
-        raise AssertionError("a version-3 lockfile was read")
+        raise AssertionError("a version-4 lockfile was read")
     path.write_text(json.dumps({"tenants": {}}))
     try:
         load(path)
@@ -89,16 +89,16 @@ def test_plan_and_apply_upgrade_a_version_1_lockfile_in_place(sim: Sim, project:
     changed = apply()
     assert changed.code == 0, changed.output
     assert "Apply complete! Resources: 0 created, 1 updated" in changed.out
-    assert (lock(project)["version"], lock(project)["renderer_version"]) == (2, RENDERER_VERSION)
+    assert (lock(project)["version"], lock(project)["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION)
     assert lock(project)["tenants"]["acme-corp"] == current["tenants"]["acme-corp"]
 
 
 def test_newer_lockfile_stops_plan_before_any_api_call(sim: Sim, project: Path) -> None:
-    (project / LOCK).write_text(json.dumps({"version": 3, "renderer_version": "9.1.0", "tenants": {}}))
+    (project / LOCK).write_text(json.dumps({"version": 4, "renderer_version": "9.1.0", "tenants": {}}))
     before = len(sim.record.read_text().splitlines()) if sim.record.exists() else 0
     result = plan()
     assert result.code == 1
-    assert "is format version 3, written by renderer 9.1.0" in result.err
+    assert "is format version 4, written by renderer 9.1.0" in result.err
     assert "hint: upgrade renderer to 9.1.0 or later" in result.err
     assert (len(sim.record.read_text().splitlines()) if sim.record.exists() else 0) == before
 
@@ -124,7 +124,7 @@ def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
 
     base = lockfile_at(start, LOCK)
     theirs = lockfile_at(tip, LOCK)
-    assert base.version == theirs.version == 2
+    assert base.version == theirs.version == FORMAT_VERSION
     ours = base.model_copy(deep=True)  # this run changed acme-corp
     ours.tenants["acme-corp"].status = "failed"
     ours.tenants["acme-corp"].commit = "c" * 40
@@ -135,5 +135,29 @@ def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
     assert merged.tenants["acme-corp"].commit == "c" * 40
     assert merged.tenants["globex"] == base.tenants["globex"]
     written = json.loads(merged.dumps())
-    assert (written["version"], written["renderer_version"]) == (2, RENDERER_VERSION)
+    assert (written["version"], written["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION)
     assert written["tenants"]["globex"] == v1["tenants"]["globex"]
+
+
+V2 = ROOT / "tests" / "data" / "render.lock.v2.json"
+
+
+def test_a_version_2_lockfile_reads_as_version_3_with_no_projects_and_is_written_as_version_3(tmp_path: Path) -> None:
+    """Issue 14: format 3 adds the kinds `project` and `environment` and a resource's `environment`; a
+    version-2 file (tests/data/render.lock.v2.json: its tenants' resources at the workspace root) has
+    neither, and nothing else changes when it is written again."""
+    text = V2.read_text()
+    old = json.loads(text)
+    assert old["version"] == 2
+    lockfile = loads(text, str(V2))
+    assert lockfile.version == 3 and lockfile.renderer_version == "0.1.0"
+    for tenant in lockfile.tenants.values():
+        assert {r.kind.value for r in tenant.resources.values()}.isdisjoint({"project", "environment"})
+        assert all(r.environment is None for r in tenant.resources.values())
+    assert MIGRATIONS[2](old)["version"] == 3
+    path = tmp_path / LOCK
+    path.write_text(text)
+    write(path, load(path))
+    new = json.loads(path.read_text())
+    assert new["version"] == 3
+    assert _without_versions(new) == _without_versions(old)
