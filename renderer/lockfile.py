@@ -24,7 +24,7 @@ A disk or custom domain records `parent`, the address of its service (`"parent":
 Since format version 3 a tenant's Render project and environments are resources of the kinds `project`
 (`prj-...`) and `environment` (`evm-...`, with `parent` its project's address), and a service, datastore
 or env group records `environment`, the address of the environment renderer put it in
-(`"environment": "environment.base_crm/production"`), so a resource moved out by hand is drift.
+(`"environment": "environment.tenant/production"`), so a resource moved out by hand is drift.
 
 `commit` and `pull_request` (optional) record the commit and pull request that last applied the tenant,
 written by `renderer ci apply` in the deploy workflow.

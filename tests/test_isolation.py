@@ -16,8 +16,8 @@ import pytest
 from tests.conftest import Sim, run
 from tests.helpers import LOCK, apply, change_lines, lock, lock_id, only_tenant, plan
 
-PROJECT = "project.base_crm"
-ENV = "environment.base_crm/production"
+PROJECT = "project.tenant"
+ENV = "environment.tenant/production"
 WEB = "web_service.backboneos-backend"
 WORKER = "background_worker.backboneos-worker"
 DB = "postgres.backboneos-db"
@@ -172,7 +172,7 @@ def test_a_service_with_a_linked_env_group_is_moved_with_its_group_and_keeps_the
     assert apply().code == 0
     data = lock(project)
     resources = data["tenants"]["globex"]["resources"]
-    env_id, prj_id = resources.pop("environment.grouped/production")["id"], resources.pop("project.grouped")["id"]
+    env_id, prj_id = resources.pop(ENV)["id"], resources.pop(PROJECT)["id"]
     api, group = resources["web_service.api"]["id"], resources["env_group.shared"]["id"]
     # The pre-issue state: the group unlinked to let the service out, both at the root, linked again.
     assert call(sim, "DELETE", f"/env-groups/{group}/services/{api}").status_code == 204
@@ -187,7 +187,7 @@ def test_a_service_with_a_linked_env_group_is_moved_with_its_group_and_keeps_the
 
     result = apply()
     assert result.code == 0, result.output
-    new_env = lock_id(project, "globex", "environment.grouped/production")
+    new_env = lock_id(project, "globex", ENV)
     assert sim.get(f"/services/{api}").json()["environmentId"] == new_env
     assert sim.get(f"/env-groups/{group}").json()["environmentId"] == new_env
     assert [link["id"] for link in sim.get(f"/env-groups/{group}").json()["serviceLinks"]] == [api]

@@ -2,8 +2,8 @@
 
 A tenant's services, datastores and env groups live in environments of a project (`renderer.kinds.
 environment`). A blueprint without `projects:` gets one project per tenant, named `<blueprint>-<slug>`
-(`tenant_project`); a blueprint with `projects:` gets each of its projects, its name suffixed per tenant
-like every other name (`ProjectOps.translate`).
+at the address `project.tenant` (`tenant_project`); a blueprint with `projects:` gets each of its
+projects, its name suffixed per tenant like every other name (`ProjectOps.translate`).
 
 A project is created together with its first environments in one POST /projects, so a workspace limit
 Render refuses (a Hobby workspace: one project, two environments, no network isolation;
@@ -24,9 +24,12 @@ from renderer.live import LiveResource
 from renderer.plan.model import Action, Change, Reason
 from renderer.render_api.client import JSON, RenderClient
 from renderer.render_api.errors import RenderAPIError
-from renderer.resources import DesiredResource
+from renderer.resources import DesiredResource, suffixed
 
-# The environment renderer makes for a tenant of a blueprint without `projects:`.
+# The project and environment renderer makes for a tenant of a blueprint without `projects:`: addresses
+# `project.tenant` and `environment.tenant/production`, whatever the blueprint (a tenant moved to another
+# blueprint keeps its project, renamed).
+DEFAULT_PROJECT = "tenant"
 DEFAULT_ENVIRONMENT = "production"
 
 
@@ -34,8 +37,9 @@ def tenant_project(tr: TranslateContext, blueprint: str, *, isolation: bool, pro
                    ) -> list[DesiredResource]:
     """The project (`<blueprint>-<slug>`) and its one environment (`production`, network isolation on
     unless the tenant turns it off; protected when the tenant asks) of a blueprint without `projects:`."""
-    project = tr.resource(Kind.PROJECT, blueprint, {})
-    project = project.model_copy(update={"fields": {"name": project.name}})
+    name = suffixed(blueprint, tr.slug)
+    project = DesiredResource(tenant=tr.slug, kind=Kind.PROJECT, blueprint_name=DEFAULT_PROJECT, name=name,
+                              fields={"name": name})
     return [project, ENVIRONMENTS.environment(tr, project, DEFAULT_ENVIRONMENT, isolation=isolation,
                                               protected=protected)]
 
