@@ -65,7 +65,9 @@ def test_apply_over_budget_does_what_fits_and_resumes(small_budget: Sim, project
     # Plan order: acme-corp takes the two creates; globex and initech get their databases only.
     assert _service_names(sim) == ["backboneos-backend-acme-corp", "backboneos-worker-acme-corp"]
     assert _statuses(project) == {"acme-corp": "active", "globex": "provisioning", "initech": "provisioning"}
-    assert sorted(lock(project)["tenants"]["globex"]["resources"]) == [DB]
+    # (and their project and environment, issue 14)
+    assert sorted(lock(project)["tenants"]["globex"]["resources"]) == ["environment.tenant/production", DB,
+                                                                      "project.tenant"]
     assert ("globex: 2 creates wait for the next run (Render's service-create budget is spent): "
             f"{WORKER}, {WEB}") in first.out
     assert ("incomplete: Render rate budget: 4 service creates (4 changes in all) left for the next run; "
@@ -157,7 +159,7 @@ def test_apply_wait_fails_on_a_failed_deploy(outcome: str, sim: Sim, project: Pa
     assert result.code == 1, result.output
     failed = [line for line in result.out.splitlines() if line.endswith(f" {outcome}") and ": deploy dep-" in line]
     assert len(failed) == 1
-    assert "Apply failed! Resources: 3 created, 0 updated, 0 replaced, 0 destroyed. Failed: globex/" in result.out
+    assert "Apply failed! Resources: 5 created, 0 updated, 0 replaced, 0 destroyed. Failed: globex/" in result.out
     assert f"(deploy {failed[0].split('deploy ')[1].split()[0]} {outcome})." in result.out
     assert lock(project)["tenants"]["globex"]["status"] == "failed"
 
@@ -234,7 +236,7 @@ def test_export_that_never_completes_stops_the_delete(sim: Sim, project: Path) -
 
 def _masked(text: str) -> str:
     text = re.sub(r'"resets_at": [0-9.]+', '"resets_at": T', text)
-    return re.sub(r"\b(srv|dpg|dep|exp)-[0-9a-v]{20}\b", r"\1-ID", text)
+    return re.sub(r"\b(srv|dpg|dep|exp|prj|evm)-[0-9a-v]{20}\b", r"\1-ID", text)
 
 
 def _apply_two_tenants(sim: Sim, project: Path, parallelism: str) -> tuple[str, str, list[str]]:
