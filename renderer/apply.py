@@ -624,7 +624,8 @@ async def recover(client: RenderClient, lockfile: Lockfile, lockfile_path: Path,
     """Bring the lockfile up to date with an interrupted apply's journal, then remove the journal.
 
     - a create with a recorded result: its ID is recorded; with no result (killed, or the answer was
-      lost) the resource is looked up by owner, type and name and recorded when found;
+      lost) the resource is looked up by owner, type and name and recorded when found; what the same
+      request created (`also`: a project's first environments) is looked up by name under it;
     - a delete with a recorded result, or whose resource Render answers 404 for: its entry is removed;
     - an update with no recorded end: a deploy is triggered so the service runs what was written.
 
@@ -643,21 +644,35 @@ async def recover(client: RenderClient, lockfile: Lockfile, lockfile_path: Path,
         data = step.data
         slug, address, kind = str(data.get("tenant")), str(data.get("address")), Kind(str(data.get("kind")))
         if step.op == "create" and step.phase != "failed":
+            parent_id = data.get("parent_id")
+            if parent_id is None and data.get("parent"):  # a child, or an environment: its parent's recorded ID
+                holder = lockfile.tenants.get(slug)
+                parent = holder.resources.get(str(data["parent"])) if holder is not None else None
+                parent_id = parent.id if parent is not None else None
             rid = step.result.get("id") if step.phase == "done" else await find_by_name(
-                client, kind, data["name"], data.get("parent_id"))
+                client, kind, data["name"], parent_id)
             if rid is None:
                 notes.append(f"{slug}: {address}: an interrupted create of {data['name']} never reached Render")
-                continue
-            if lockfile.owner_of(rid) is not None:
                 continue
             tenant = lockfile.tenants.get(slug)
             if tenant is None:
                 tenant = lockfile.tenants[slug] = LockedTenant(
                     blueprint=str(data.get("blueprint", "")), status="provisioning")
-            tenant.resources[address] = LockedResource(kind=kind, name=str(data["name"]), id=str(rid),
-                                                       env_vars=list(data.get("env_vars", [])),
-                                                       parent=data.get("parent"))
-            notes.append(f"{slug}: {address}: recorded {rid} ({data['name']}) from an interrupted apply")
+            if lockfile.owner_of(rid) is None:
+                tenant.resources[address] = LockedResource(kind=kind, name=str(data["name"]), id=str(rid),
+                                                           env_vars=list(data.get("env_vars", [])),
+                                                           parent=data.get("parent"))
+                notes.append(f"{slug}: {address}: recorded {rid} ({data['name']}) from an interrupted apply")
+            # Resources the same request created (a project's first environments), found under it by name.
+            for also in data.get("also") or []:
+                if also["address"] in tenant.resources:
+                    continue
+                found = await find_by_name(client, Kind(also["kind"]), also["name"], str(rid))
+                if found is not None and lockfile.owner_of(found) is None:
+                    tenant.resources[also["address"]] = LockedResource(
+                        kind=Kind(also["kind"]), name=also["name"], id=found, parent=also.get("parent"))
+                    notes.append(f"{slug}: {also['address']}: recorded {found} ({also['name']}) from an "
+                                 "interrupted apply")
         elif step.op == "delete" and step.phase != "failed":
             rid = str(data.get("id"))
             gone = step.phase == "done"

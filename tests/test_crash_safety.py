@@ -256,5 +256,6 @@ def test_create_with_a_lost_answer_is_found_by_owner_type_and_name(sim: Sim, pro
     resources = lock(project)["tenants"]["globex"]["resources"]
     assert resources["background_worker.backboneos-worker"]["id"] == worker
     assert sorted(name for _, name in _live(sim)) == [
-        "backboneos-backend-globex", "backboneos-db-globex", "backboneos-worker-globex"]
+        "backboneos-backend-globex", "backboneos-db-globex", "backboneos-worker-globex", "base_crm-globex",
+        "base_crm-globex/production"]
     assert plan().code == 0

@@ -83,9 +83,12 @@ class ProjectOps(KindOps):
                         and ctx.locked_id(change.tenant, r.address) is None]
         body: JSON = {"name": desired.name, "ownerId": owner,
                       "environments": [environment_body(r) for r in environments]}
+        # What the same request creates, so that an interrupted apply's recovery finds and records it too.
+        also = [{"address": r.address, "kind": r.kind.value, "name": r.name, "parent": desired.address}
+                for r in environments]
         try:
             created = await ctx.write("create", change, lambda: ctx.client.create_project(body),
-                                      lambda r: {"id": r["id"]})
+                                      lambda r: {"id": r["id"]}, also=also)
         except RenderAPIError as exc:
             raise refused(exc, f"to create project {desired.name!r}", environments) from None
         rid = str(created["id"])
