@@ -73,7 +73,7 @@ def test_apply_over_budget_does_what_fits_and_resumes(small_budget: Sim, project
     assert ("incomplete: Render rate budget: 4 service creates (4 changes in all) left for the next run; "
             "the budget (2 per hour) refills within 1 h; re-run `renderer apply` then, it carries on where "
             "this run stopped") in first.out
-    assert ("Apply incomplete (Render rate budget)! Resources: 5 created, 0 updated, 0 replaced, 0 destroyed. "
+    assert ("Apply incomplete (Render rate budget)! Resources: 11 created, 0 updated, 0 replaced, 0 destroyed. "
             f"4 changes left for the next run: globex/{WORKER}, globex/{WEB}, initech/{WORKER}, "
             f"initech/{WEB}.") in first.out
     assert not (project / (LOCK + ".journal")).exists()
@@ -89,7 +89,9 @@ def test_apply_over_budget_does_what_fits_and_resumes(small_budget: Sim, project
     assert early.code == 4, early.output
     assert not [e for e in exchanges_since(sim, start) if (e["method"], e["path"]) == ("POST", "/v1/services")]
     assert "incomplete: Render rate budget: 4 service creates (4 changes in all) left" in early.out
-    assert "Render's window resets in ~1 h" in early.out, [ln for ln in early.out.splitlines() if "incomplete" in ln]
+    # ~1 h, or a little less when the machine is slow: the window started at the first run's first create
+    # (real time; this run has each tenant's project and environment to create and read as well).
+    assert re.search(r"Render's window resets in ~(1 h|5[0-9] min)", early.out), [ln for ln in early.out.splitlines() if "incomplete" in ln]
 
     # The budget spent elsewhere (the lockfile does not know): Render's 429 stops the creates at once.
     data = lock(project)
