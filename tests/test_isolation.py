@@ -69,6 +69,10 @@ def test_each_tenant_gets_its_own_isolated_environment_and_no_private_path_to_an
         assert reachable(sim, resources[WORKER]["id"], resources[DB]["id"])
     # acme-corp and globex share a region (oregon): without environments every pair of theirs could connect.
     assert cross_tenant_pairs(sim, project) == []
+    summary = run("sim", "network", "--lockfile", LOCK, "--url", sim.url, "--api-key", sim.api_key)
+    assert summary.code == 0, summary.output
+    assert "Private connections possible between resources of different tenants: 0" in summary.out
+    assert "  globex: 3 within the tenant (backboneos-backend -> backboneos-db, " in summary.out
     # The database has no public door: its allow list is empty and the plan showed it.
     db = sim.get(f"/postgres/{data['tenants']['globex']['resources'][DB]['id']}").json()
     assert db["ipAllowList"] is None  # Render answers an empty allow list as null
@@ -280,6 +284,12 @@ def test_a_projects_blueprint_is_honoured_per_environment(sim: Sim, projects_ten
     assert "environmentId" not in loose  # `ungrouped:` stays at the workspace root
     assert reachable(sim, resources["web_service.api"]["id"], resources["postgres.db"]["id"])
     assert not reachable(sim, resources["background_worker.jobs"]["id"], resources["postgres.db"]["id"])
+    # Every list filters by `environmentId` (openapi.json: components.parameters.environmentIdParam).
+    groups = sim.get("/env-groups", environmentId=staging["id"]).json()
+    assert [g["name"] for g in groups] == ["staging-settings-globex"]
+    assert [p["postgres"]["name"] for p in sim.get("/postgres", environmentId=prod["id"]).json()] == ["db-globex"]
+    assert sim.get("/postgres", environmentId=staging["id"]).json() == []
+    assert sim.get("/key-value", environmentId=prod["id"]).json() == []
     assert plan().code == 0
 
 
