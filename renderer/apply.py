@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ from renderer.kinds.base import ApplyContext, References
 from renderer.kinds.registry import CREATE_ORDER, desired_fields, ops_for
 from renderer.live import DEPLOY_FAILED, DEPLOY_FAILURE_REASONS, DEPLOY_LIVE, deploy_version
 from renderer.lockfile import LockedDeploy, LockedResource, LockedTenant, Lockfile
+from renderer.plan.diff import MOVE_FIELD
 from renderer.plan.model import Action, Change, Plan
 from renderer.progress import WaitProgress
 from renderer.refresh import ConnectionInfo, LiveState, find_by_id, find_by_name
@@ -216,6 +218,7 @@ class Applier(ApplyContext):
         self.fingerprints = fingerprints or Fingerprinter.from_env()
         self.journal = journal or Journal(journal_io.journal_path(lockfile_path))
         self.report = ApplyReport()
+        self.live = live
         self.gate = gate or CreateGate(None)
         self.parallelism = max(1, parallelism)
         self.skip_backup = skip_backup
@@ -364,6 +367,7 @@ class Applier(ApplyContext):
         previous = tenant.resources.get(change.address)
         tenant.resources[change.address] = LockedResource(
             kind=desired.kind, name=desired.name, id=rid, env_vars=_managed_keys(desired), parent=desired.parent,
+            environment=desired.environment,
             applied=self.applied_fingerprints(change.tenant, desired, previous.applied if previous else {}))
         self._save()
 
@@ -440,18 +444,69 @@ class Applier(ApplyContext):
         self.emit(f"{change.tenant}: {address}: backup taken: {backup.describe()}")
 
     async def _update(self, change: Change) -> None:
+        """The kind's update of every changed field but the move (`_move`, done before)."""
         desired = change.desired
         assert desired is not None and change.id is not None
         sid = change.id
-        self.emit(f"{change.tenant}: {change.address}: updating {desired.name} ({sid})")
-        update = self.journal.intent("update", **self._journal_data(change, id=sid))
-        await ops_for(desired.kind).update(self, change)
-        self.journal.done(update)
+        rest = [f for f in change.fields if f.path != MOVE_FIELD]
+        if rest:
+            self.emit(f"{change.tenant}: {change.address}: updating {desired.name} ({sid})")
+            update = self.journal.intent("update", **self._journal_data(change, id=sid))
+            await ops_for(desired.kind).update(self, change.model_copy(update={"fields": rest}))
+            self.journal.done(update)
         entry = self.lockfile.tenants[change.tenant].resources[change.address]
+        entry.environment = desired.environment
         entry.env_vars = _managed_keys(desired)
         entry.applied = self.applied_fingerprints(change.tenant, desired, entry.applied)
         self._save()
         self.emit(f"{change.tenant}: {change.address}: updated {sid}")
+
+    async def _move(self, slug: str, changes: list[Change]) -> None:
+        """Move the tenant's resources whose plan says `moved to ...` into their environments: one
+        POST /environments/{id}/resources per environment, IDs unchanged, no deploy.
+
+        Render refuses to move a service that has linked env groups (render-oss/terraform-provider-render#10,
+        docs/isolation.md): each such link is removed just before the move and made again just after it,
+        with nothing sent in between, so the services go without the groups' variables only for the
+        length of one request and no deploy runs without them (a running instance keeps the environment
+        it started with). When the move fails the links are made again before the error is raised."""
+        targets: dict[str, list[Change]] = {}
+        for change in changes:
+            if change.desired is not None and change.desired.environment and any(
+                    f.path == MOVE_FIELD for f in change.fields):
+                targets.setdefault(change.desired.environment, []).append(change)
+        groups = self.locked_addresses(slug, Kind.ENV_GROUP)
+        for env_address, moving in targets.items():
+            env_id = self.locked_id(slug, env_address)
+            if env_id is None:
+                raise RendererError(f"{slug}: environment {env_address} is not in the lockfile; nothing was moved")
+            links: list[tuple[Change, str, str]] = []  # (change, group ID, service ID)
+            for change in moving:
+                current = self.live.resources.get(change.id or "")
+                for name in (current.fields.get("envGroups") or []) if current and change.kind.is_service else []:
+                    gid = self.locked_id(slug, groups.get(name, ""))
+                    if gid is not None and change.id is not None:
+                        links.append((change, gid, change.id))
+            for change, gid, sid in links:
+                await self.write("unlink", change, functools.partial(self._unlink, gid, sid), id=sid, group=gid)
+            ids = [c.id for c in moving if c.id is not None]
+            names = ", ".join(c.address for c in moving)
+            label = next(f.after for f in moving[0].fields if f.path == MOVE_FIELD)
+            self.emit(f"{slug}: moving {names} to {label}")
+            try:
+                await self.write("move", moving[0],
+                                 functools.partial(self.client.add_environment_resources, env_id, ids),
+                                 id=env_id, resources=ids)
+            finally:
+                for change, gid, sid in links:
+                    await self.write("link", change, functools.partial(self.client.link_env_group, gid, sid),
+                                     id=sid, group=gid)
+            for change in moving:
+                self.emit(f"{slug}: {change.address}: moved {change.id} (ID unchanged)")
+
+    async def _unlink(self, group_id: str, service_id: str) -> None:
+        with contextlib.suppress(NotFound):
+            await self.client.unlink_env_group(group_id, service_id)
 
     async def run(self) -> ApplyReport:
         """Apply every tenant, up to `parallelism` at once (`renderer.concurrency`), output in plan order.
@@ -556,7 +611,9 @@ class Applier(ApplyContext):
             self.emit(f"{slug}: {len(deferred)} create{'s' if len(deferred) != 1 else ''} wait for the next run "
                       f"(Render's {budgets} budget{'s are' if len(spent) > 1 else ' is'} spent): "
                       f"{', '.join(sorted(deferred))}")
-        for change in ordered(c for c in changes if c.action is Action.UPDATE):
+        updates = ordered(c for c in changes if c.action is Action.UPDATE)
+        await self._move(slug, updates)
+        for change in updates:
             await self._update(change)
             self.report.updated.append(f"{slug}/{change.address}")
         for change in ordered((c for c in changes if c.action is Action.DELETE and not first(c)),
@@ -597,7 +654,8 @@ async def recover(client: RenderClient, lockfile: Lockfile, lockfile_path: Path,
     """Bring the lockfile up to date with an interrupted apply's journal, then remove the journal.
 
     - a create with a recorded result: its ID is recorded; with no result (killed, or the answer was
-      lost) the resource is looked up by owner, type and name and recorded when found;
+      lost) the resource is looked up by owner, type and name and recorded when found; what the same
+      request created (`also`: a project's first environments) is looked up by name under it;
     - a delete with a recorded result, or whose resource Render answers 404 for: its entry is removed;
     - an update with no recorded end: a deploy is triggered so the service runs what was written.
 
@@ -616,21 +674,35 @@ async def recover(client: RenderClient, lockfile: Lockfile, lockfile_path: Path,
         data = step.data
         slug, address, kind = str(data.get("tenant")), str(data.get("address")), Kind(str(data.get("kind")))
         if step.op == "create" and step.phase != "failed":
+            parent_id = data.get("parent_id")
+            if parent_id is None and data.get("parent"):  # a child, or an environment: its parent's recorded ID
+                holder = lockfile.tenants.get(slug)
+                parent = holder.resources.get(str(data["parent"])) if holder is not None else None
+                parent_id = parent.id if parent is not None else None
             rid = step.result.get("id") if step.phase == "done" else await find_by_name(
-                client, kind, data["name"], data.get("parent_id"))
+                client, kind, data["name"], parent_id)
             if rid is None:
                 notes.append(f"{slug}: {address}: an interrupted create of {data['name']} never reached Render")
-                continue
-            if lockfile.owner_of(rid) is not None:
                 continue
             tenant = lockfile.tenants.get(slug)
             if tenant is None:
                 tenant = lockfile.tenants[slug] = LockedTenant(
                     blueprint=str(data.get("blueprint", "")), status="provisioning")
-            tenant.resources[address] = LockedResource(kind=kind, name=str(data["name"]), id=str(rid),
-                                                       env_vars=list(data.get("env_vars", [])),
-                                                       parent=data.get("parent"))
-            notes.append(f"{slug}: {address}: recorded {rid} ({data['name']}) from an interrupted apply")
+            if lockfile.owner_of(rid) is None:
+                tenant.resources[address] = LockedResource(kind=kind, name=str(data["name"]), id=str(rid),
+                                                           env_vars=list(data.get("env_vars", [])),
+                                                           parent=data.get("parent"))
+                notes.append(f"{slug}: {address}: recorded {rid} ({data['name']}) from an interrupted apply")
+            # Resources the same request created (a project's first environments), found under it by name.
+            for also in data.get("also") or []:
+                if also["address"] in tenant.resources:
+                    continue
+                found = await find_by_name(client, Kind(also["kind"]), also["name"], str(rid))
+                if found is not None and lockfile.owner_of(found) is None:
+                    tenant.resources[also["address"]] = LockedResource(
+                        kind=Kind(also["kind"]), name=also["name"], id=found, parent=also.get("parent"))
+                    notes.append(f"{slug}: {also['address']}: recorded {found} ({also['name']}) from an "
+                                 "interrupted apply")
         elif step.op == "delete" and step.phase != "failed":
             rid = str(data.get("id"))
             gone = step.phase == "done"

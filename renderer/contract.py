@@ -61,7 +61,9 @@ class RecordedException:
     into openapi.json, without the leading `#/`). Changes: `nullable`, `optional:<property>`,
     `enum:<value>` (one more allowed value), `status:<documented>-><recorded>` (a response status
     Render answers besides the documented one, with the same body), `property:<name>=<pointer>` (one more
-    property, whose schema is the one at that pointer). `cassette` names the recording."""
+    property, whose schema is the one at that pointer), `described:409` (a 409 the operation's own
+    description text documents but its `responses` lack, answered with Render's error body). `cassette`
+    names the recording (or, for `described`, `openapi.json` itself)."""
 
     pointer: str
     change: str
@@ -115,6 +117,9 @@ RECORDED_EXCEPTIONS: tuple[RecordedException, ...] = (
       for name in ("databasesIds", "redisIds", "serviceIds", "envGroupIds")),
     RecordedException("paths/~1environments~1{environmentId}~1resources/post/responses", "status:200->201",
                       "privateservice_resource__private_service", "adding resources to an environment answers 201"),
+    *(RecordedException(f"paths/~1{path}~1{{{param}}}/delete/responses", "described:409", "openapi.json",
+                        f"DELETE /{path}/{{id}} of a non-empty one: its description says it fails with a 409")
+      for path, param in (("environments", "environmentId"), ("projects", "projectId"))),
     RecordedException("paths/~1services~1{serviceId}~1headers/put/responses/200/content/application~1json/schema",
                       "nullable", "staticsite_resource__static_site", "an empty PUT .../headers is answered `null`"),
     RecordedException("paths/~1services~1{serviceId}~1routes/put/responses/200/content/application~1json/schema",
@@ -148,6 +153,8 @@ def with_recorded_exceptions(document: dict[str, Any]) -> dict[str, Any]:
         elif kind == "property":
             name, _, schema = arg.partition("=")
             node[name] = {"$ref": "#/" + schema}
+        elif kind == "described":
+            node[arg] = {"$ref": f"#/components/responses/{arg}Conflict"}
     return patched
 
 

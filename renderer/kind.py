@@ -1,9 +1,10 @@
 """The one name of each Render resource kind renderer manages, and the product's sets of kinds.
 
 `Kind` values are the Render API's (`serviceType` for the five service types, openapi.json:
-components.schemas.serviceType; `postgres`, `key_value`, `env_group`, `disk`, `custom_domain` for the
-others). The blueprint layer, the desired resources, the plan, refresh and apply all name kinds with it.
-What renderer knows about each kind (translation, reads, writes) lives in `renderer.kinds`.
+components.schemas.serviceType; `postgres`, `key_value`, `env_group`, `disk`, `custom_domain`,
+`project`, `environment` for the others). The blueprint layer, the desired resources, the plan, refresh
+and apply all name kinds with it. What renderer knows about each kind (translation, reads, writes) lives
+in `renderer.kinds`.
 
 This module imports nothing from renderer: everything else may import it.
 """
@@ -26,6 +27,8 @@ class Kind(StrEnum):
     ENV_GROUP = "env_group"
     DISK = "disk"
     CUSTOM_DOMAIN = "custom_domain"
+    PROJECT = "project"
+    ENVIRONMENT = "environment"
 
     @property
     def is_service(self) -> bool:
@@ -106,7 +109,7 @@ _LABELS = {
     Kind.WEB_SERVICE: "web service", Kind.PRIVATE_SERVICE: "private service",
     Kind.BACKGROUND_WORKER: "background worker", Kind.CRON_JOB: "cron job", Kind.STATIC_SITE: "static site",
     Kind.KEY_VALUE: "Key Value instance", Kind.POSTGRES: "Postgres database", Kind.ENV_GROUP: "env group",
-    Kind.DISK: "disk", Kind.CUSTOM_DOMAIN: "custom domain",
+    Kind.DISK: "disk", Kind.CUSTOM_DOMAIN: "custom domain", Kind.PROJECT: "project", Kind.ENVIRONMENT: "environment",
 }
 
 

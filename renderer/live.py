@@ -80,6 +80,8 @@ class LiveResource(BaseModel):
     info: dict[str, Any] = {}
     # What `fromService.property` reads (host, port, hostport; connectionString for Key Value). Secret.
     properties: dict[str, SecretStr] = {}
+    # The Render environment it is in (`environmentId`, openapi.json); None at the workspace root.
+    environment_id: str | None = None
 
     def property(self, name: str) -> str | None:
         value = self.properties.get(name)

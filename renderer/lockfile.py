@@ -22,6 +22,11 @@ Shape (format version 3):
 A disk or custom domain records `parent`, the address of its service (`"parent":
 "web_service.backboneos-backend"`); it is reached through that service's ID.
 
+Since format version 3 a tenant's Render project and environments are resources of the kinds `project`
+(`prj-...`) and `environment` (`evm-...`, with `parent` its project's address), and a service, datastore
+or env group records `environment`, the address of the environment renderer put it in
+(`"environment": "environment.tenant/production"`), so a resource moved out by hand is drift.
+
 `commit` and `pull_request` (optional) record the commit and pull request that last applied the tenant,
 written by `renderer ci apply` in the deploy workflow.
 
@@ -103,10 +108,12 @@ class LockedResource(BaseModel):
     id: str
     env_vars: list[str] = Field(default_factory=list)
     applied: dict[str, str] = Field(default_factory=dict)
-    # A disk's or custom domain's service (its address in the same tenant).
+    # A disk's or custom domain's service, an environment's project (its address in the same tenant).
     parent: str | None = None
     # A service's last deploy renderer started (format version 3; None before or never).
     deploy: LockedDeploy | None = None
+    # The environment renderer created or moved it into (its address in the same tenant; format 3).
+    environment: str | None = None
 
 
 class LockedTenant(BaseModel):
@@ -173,6 +180,8 @@ class Lockfile(BaseModel):
                     del resource["parent"]
                 if resource["deploy"] is None:
                     del resource["deploy"]
+                if resource["environment"] is None:
+                    del resource["environment"]
         return json.dumps(data, sort_keys=True, indent=2) + "\n"
 
 
@@ -182,7 +191,9 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 3 adds optional fields only (a service's `deploy`): a version-2 file reads as it is."""
+    """Version 3 adds the kinds `project` and `environment`, a resource's optional `environment` and a
+    service's optional `deploy`; a version-2 file has none of them (its tenants' resources sit at the
+    workspace root, no deploy recorded) and reads as it is."""
     return {**data, "version": 3}
 
 

@@ -3,7 +3,8 @@
 Loops over the kind registry (`renderer.kinds.registry`): each kind lists its resources with its list
 endpoint (`KindOps.list_live`: `limit=100`, following `cursor`) rather than one GET per resource, and
 reads each managed one with the extra reads it needs (`KindOps.read`: a service's env vars, a datastore's
-connection info, an env group's env vars, a static site's headers and routes). What one listing tells
+connection info, an env group's env vars, a static site's headers and routes) and the Render
+environment it is in (`environmentId`). What one listing tells
 about another kind is noted while listing (`KindOps.listed`: an env group's `serviceLinks` are its
 services' `envGroups`). A kind reached through its service (custom domains) is listed once per service
 that has managed ones (`KindOps.list_under`). A lockfile ID missing from the lists is confirmed with one
@@ -87,7 +88,11 @@ async def refresh(
 
     async def read(rid: str) -> LiveResource:
         kind, obj = listing.objects[rid]
-        return await ops_for(kind).read(client, kind, rid, obj, listing)
+        ops = ops_for(kind)
+        resource = await ops.read(client, kind, rid, obj, listing)
+        if ops.in_environment:  # every such answer carries `environmentId` when it is in one
+            resource = resource.model_copy(update={"environment_id": obj.get("environmentId")})
+        return resource
 
     present = [rid for rid in managed if rid in listing.objects]
     for resource in await _bounded((read(rid) for rid in present), concurrency):

@@ -87,6 +87,8 @@ class DesiredResource(BaseModel):
     - `env_vars`: services and env groups, in blueprint order.
     - `parent`: a disk's or custom domain's service address.
     - `env_groups`: a service's linked env groups (`fromGroup`), by blueprint name.
+    - `environment`: the address of the Render environment a service, datastore or env group is created
+      in (`environment.<project>/<environment>`); None: the workspace root (a Blueprint's `ungrouped`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -99,6 +101,7 @@ class DesiredResource(BaseModel):
     env_vars: tuple[EnvVar, ...] = ()
     parent: str | None = None
     env_groups: tuple[str, ...] = ()
+    environment: str | None = None
 
     @property
     def address(self) -> str:
@@ -111,6 +114,8 @@ class DesiredResource(BaseModel):
         needs |= {f"{Kind.ENV_GROUP.value}.{g}" for g in self.env_groups}
         if self.parent:
             needs.add(self.parent)
+        if self.environment:
+            needs.add(self.environment)
         needs.discard(self.address)
         return needs
 

@@ -120,6 +120,13 @@ class Tenant(BaseModel):
     - `deletion_protection`: when true, apply refuses to delete or replace any of the tenant's resources,
       even after the tenant file is deleted, until a merged change sets it false (recorded in the lockfile).
     - `expected_usage`: stated monthly usage that prices cron minutes, bandwidth and build minutes.
+    - `network_isolation`: the tenant's Render environment blocks private traffic across its boundary
+      (Render's `networkIsolationEnabled`; on by default, a paid workspace feature).
+    - `protected_environment`: the tenant's Render environment is protected (Render's `protectedStatus`:
+      only workspace admins may change its resources, read their secrets or delete it). Not
+      `deletion_protection`, which is renderer's own refusal to delete.
+    Both apply to the environment renderer makes for a blueprint without `projects:`; a blueprint with
+    `projects:` sets its environments' own (`networking.isolation`, `permissions.protection`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="renderer tenant file")
@@ -154,6 +161,15 @@ class Tenant(BaseModel):
     deletion_protection: bool = Field(
         default=False, description="When true, apply refuses to delete or replace this tenant's resources, even "
                                    "after the tenant file is deleted, until a merged change sets it false.")
+    network_isolation: bool = Field(
+        default=True, description="Blocks private network traffic into and out of the tenant's Render environment "
+                                  "(Render: networkIsolationEnabled). Needs a Professional workspace or higher; set "
+                                  "false on a Hobby workspace. Only for blueprints without `projects:`.")
+    protected_environment: bool = Field(
+        default=False, description="Makes the tenant's Render environment protected (Render: protectedStatus): only "
+                                   "workspace admins may change its resources, read their secrets or delete it, so "
+                                   "the API key's user must be a workspace admin. Not `deletion_protection`. Only "
+                                   "for blueprints without `projects:`.")
     expected_usage: ExpectedUsage | None = Field(
         default=None, description="Stated monthly usage that prices cron minutes, bandwidth and build minutes "
                                   "(otherwise shown as rates).")
@@ -249,6 +265,10 @@ _HINTS: dict[str, str] = {
     "name": "a non-empty display name, e.g. `name: Acme Corp`",
     "secrets": "map a key to an environment variable, e.g. `STRIPE_KEY: {from_env: ACME_STRIPE_KEY}`",
     "deletion_protection": "true or false",
+    "network_isolation": "true (default: the tenant's environment is network-isolated, a paid workspace feature) or "
+                         "false (a Hobby workspace)",
+    "protected_environment": "true (only workspace admins, and an API key of a workspace admin, may change the "
+                             "tenant's environment) or false (default)",
     "expected_usage": "e.g. `expected_usage: {cron_minutes: {nightly-report: 300}, bandwidth_gb: 20}`",
 }
 

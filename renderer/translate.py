@@ -20,16 +20,17 @@ from __future__ import annotations
 from typing import Any
 
 from renderer import yamlio
-from renderer.blueprint.model import Blueprint, resource_lists
+from renderer.blueprint.model import Blueprint, resource_lists, scopes
 from renderer.errors import Finding, RendererError
 from renderer.kind import REFERENCE_KINDS, Kind, blueprint_kind
 from renderer.kinds.base import DocPath, TranslateContext
+from renderer.kinds.project import tenant_project
 from renderer.kinds.registry import MODULES, ops_for
 from renderer.resources import DesiredResource, EnvSource, EnvVar, suffixed
 from renderer.tenant import Tenant, TenantFile
 from renderer.yamlio import PathPart
 
-__all__ = ["secret_findings", "translate"]
+__all__ = ["environment_findings", "secret_findings", "translate"]
 
 
 def _unsupported(blueprint: Blueprint, path: tuple[PathPart, ...], what: str) -> RendererError:
@@ -127,20 +128,69 @@ class _Translator(TranslateContext):
         return resources
 
 
+def _environments(translator: _Translator, document: Any) -> tuple[list[DesiredResource], dict[DocPath, str | None]]:
+    """The tenant's projects and environments, and the environment address of each scope that holds
+    resource lists (`renderer.blueprint.model.scopes`).
+
+    Without `projects:`, one project and one environment (`renderer.kinds.project.tenant_project`) hold
+    everything. With `projects:` (render.yaml.schema.json: definitions.project), as Render's Blueprint sync
+    does: each `projects[i].environments[j]` holds its own lists and the root's and `ungrouped`'s stay
+    at the workspace root.
+    """
+    tenant = translator.tenant
+    projects = document.get("projects") if isinstance(document, dict) else None
+    if not isinstance(projects, list):
+        resources = tenant_project(translator, translator.blueprint.name, isolation=tenant.network_isolation,
+                                   protected=tenant.protected_environment)
+        return resources, {scope: resources[1].address for scope, _ in scopes(document)}
+    resources = []
+    where: dict[DocPath, str | None] = {scope: None for scope, _ in scopes(document)}
+    for i, item in enumerate(projects):
+        made = ops_for(Kind.PROJECT).translate(translator, ("projects", i), item, Kind.PROJECT)
+        resources.extend(made)
+        for j, env in enumerate(made[1:]):
+            where[("projects", i, "environments", j)] = env.address
+    return resources, where
+
+
 def translate(tenant: Tenant, blueprint: Blueprint) -> list[DesiredResource]:
-    """The desired resources of one tenant: env groups, databases, then services (each followed by its
-    disk and custom domains), in blueprint order within each.
+    """The desired resources of one tenant: its projects and environments, then env groups, databases,
+    then services (each followed by its disk and custom domains), in blueprint order within each. Each
+    service, datastore and env group names the environment it lives in (`DesiredResource.environment`).
 
     Expects a blueprint that passed validation. Raises `RendererError` for Blueprint features renderer
     does not manage yet, naming the line.
     """
     translator = _Translator(tenant, blueprint)
+    resources, where = _environments(translator, blueprint.document)
     order = {"envVarGroups": 0, "databases": 1, "services": 2}
-    resources: list[DesiredResource] = []
     for scope, key, items in sorted(resource_lists(blueprint.document), key=lambda t: order[t[1]]):
         for i, item in enumerate(items):
-            resources.extend(translator.entry((*scope, key, i), key, item))
+            for resource in translator.entry((*scope, key, i), key, item):
+                if ops_for(resource.kind).in_environment:
+                    resource = resource.model_copy(update={"environment": where.get(scope)})
+                resources.append(resource)
     return resources
+
+
+def environment_findings(tenant_file: TenantFile, blueprint: Blueprint) -> list[Finding]:
+    """`network_isolation` and `protected_environment` set the environment renderer makes; a blueprint
+    with `projects:` declares its environments' own settings, so setting them there is an error."""
+    if not isinstance(blueprint.document, dict) or "projects" not in blueprint.document:
+        return []
+    findings: list[Finding] = []
+    for key, where in (("network_isolation", "networking.isolation"),
+                       ("protected_environment", "permissions.protection")):
+        if key not in tenant_file.tenant.model_fields_set:
+            continue
+        line, column = tenant_file.document.position((key,))
+        findings.append(Finding(
+            file=str(tenant_file.path), line=line, column=column, path=key, layer="semantic",
+            rule="environment-setting-in-projects-blueprint",
+            message=f"`{key}` sets the environment renderer makes for a blueprint without `projects:`, but "
+                    f"blueprint {tenant_file.tenant.blueprint!r} declares its own projects and environments",
+            hint=f"remove `{key}` and set `{where}` on the environment in the blueprint's `projects:`"))
+    return findings
 
 
 def secret_findings(tenant_file: TenantFile, resources: list[DesiredResource]) -> list[Finding]:

@@ -33,5 +33,7 @@ step plan --lockfile "$lockfile"
 step apply --auto-approve --lockfile "$lockfile"
 step plan --lockfile "$lockfile" --detailed-exitcode
 step status --lockfile "$lockfile" --sort cost
+printf '\n\033[1m$ renderer sim network --lockfile render.lock.json\033[0m   # the simulator'"'"'s private network model\n'
+"$renderer" sim network --lockfile "$lockfile"
 printf '\n\033[1m$ cat render.lock.json\033[0m\n'
 cat "$lockfile"

@@ -170,10 +170,12 @@ def ci_apply(actions: Actions, before: str, after: str, *extra: str) -> tuple[in
 
 
 def live_ids(sim: Any) -> set[str]:
-    """Every service and Postgres ID on the simulator."""
+    """Every service, Postgres, project and environment ID on the simulator."""
     services = sim.get("/services", limit=100).json()
     databases = sim.get("/postgres", limit=100).json()
-    return {s["service"]["id"] for s in services} | {p["postgres"]["id"] for p in databases}
+    projects = [p["project"] for p in sim.get("/projects", limit=100).json()]
+    return ({s["service"]["id"] for s in services} | {p["postgres"]["id"] for p in databases}
+            | {p["id"] for p in projects} | {e for p in projects for e in p["environmentIds"]})
 
 
 def live_names(sim: Any) -> list[str]:

@@ -18,7 +18,9 @@ from tests.conftest import Sim, run
 def live_ids(sim: Sim) -> set[str]:
     services = sim.get("/services", limit=100).json()
     databases = sim.get("/postgres", limit=100).json()
-    return {s["service"]["id"] for s in services} | {p["postgres"]["id"] for p in databases}
+    projects = [p["project"] for p in sim.get("/projects", limit=100).json()]
+    return ({s["service"]["id"] for s in services} | {p["postgres"]["id"] for p in databases}
+            | {p["id"] for p in projects} | {e for p in projects for e in p["environmentIds"]})
 
 
 @pytest.mark.parametrize(("status", "times", "expected"), [
@@ -41,7 +43,8 @@ def test_failed_create_keeps_earlier_ids(sim: Sim, project: Path, status: int, t
     assert len(services) == 1  # the first service was created, the second refused
     first = services[0]["service"]
     kind = first["type"]
-    assert sorted(resources) == sorted(["postgres.backboneos-db", f"{kind}.{first['name'].removesuffix('-acme-corp')}"])
+    assert sorted(resources) == sorted(["project.tenant", "environment.tenant/production", "postgres.backboneos-db",
+                                        f"{kind}.{first['name'].removesuffix('-acme-corp')}"])
     assert {r["id"] for r in resources.values()} == live_ids(sim)  # every created resource is recorded
 
     sim.admin("/_sim/faults", {})
@@ -50,7 +53,7 @@ def test_failed_create_keeps_earlier_ids(sim: Sim, project: Path, status: int, t
     again = run("apply", "--auto-approve")
     assert again.code == 0, again.output
     finished = json.loads((project / "render.lock.json").read_text())["tenants"]["acme-corp"]["resources"]
-    assert len(finished) == 3
+    assert len(finished) == 5  # three, and the tenant's project and environment
     assert all(finished[address]["id"] == entry["id"] for address, entry in resources.items())  # kept
 
 

@@ -77,7 +77,7 @@ def test_apply_confirmation_reads_stdin_when_not_a_terminal(sim: Sim, project: P
     assert apply("").returncode == 1  # end of input is not a yes
     done = apply("yes\n")
     assert done.returncode == 0, done.stderr
-    assert "Apply complete! Resources: 9 created" in done.stdout
+    assert "Apply complete! Resources: 15 created" in done.stdout
 
 
 def test_wrong_api_key_is_reported(sim: Sim, project: Path, monkeypatch: pytest.MonkeyPatch,

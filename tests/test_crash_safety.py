@@ -30,10 +30,11 @@ from tests.helpers import LOCK, apply, lock, plan
 
 FLAGS = ("--allow-destroy", "--allow-replace", "--allow-data-loss")
 # Journal lines of each scenario's apply (intent + result per write; an update also opens and closes).
-CREATE_STEPS = 12  # two tenants, three creates each
-# a teardown (3 deletes, the Postgres one after its backup), a Postgres replace (backup, delete, create),
-# 2 service updates, 3 creates
-CHANGE_STEPS = 32
+CREATE_STEPS = 16  # two tenants, a project (with its environment) and three creates each
+# a teardown (3 deletes, the Postgres one after its backup, then its environment and project), a Postgres
+# replace (backup, delete, create), 2 service updates, the rename of a project (its tenant's blueprint
+# changed), a project (with its environment) and 3 creates
+CHANGE_STEPS = 42
 
 
 def _subprocess_env(extra: dict[str, str]) -> dict[str, str]:
@@ -68,7 +69,7 @@ def _apply_process(project: Path, extra: dict[str, str]) -> subprocess.Popen[str
 
 
 def _scenario_create(project: Path) -> None:
-    """Two new tenants: six creates."""
+    """Two new tenants: six creates, and each tenant's project with its environment."""
     (project / "tenants" / "acme-corp.yaml").unlink()
 
 
@@ -111,8 +112,16 @@ def _lost_answers(sim: Sim) -> int:
 def _live(sim: Sim) -> list[tuple[str, str]]:
     services = sim.get("/services", limit=100).json()
     databases = sim.get("/postgres", limit=100).json()
+    projects = sim.get("/projects", limit=100).json()
+    # Environments are named per project (each tenant's is `production`): named here with their project.
+    environments = sim.get("/environments", projectId=",".join(p["project"]["id"] for p in projects),
+                           limit=100).json() if projects else []
+    project_names = {p["project"]["id"]: p["project"]["name"] for p in projects}
     return ([(s["service"]["id"], s["service"]["name"]) for s in services]
-            + [(p["postgres"]["id"], p["postgres"]["name"]) for p in databases])
+            + [(p["postgres"]["id"], p["postgres"]["name"]) for p in databases]
+            + [(p["project"]["id"], p["project"]["name"]) for p in projects]
+            + [(e["environment"]["id"], f"{project_names[e['environment']['projectId']]}/{e['environment']['name']}")
+               for e in environments])
 
 
 def _assert_converged(sim: Sim, project: Path) -> None:
@@ -247,5 +256,6 @@ def test_create_with_a_lost_answer_is_found_by_owner_type_and_name(sim: Sim, pro
     resources = lock(project)["tenants"]["globex"]["resources"]
     assert resources["background_worker.backboneos-worker"]["id"] == worker
     assert sorted(name for _, name in _live(sim)) == [
-        "backboneos-backend-globex", "backboneos-db-globex", "backboneos-worker-globex"]
+        "backboneos-backend-globex", "backboneos-db-globex", "backboneos-worker-globex", "base_crm-globex",
+        "base_crm-globex/production"]
     assert plan().code == 0

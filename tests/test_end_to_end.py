@@ -28,7 +28,9 @@ def change_lines(output: str) -> list[str]:
 def live_ids(sim: Sim) -> set[str]:
     services = sim.get("/services", limit=100).json()
     databases = sim.get("/postgres", limit=100).json()
-    return {s["service"]["id"] for s in services} | {p["postgres"]["id"] for p in databases}
+    projects = [p["project"] for p in sim.get("/projects", limit=100).json()]
+    return ({s["service"]["id"] for s in services} | {p["postgres"]["id"] for p in databases}
+            | {p["id"] for p in projects} | {e for p in projects for e in p["environmentIds"]})
 
 
 def lock_ids(path: Path) -> dict[str, str]:
@@ -40,18 +42,19 @@ def test_three_tenants_plan_apply_then_no_changes(sim: Sim, project: Path) -> No
     first = plan()
     assert first.code == 2, first.output
     headers = change_lines(first.out)
-    assert len(headers) == 9 and all(h.startswith("+ ") for h in headers)
-    assert "Plan: 9 to create, 0 to update, 0 to replace, 0 to delete." in first.out
+    # Three resources per tenant, and its project and environment (issue 14).
+    assert len(headers) == 15 and all(h.startswith("+ ") for h in headers)
+    assert "Plan: 15 to create, 0 to update, 0 to replace, 0 to delete." in first.out
     assert '"backboneos-backend-acme-corp"' in first.out
 
     applied = apply()
     assert applied.code == 0, applied.output
-    assert "Apply complete! Resources: 9 created, 0 updated, 0 replaced, 0 destroyed." in applied.out
+    assert "Apply complete! Resources: 15 created, 0 updated, 0 replaced, 0 destroyed." in applied.out
 
     ids = lock_ids(project / LOCK)
-    assert len(ids) == 9
+    assert len(ids) == 15
     assert ids.items() and set(ids.values()) <= live_ids(sim)
-    assert all(re.fullmatch(r"(srv|dpg)-[0-9a-v]{20}(-a)?", rid) for rid in ids.values())
+    assert all(re.fullmatch(r"(srv|dpg|prj|evm)-[0-9a-v]{20}(-a)?", rid) for rid in ids.values())
 
     again = plan()
     assert again.code == 0, again.output
@@ -132,9 +135,9 @@ def test_removed_tenant_is_destroyed_only_when_allowed(sim: Sim, project: Path) 
     result = plan()
     assert result.code == 3, result.output
     headers = change_lines(result.out)
-    assert len(headers) == 3 and all(h.startswith("- ") for h in headers)
+    assert len(headers) == 5 and all(h.startswith("- ") for h in headers)  # with its project and environment
     assert "tenant removed" in result.out
-    assert "Plan: 0 to create, 0 to update, 0 to replace, 3 to delete." in result.out
+    assert "Plan: 0 to create, 0 to update, 0 to replace, 5 to delete." in result.out
 
     refused = apply()
     assert refused.code == 1
@@ -209,7 +212,7 @@ def test_existing_name_not_in_lockfile_is_an_error(sim: Sim, project: Path) -> N
 def test_tenant_narrowing(sim: Sim, project: Path) -> None:
     result = plan("--tenant", "globex")
     assert result.code == 2
-    assert len(change_lines(result.out)) == 3
+    assert len(change_lines(result.out)) == 5
     assert "acme-corp" not in result.out
     assert apply("--tenant", "globex").code == 0
     assert set(json.loads((project / LOCK).read_text())["tenants"]) == {"globex"}

@@ -54,7 +54,7 @@ def test_four_hundred_tenants_split_at_tenant_boundaries_then_trimmed(
         assert body.count("<details>") == body.count("</details>")  # no section cut in two
         assert body.count("```") % 2 == 0
     assert "**400 tenants: 400 create, 0 update, 0 delete, 0 unchanged**" in bodies[0]
-    assert "Plan: 1200 to create, 0 to update, 0 to replace, 0 to delete." in bodies[0]
+    assert "Plan: 2000 to create, 0 to update, 0 to replace, 0 to delete." in bodies[0]
     assert all("tenants: 400 create" not in b for b in bodies[1:])
     sections = [s for b in bodies for s in SECTION.findall(b)]
     assert sections == [slug(n) for n in range(400)]  # each tenant once, in plan order

@@ -39,7 +39,9 @@ def open_pr(project: GitProject, actions: Actions, number: int, branch: str, **k
 def live_ids(sim: Sim) -> set[str]:
     services = sim.get("/services", limit=100).json()
     databases = sim.get("/postgres", limit=100).json()
-    return {s["service"]["id"] for s in services} | {p["postgres"]["id"] for p in databases}
+    projects = [p["project"] for p in sim.get("/projects", limit=100).json()]
+    return ({s["service"]["id"] for s in services} | {p["postgres"]["id"] for p in databases}
+            | {p["id"] for p in projects} | {e for p in projects for e in p["environmentIds"]})
 
 
 def test_pr_plan_comment_then_merge_applies_and_commits_lockfile(
@@ -65,7 +67,7 @@ def test_pr_plan_comment_then_merge_applies_and_commits_lockfile(
     body = comments[0]["body"]
     assert body.startswith("<!-- renderer:plan part=1 -->\n### renderer plan\n\n")
     assert "**1 tenant: 1 create, 0 update, 0 delete, 0 unchanged**" in body
-    assert "Plan: 3 to create, 0 to update, 0 to replace, 0 to delete." in body
+    assert "Plan: 5 to create, 0 to update, 0 to replace, 0 to delete." in body
     assert "- `tenants/acme-corp.yaml` added: `acme-corp`" in body
     assert "<details><summary><b>acme-corp</b>: create" in body
     assert "globex</b>" not in body
@@ -73,7 +75,7 @@ def test_pr_plan_comment_then_merge_applies_and_commits_lockfile(
     assert actions.summary.startswith("## renderer plan\n\n")
     assert "<details><summary><b>acme-corp</b>: create" in actions.summary
     plan_json = json.loads((tmp_path / "renderer-plan" / "plan.json").read_text())
-    assert plan_json["tenants"] == ["acme-corp"] and plan_json["summary"]["create"] == 3
+    assert plan_json["tenants"] == ["acme-corp"] and plan_json["summary"]["create"] == 5
     affected = json.loads((tmp_path / "renderer-plan" / "affected.json").read_text())
     assert affected["tenants"] == {"acme-corp": [{"rule": "tenant file", "why": "`tenants/acme-corp.yaml` added"}]}
 
@@ -95,7 +97,7 @@ def test_pr_plan_comment_then_merge_applies_and_commits_lockfile(
     github.add_pull(7, head="add-acme", merged_sha=merge)
     code, out = deploy(project, actions, before, merge)
     assert code == 0, out
-    assert "Apply complete! Resources: 3 created" in out
+    assert "Apply complete! Resources: 5 created" in out
 
     tip = project.origin.commit("main")
     assert tip.parents[0].hexsha == merge
@@ -103,8 +105,8 @@ def test_pr_plan_comment_then_merge_applies_and_commits_lockfile(
     lock = json.loads(project.origin_file("main", LOCK))
     acme = lock["tenants"]["acme-corp"]
     ids = {addr: r["id"] for addr, r in acme["resources"].items()}
-    assert sorted(ids) == ["background_worker.backboneos-worker", "postgres.backboneos-db",
-                           "web_service.backboneos-backend"]
+    assert sorted(ids) == ["background_worker.backboneos-worker", "environment.tenant/production",
+                           "postgres.backboneos-db", "project.tenant", "web_service.backboneos-backend"]
     assert set(ids.values()) <= live_ids(sim)
     assert (acme["commit"], acme["pull_request"]) == (merge, 7)
     assert lock["tenants"]["globex"]["commit"] == first  # untouched by this apply
@@ -161,7 +163,7 @@ def test_removed_tenant_file_plans_teardown_and_deploy_needs_an_allow(
     assert "- `tenants/initech.yaml` removed (teardown): `initech`" in body
     assert body.index("[!WARNING]") < body.index("<details><summary><b>initech</b>: delete")
     assert ("**On merge:** this plan needs an explicit allow for each item below, or the deploy stops:\n"
-            "- destroy (deletes 3 resources): the `allow-destroy` label or an `Allow-Destroy: <reason>` commit "
+            "- destroy (deletes 5 resources): the `allow-destroy` label or an `Allow-Destroy: <reason>` commit "
             "trailer. Now: **not allowed**.\n"
             "- data loss (deleting initech/postgres.backboneos-db deletes the data it holds): the `allow-data-loss` "
             "label or an `Allow-Data-Loss: <reason>` commit trailer. Now: **not allowed**.") in body
@@ -170,7 +172,7 @@ def test_removed_tenant_file_plans_teardown_and_deploy_needs_an_allow(
     github.add_pull(11, head="offboard-initech", merged_sha=merge)
     code, out = deploy(project, actions, before, merge)
     assert code == 1
-    assert ("the plan needs an explicit allow the merged change does not carry (destroy: deletes 3 resources; "
+    assert ("the plan needs an explicit allow the merged change does not carry (destroy: deletes 5 resources; "
             "data loss: deleting initech/postgres.backboneos-db deletes the data it holds); nothing was changed") in out
     assert initech <= live_ids(sim)
     assert project.origin.commit("main").hexsha == merge  # nothing committed
@@ -227,7 +229,7 @@ def test_failed_apply_still_commits_what_was_created(
     assert str(tip.message).startswith("render.lock.json: partial apply (failed) acme-corp [skip ci]\n")
     assert "Renderer-Apply: failed" in str(tip.message)
     resources = json.loads(project.origin_file("main", LOCK))["tenants"]["acme-corp"]["resources"]
-    assert list(resources) == ["postgres.backboneos-db"]
+    assert sorted(resources) == ["environment.tenant/production", "postgres.backboneos-db", "project.tenant"]
     assert resources["postgres.backboneos-db"]["id"] in live_ids(sim)
     assert "**Apply failed:**" in actions.summary
 
@@ -265,7 +267,7 @@ def test_protected_main_gets_the_lockfile_through_one_bot_pull_request(
     project.protect_main()
     code, out = deploy(project, actions, first, second)
     assert code == 0, out
-    assert "Apply complete! Resources: 3 created" in out
+    assert "Apply complete! Resources: 5 created" in out
     lock = json.loads(project.origin_file("renderer/lockfile", LOCK))
     assert sorted(lock["tenants"]) == ["globex", "initech"]
     assert lock["tenants"]["globex"]["resources"] == globex["resources"]

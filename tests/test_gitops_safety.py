@@ -79,14 +79,14 @@ def test_rate_limited_apply_commits_progress_and_the_scheduled_run_finishes(
     assert message.startswith("render.lock.json: partial apply (stopped early, resumes) acme-corp [skip ci]\n")
     assert "Renderer-Apply: incomplete" in message
     partial = resources(project, "acme-corp")
-    assert list(partial) == ["postgres.backboneos-db"]
+    assert sorted(partial) == ["environment.tenant/production", "postgres.backboneos-db", "project.tenant"]
     assert live_names(sim) == ["backboneos-db-acme-corp"]
     assert "**Apply stopped early with work left; the scheduled run resumes it:**" in actions.summary
     # The refused create stays unresolved in apply's journal (a 429 is not a certain refusal to apply):
     # it waits on renderer/journal for the next run, which finds nothing by that name.
     [pending] = [json.loads(line) for line in project.origin_file(JOURNAL_BRANCH, LOCK + ".journal").splitlines()
                  if json.loads(line)["phase"] == "intent" and json.loads(line)["op"] == "create"
-                 and json.loads(line)["kind"] != "postgres"]
+                 and json.loads(line)["kind"] not in ("postgres", "project")]
     assert pending["name"] in ("backboneos-backend-acme-corp", "backboneos-worker-acme-corp")
 
     # Later the budget is back (the fault has fired its last): the scheduled run resumes from the
@@ -134,10 +134,10 @@ def test_a_crashed_run_is_recovered_by_the_next_run_from_the_journal_branch(
     before, after = add_acme(project)
     actions.event("push", {"ref": "refs/heads/main", "before": before, "after": after,
                            "repository": {"full_name": "acme/crm"}}, sha=after)
-    # The runner dies right after Render created the database (journal line 2: its `done`), before any
-    # lockfile commit: all that outlives it is what it pushed to renderer/journal first.
+    # The runner dies right after Render created the database (journal line 4: its `done`, after the
+    # project's), before any lockfile commit: all that outlives it is what it pushed to renderer/journal first.
     crashed = subprocess.run([sys.executable, "-m", "renderer.cli.main", "ci", "apply"], cwd=project.path,
-                             env={**os.environ, "PYTHONPATH": str(ROOT), CRASH_ENV: "2"},
+                             env={**os.environ, "PYTHONPATH": str(ROOT), CRASH_ENV: "4"},
                              capture_output=True, text=True, timeout=120)
     assert crashed.returncode == CRASH_EXIT_CODE, crashed.stdout + crashed.stderr
     assert project.origin.commit("main").hexsha == after
@@ -147,9 +147,10 @@ def test_a_crashed_run_is_recovered_by_the_next_run_from_the_journal_branch(
     assert "Renderer-Commit: " + after in str(journal.message)
     intents = [json.loads(line) for line in project.origin_file(JOURNAL_BRANCH, LOCK + ".journal").splitlines()]
     assert [(i["op"], i["address"]) for i in intents] == [
+        ("create", "project.tenant"), ("create", "environment.tenant/production"),
         ("create", "postgres.backboneos-db"), ("create", "background_worker.backboneos-worker"),
         ("create", "web_service.backboneos-backend")]
-    [db_id] = live_ids(sim)
+    [db_id] = [rid for rid in live_ids(sim) if rid.startswith("dpg-")]
 
     # A new runner: a fresh clone of main. The scheduled run recovers (the database is recorded, not
     # created again), finishes the apply and deletes the journal branch.
@@ -165,7 +166,7 @@ def test_a_crashed_run_is_recovered_by_the_next_run_from_the_journal_branch(
     done = resources(project, "acme-corp")
     assert done["postgres.backboneos-db"] == db_id and set(done.values()) == live_ids(sim)
     message = str(project.origin.commit("main").message)
-    assert "Recovered from the journal of an interrupted apply: 3 steps." in message
+    assert "Recovered from the journal of an interrupted apply: 5 steps." in message  # and the project, environment
     assert "Renderer-Apply: complete" in message
     assert JOURNAL_BRANCH not in [h.name for h in project.origin.heads]
     assert "**Recovered from an interrupted apply:**" in actions.summary
@@ -243,7 +244,7 @@ def test_tearing_down_every_tenant_needs_the_mass_destroy_allow(
                                                      head_ref="offboard-all", labels=["allow-destroy"]))
     assert run("ci", "plan").code == 0
     body = github.comments_on(21)[0]["body"]
-    assert ("- destroy (deletes 6 resources): the `allow-destroy` label or an `Allow-Destroy: <reason>` commit "
+    assert ("- destroy (deletes 10 resources): the `allow-destroy` label or an `Allow-Destroy: <reason>` commit "
             "trailer. Now: allowed by label `allow-destroy` on #21.") in body
     assert ("- mass destroy (the tenants directory has no tenant files, so every one of the 2 tenants in the "
             "lockfile would be torn down): the `allow-mass-destroy` label or an `Allow-Mass-Destroy: <reason>` "
@@ -282,7 +283,7 @@ def test_with_protected_main_a_partial_apply_and_its_resume_go_through_the_bot_p
     bot = project.origin.commit("renderer/lockfile")
     assert bot.parents[0].hexsha == after and "Renderer-Apply: incomplete" in str(bot.message)
     partial = resources(project, "acme-corp", "renderer/lockfile")
-    assert list(partial) == ["postgres.backboneos-db"]
+    assert sorted(partial) == ["environment.tenant/production", "postgres.backboneos-db", "project.tenant"]
     [pull] = github.state.pulls.values()
     assert (pull["head"]["ref"], pull["state"]) == ("renderer/lockfile", "open")
 

@@ -57,9 +57,10 @@ def test_every_kind_has_exactly_one_module_in_the_registry() -> None:
 
 
 def test_create_order_is_issue_5s() -> None:
-    """Env groups, then Postgres and Key Value, then private services, other services, then disks and
-    custom domains."""
+    """Projects, then their environments (issue 14), env groups, then Postgres and Key Value, then private
+    services, other services, then disks and custom domains."""
     assert CREATE_ORDER == {
+        Kind.PROJECT: -2, Kind.ENVIRONMENT: -1,
         Kind.ENV_GROUP: 0, Kind.POSTGRES: 1, Kind.KEY_VALUE: 1, Kind.PRIVATE_SERVICE: 2,
         Kind.WEB_SERVICE: 3, Kind.BACKGROUND_WORKER: 3, Kind.CRON_JOB: 3, Kind.STATIC_SITE: 3,
         Kind.DISK: 4, Kind.CUSTOM_DOMAIN: 4,

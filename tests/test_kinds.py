@@ -132,7 +132,7 @@ SLUG = "kinds"
 ADDRESSES = [
     "env_group.shared", "postgres.db", "key_value.cache", "private_service.search", "web_service.api",
     "background_worker.jobs", "cron_job.nightly", "static_site.site", "custom_domain.api/app.kinds.example.com",
-    "disk.jobs", "custom_domain.site/www.kinds.example.com",
+    "disk.jobs", "custom_domain.site/www.kinds.example.com", "project.tenant", "environment.tenant/production",
 ]
 
 
@@ -251,12 +251,13 @@ def test_tenant_removal_deletes_everything_in_reverse_order_by_id(sim: Sim, kind
     deleted = [ids[path.rsplit("/", 1)[1]] for path in deletes]
     assert sorted(deleted) == sorted(ADDRESSES)
     rank = {"custom_domain": 4, "disk": 4, "web_service": 3, "background_worker": 3, "cron_job": 3,
-            "static_site": 3, "private_service": 2, "postgres": 1, "key_value": 1, "env_group": 0}
+            "static_site": 3, "private_service": 2, "postgres": 1, "key_value": 1, "env_group": 0, "environment": -1,
+            "project": -2}
     ranks = [rank[address.split(".")[0]] for address in deleted]
     assert ranks == sorted(ranks, reverse=True), deleted
     assert deleted.index("web_service.api") < deleted.index("private_service.search")
     assert SLUG not in lock(kinds)["tenants"]
-    for kind_path in ("/services", "/postgres", "/key-value", "/env-groups", "/disks"):
+    for kind_path in ("/services", "/postgres", "/key-value", "/env-groups", "/disks", "/projects"):
         assert sim.get(kind_path).json() == []
 
 
@@ -296,7 +297,8 @@ def test_changes_to_each_kind_update_in_place_or_replace(sim: Sim, kinds: Path) 
            '--allow-data-loss]' in lines, lines
     assert f'-/+ disk.jobs "scratch" {locked["disk.jobs"]["id"]} (cannot update in place: its service ' \
            'background_worker.jobs is replaced) [data loss: needs --allow-data-loss]' in lines, lines
-    assert len(lines) == len(ADDRESSES) - 3  # not the env group, the static site (no region) or its domain
+    # not the env group, the static site (no region) or its domain, nor the project and environment
+    assert len(lines) == len(ADDRESSES) - 5
     refused = apply("--allow-replace")
     assert refused.code == 1 and "--allow-data-loss" in refused.err
     assert applied_ok(apply("--allow-replace", "--allow-data-loss"))
@@ -494,7 +496,7 @@ def test_killed_apply_of_every_kind_converges(sim: Sim, kinds: Path, step: int) 
     for address, entry in locked.items():
         kind = address.split(".")[0]
         group = {"key_value": "key_value", "env_group": "env_groups", "disk": "disks"}.get(kind)
-        if group is None and kind not in ("postgres", "custom_domain"):
+        if group is None and kind not in ("postgres", "custom_domain", "project", "environment"):
             group = "services"
         if group is not None:
             by_kind[group].append(entry["id"])

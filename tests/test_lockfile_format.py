@@ -1,6 +1,6 @@
 """Issue 10: the lockfile format grows by versions. A version-1 lockfile (tests/data/render.lock.v1.json,
 written by `renderer apply` of renderer 0.1 before format version 2: three tenants, each with a web
-service, a worker, Postgres, a custom domain and a disk) reads as the current version (3 since issue 16),
+service, a worker, Postgres, a custom domain and a disk) reads as the current version (3 since issues 14 and 16),
 is written as it, merges with current lockfiles, and a lockfile of a newer format is refused with the
 release to use. A version-2 lockfile (tests/data/render.lock.v2.json) reads as version 3 unchanged."""
 
@@ -32,7 +32,7 @@ def test_a_version_1_lockfile_reads_as_version_2_and_is_written_as_version_2(tmp
     old = json.loads(text)
     assert old["version"] == 1 and "renderer_version" not in old
     lockfile = loads(text, str(V1))
-    assert (lockfile.version, lockfile.renderer_version) == (3, None)
+    assert (lockfile.version, lockfile.renderer_version) == (FORMAT_VERSION, None)  # through version 2 to 3
     assert sorted(lockfile.tenants) == ["acme-corp", "globex", "initech"]
     globex = lockfile.tenants["globex"]
     assert globex.resources["disk.backboneos-backend"].parent == "web_service.backboneos-backend"
@@ -107,7 +107,7 @@ def test_plan_and_apply_upgrade_a_version_1_lockfile_in_place(sim: Sim, project:
     changed = apply()
     assert changed.code == 0, changed.output
     assert "Apply complete! Resources: 0 created, 1 updated" in changed.out
-    assert (lock(project)["version"], lock(project)["renderer_version"]) == (3, RENDERER_VERSION)
+    assert (lock(project)["version"], lock(project)["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION)
     assert lock(project)["tenants"]["acme-corp"] == current["tenants"]["acme-corp"]
 
 
@@ -142,7 +142,7 @@ def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
 
     base = lockfile_at(start, LOCK)
     theirs = lockfile_at(tip, LOCK)
-    assert base.version == theirs.version == 3
+    assert base.version == theirs.version == FORMAT_VERSION
     ours = base.model_copy(deep=True)  # this run changed acme-corp
     ours.tenants["acme-corp"].status = "failed"
     ours.tenants["acme-corp"].commit = "c" * 40
@@ -153,5 +153,26 @@ def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
     assert merged.tenants["acme-corp"].commit == "c" * 40
     assert merged.tenants["globex"] == base.tenants["globex"]
     written = json.loads(merged.dumps())
-    assert (written["version"], written["renderer_version"]) == (3, RENDERER_VERSION)
+    assert (written["version"], written["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION)
     assert written["tenants"]["globex"] == v1["tenants"]["globex"]
+
+
+def test_a_version_2_lockfile_reads_as_version_3_with_no_projects_and_is_written_as_version_3(tmp_path: Path) -> None:
+    """Issue 14: format 3 adds the kinds `project` and `environment` and a resource's `environment`; a
+    version-2 file (tests/data/render.lock.v2.json: its tenants' resources at the workspace root) has
+    neither, and nothing else changes when it is written again."""
+    text = V2.read_text()
+    old = json.loads(text)
+    assert old["version"] == 2
+    lockfile = loads(text, str(V2))
+    assert lockfile.version == 3 and lockfile.renderer_version == "0.1.0"
+    for tenant in lockfile.tenants.values():
+        assert {r.kind.value for r in tenant.resources.values()}.isdisjoint({"project", "environment"})
+        assert all(r.environment is None for r in tenant.resources.values())
+    assert MIGRATIONS[2](old)["version"] == 3
+    path = tmp_path / LOCK
+    path.write_text(text)
+    write(path, load(path))
+    new = json.loads(path.read_text())
+    assert new["version"] == 3
+    assert _without_versions(new) == _without_versions(old)

@@ -284,10 +284,10 @@ def test_saved_plan_is_applied_exactly_and_refused_when_stale(sim: Sim, project:
     saved = run("plan", "--out", "plan.json")
     assert saved.code == 0 and "Saved the plan to plan.json" in saved.out
     document = json.loads((project / "plan.json").read_text())
-    assert document["format_version"] == "1" and document["summary"]["create"] == 3
+    assert document["format_version"] == "1" and document["summary"]["create"] == 5
     done = run("apply", "plan.json")
     assert done.code == 0, done.output
-    assert "Apply complete! Resources: 3 created" in done.out
+    assert "Apply complete! Resources: 5 created" in done.out
 
     tenant = project / "tenants" / "globex.yaml"
     tenant.write_text(tenant.read_text().replace('"USD"', '"EUR"'))

@@ -48,7 +48,7 @@ def test_two_applies_through_a_link_and_its_target_do_not_write_concurrently(sim
     assert len(creates) == 3  # one apply created globex's stack; the other found nothing to do
     assert link.is_symlink() and os.readlink(link) == LOCK
     resources = lock(project)["tenants"]["globex"]["resources"]
-    assert len(resources) == 3
+    assert len(resources) == 5  # three, and the tenant's project and environment
     assert sorted(p.name for p in project.iterdir()) == ["blueprints", "link.json", LOCK, LOCK + ".apply-lock",
                                                          "tenants"]
 

@@ -36,7 +36,7 @@ def test_a_saved_plan_stays_loadable_when_the_json_output_changes(sim: Sim, proj
     path.write_text(json.dumps(changed, indent=2))
     done = run("apply", "plan.json")
     assert done.code == 0, done.output
-    assert "Apply complete! Resources: 3 created" in done.out
+    assert "Apply complete! Resources: 5 created" in done.out
 
 
 def test_a_saved_plan_is_still_compared_with_the_plan_after_the_json_part_is_gone(

@@ -46,6 +46,8 @@ def _data(plan: Plan, change: Change, **extra: Any) -> dict[str, Any]:
         data["blueprint"] = source.blueprint
     if change.desired is not None:
         data["env_vars"] = sorted(e.key for e in change.desired.env_vars if e.managed)
+        if change.desired.parent:
+            data["parent"] = change.desired.parent
     return data
 
 

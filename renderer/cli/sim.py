@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 import click
 import httpx
 
+from renderer import lockfile as lockfile_io
 from renderer.errors import RendererError
 from renderer.sim.server import serve as run_server
-from renderer.sim.store import DEPLOY_OUTCOMES, SERVER_FAILED
+from renderer.sim.store import DEPLOY_OUTCOMES, SERVER_FAILED, WORKSPACE_PLANS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -156,6 +157,11 @@ def admin_options(func: F) -> F:
 
 
 def _admin(url: str | None, api_key: str | None, method: str, path: str, body: Any = None) -> int:
+    click.echo(json.dumps(_admin_request(url, api_key, method, path, body), indent=2, sort_keys=True))
+    return 0
+
+
+def _admin_request(url: str | None, api_key: str | None, method: str, path: str, body: Any = None) -> Any:
     base = url or os.environ.get("RENDER_API_URL", "")
     base = base.rstrip("/").removesuffix("/v1")
     if not base:
@@ -174,8 +180,7 @@ def _admin(url: str | None, api_key: str | None, method: str, path: str, body: A
     if response.status_code >= 400:
         message = payload.get("message") if isinstance(payload, dict) else response.text
         raise RendererError(f"simulator {method} {path} answered {response.status_code}: {message}")
-    click.echo(json.dumps(payload, indent=2, sort_keys=True))
-    return 0
+    return payload
 
 
 @sim.command()
@@ -261,7 +266,36 @@ def deploy_outcome(outcome: str, service_id: str | None, count: int, commit: str
 @sim.command()
 @click.option("--payment-details/--no-payment-details", default=True,
               help="Whether the workspace has payment details (without them, paid plans answer 402).")
+@click.option("--plan", "workspace_plan", type=click.Choice(WORKSPACE_PLANS), default=None,
+              help="The workspace plan (hobby: one project, two environments, no network isolation).")
 @admin_options
-def workspace(payment_details: bool, url: str | None, api_key: str | None) -> int:
+def workspace(payment_details: bool, workspace_plan: str | None, url: str | None, api_key: str | None) -> int:
     """Set workspace properties."""
-    return _admin(url, api_key, "POST", "/_sim/workspace", {"paymentDetails": payment_details})
+    body: dict[str, Any] = {"paymentDetails": payment_details}
+    if workspace_plan is not None:
+        body["plan"] = workspace_plan
+    return _admin(url, api_key, "POST", "/_sim/workspace", body)
+
+
+@sim.command()
+@click.option("--lockfile", type=click.Path(path_type=Path), default=None,
+              help="Count the pairs by the tenants this lockfile records, instead of printing them all.")
+@admin_options
+def network(lockfile: Path | None, url: str | None, api_key: str | None) -> int:
+    """Which resources can open a private connection to which (the simulator's private network model:
+    same region, and the same environment or neither in a network-isolated one)."""
+    payload = _admin_request(url, api_key, "GET", "/_sim/network")
+    if lockfile is None:
+        click.echo(json.dumps(payload, indent=2, sort_keys=True))
+        return 0
+    owners = {entry.id: (slug, address.split(".", 1)[1])
+              for slug, tenant in lockfile_io.load(lockfile).tenants.items()
+              for address, entry in tenant.resources.items()}
+    pairs = [(owners[p["from"]], owners[p["to"]]) for p in payload["pairs"]
+             if p["from"] in owners and p["to"] in owners]
+    cross = [pair for pair in pairs if pair[0][0] != pair[1][0]]
+    click.echo(f"Private connections possible between resources of different tenants: {len(cross)}")
+    for slug in sorted({slug for slug, _ in owners.values()}):
+        own = sorted(f"{a[1]} -> {b[1]}" for a, b in pairs if a[0] == slug and b[0] == slug)
+        click.echo(f"  {slug}: {len(own)} within the tenant" + (f" ({', '.join(own)})" if own else ""))
+    return 0

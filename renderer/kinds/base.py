@@ -162,6 +162,19 @@ class ApplyContext(ABC):
                 body.append({"key": var.key, "value": self.env_value(slug, var)})
         return body
 
+    def environment_id(self, change: Change) -> str | None:
+        """The Render ID of the environment `change.desired` is created in (`environmentId` of its create
+        body), or None for the workspace root. Raises `RendererError` when the lockfile does not record
+        that environment (it is created first: `depends_on`)."""
+        desired = change.desired
+        if desired is None or desired.environment is None:
+            return None
+        rid = self.locked_id(change.tenant, desired.environment)
+        if rid is None:
+            raise RendererError(
+                f"{change.tenant}/{change.address}: its environment {desired.environment} is not in the lockfile")
+        return rid
+
     def parent_id(self, change: Change) -> str:
         """The Render ID of a disk's or custom domain's service. Raises `RendererError` when the lockfile
         does not record it."""
@@ -182,7 +195,11 @@ class KindOps(ABC):
     `--allow-data-loss`); `env_vars` (env vars are compared); `references` (other resources read it with
     `fromService`); `backup_before_delete` (exported before it is deleted, `renderer.backup`);
     `blueprint_lists` (the Blueprint lists its entries sit in, empty for a child of a service);
-    `create_bucket` (the hourly create budget a create spends a unit of, `renderer.budget`; None: none).
+    `create_bucket` (the hourly create budget a create spends a unit of, `renderer.budget`; None: none);
+    `in_environment` (its resources live in a Render environment, created there with `environmentId` and
+    moved with POST /environments/{id}/resources); `renamed_in_place` (its Render name is a compared
+    field: a name changed by hand is drift that apply restores, not another resource);
+    `workspace_unique_names` (names are unique in the workspace, so a taken name is a conflict).
     """
 
     kinds: ClassVar[tuple[Kind, ...]]
@@ -193,6 +210,9 @@ class KindOps(ABC):
     references: ClassVar[bool] = False
     backup_before_delete: ClassVar[bool] = False
     create_bucket: ClassVar[Bucket | None] = None
+    in_environment: ClassVar[bool] = False
+    renamed_in_place: ClassVar[bool] = False
+    workspace_unique_names: ClassVar[bool] = True
 
     def rank(self, kind: Kind) -> int:
         """The create rank of `kind` (lower first)."""

@@ -20,6 +20,7 @@ from renderer.resources import DesiredResource, EnvSource, EnvVar
 class EnvGroupOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.ENV_GROUP,)
     create_rank: ClassVar[int] = 0
+    in_environment: ClassVar[bool] = True
     env_vars: ClassVar[bool] = True
     informs_others: ClassVar[bool] = True
 
@@ -53,6 +54,8 @@ class EnvGroupOps(KindOps):
         desired = change.desired
         assert desired is not None
         body: JSON = {"name": desired.name, "ownerId": owner, "envVars": ctx.env_body(change.tenant, desired)}
+        if (environment_id := ctx.environment_id(change)) is not None:
+            body["environmentId"] = environment_id
         created = await ctx.write("create", change, lambda: ctx.client.create_env_group(body),
                                   lambda r: {"id": r["id"]})
         rid = str(created["id"])

@@ -56,6 +56,7 @@ def key_value_fields(item: JSON) -> dict[str, Any]:
 class KeyValueOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.KEY_VALUE,)
     create_rank: ClassVar[int] = 1
+    in_environment: ClassVar[bool] = True
     create_bucket: ClassVar[Bucket | None] = Bucket.CREATE_KEY_VALUE
     immutable: ClassVar[frozenset[str]] = frozenset({"region"})  # keyValuePATCHInput has no region
     loses_data: ClassVar[bool] = True
@@ -93,6 +94,8 @@ class KeyValueOps(KindOps):
         desired = change.desired
         assert desired is not None
         body: JSON = {"name": desired.name, "ownerId": owner, **desired.fields}
+        if (environment_id := ctx.environment_id(change)) is not None:
+            body["environmentId"] = environment_id
         created = await ctx.write("create", change, lambda: ctx.client.create_key_value(body),
                                   lambda r: {"id": r["id"]})
         rid = str(created["id"])

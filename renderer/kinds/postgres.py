@@ -84,6 +84,7 @@ def postgres_create_body(desired: DesiredResource, owner_id: str) -> JSON:
 class PostgresOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.POSTGRES,)
     create_rank: ClassVar[int] = 1
+    in_environment: ClassVar[bool] = True
     create_bucket: ClassVar[Bucket | None] = Bucket.CREATE_POSTGRES
     # postgresPATCHInput has none of these (Render's random suffix on the database name is not a change,
     # `same_value`).
@@ -142,6 +143,8 @@ class PostgresOps(KindOps):
         """POST /postgres, record the ID, then read its connection info for the services that use it."""
         assert change.desired is not None
         body = postgres_create_body(change.desired, owner)
+        if (environment_id := ctx.environment_id(change)) is not None:
+            body["environmentId"] = environment_id
         created = await ctx.write("create", change, lambda: ctx.client.create_postgres(body),
                                   lambda r: {"id": r["id"]})
         rid = str(created["id"])

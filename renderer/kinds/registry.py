@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from renderer.kind import Kind
-from renderer.kinds import custom_domain, disk, env_group, key_value, postgres, service
+from renderer.kinds import custom_domain, disk, env_group, environment, key_value, postgres, project, service
 from renderer.kinds.base import KindOps
 from renderer.pricing.model import ResourceCost, Usage
 from renderer.pricing.table import PriceTable
@@ -15,11 +15,13 @@ from renderer.resources import DesiredResource
 
 # In the order refresh sends their list requests.
 MODULES: tuple[KindOps, ...] = (
-    service.OPS, postgres.OPS, key_value.OPS, env_group.OPS, disk.OPS, custom_domain.OPS,
+    service.OPS, postgres.OPS, key_value.OPS, env_group.OPS, disk.OPS, custom_domain.OPS, project.OPS,
+    environment.OPS,
 )
 REGISTRY: dict[Kind, KindOps] = {kind: ops for ops in MODULES for kind in ops.kinds}
-# Create order (issue 5): env groups, then Postgres and Key Value, then the services that read them
-# (private services first), then disks and custom domains. Deletes run in reverse.
+# Create order (issue 5): projects, then their environments (issue 14), env groups, then Postgres and
+# Key Value, then the services that read them (private services first), then disks and custom domains.
+# Deletes run in reverse: an environment after everything in it, its project last.
 CREATE_ORDER: dict[Kind, int] = {kind: ops.rank(kind) for kind, ops in REGISTRY.items()}
 
 

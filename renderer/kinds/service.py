@@ -374,6 +374,7 @@ class ServiceOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = tuple(SERVICE_TYPES)
     # Private services come before the other types: others often read their host.
     create_rank: ClassVar[int] = 3
+    in_environment: ClassVar[bool] = True
     create_bucket: ClassVar[Bucket | None] = Bucket.CREATE_SERVICE
     # A service's region is fixed at creation (render.com/docs); its type is part of its address and
     # handled by the plan; a runtime switch is an update (Render PATCHes native, docker and image runtimes
@@ -529,6 +530,8 @@ class ServiceOps(KindOps):
         desired = change.desired
         assert desired is not None
         body = service_create_body(desired, owner, ctx.env_body(change.tenant, desired))
+        if (environment_id := ctx.environment_id(change)) is not None:
+            body["environmentId"] = environment_id
         created = await ctx.write("create", change, lambda: ctx.client.create_service(body),
                                   lambda r: {"id": r["service"]["id"], "deploy": r.get("deployId")})
         sid = str(created["service"]["id"])

@@ -284,7 +284,8 @@ def _with_identity(slug: str, change: Change, locked: Mapping[str, LockedResourc
     else:
         derived = suffixed(change.address.split(".", 1)[1], slug)
     problem = None
-    if current.name != entry.name or current.name != derived or current.kind is not entry.kind:
+    renamed = ops_for(entry.kind).renamed_in_place  # a name changed by hand is drift, restored by apply
+    if (not renamed and (current.name != entry.name or current.name != derived)) or current.kind is not entry.kind:
         expected = f"{entry.kind.value} {json.dumps(entry.name)}"
         if derived != entry.name:
             expected += f" (renderer derives {json.dumps(derived)} for this address)"
@@ -321,6 +322,42 @@ def _deploy_pending(ctx: _Context, resource: DesiredResource, entry: LockedResou
     why = DEPLOY_FAILURE_REASONS.get(status, status)
     change = FieldChange(path=DEPLOY_FIELD, before=f"{status} {version}", after=f"live {version}")
     return change, f"{deploy.id} {status} ({why}); apply deploys {version} again"
+
+
+MOVE_FIELD = "environment"
+
+
+def environment_label(env_address: str | None, desired: Mapping[str, DesiredResource]) -> str:
+    """`project P / environment E` for a desired environment's address; `workspace root` for None."""
+    env = desired.get(env_address or "")
+    if env is None:
+        return "workspace root"
+    project = desired.get(env.parent or "")
+    return f"project {project.name if project else '?'} / environment {env.name}"
+
+
+def environment_change(
+    resource: DesiredResource, current: LiveResource, entry: LockedResource | None,
+    locked: Mapping[str, LockedResource], desired: Mapping[str, DesiredResource],
+) -> FieldChange | None:
+    """The move of a service, datastore or env group into the environment its blueprint entry is in
+    (POST /environments/{id}/resources: the ID stays), or None when it is there. A resource moved out by
+    hand after renderer put it there (the lockfile's `environment`) is drift."""
+    if not ops_for(resource.kind).in_environment:
+        return None
+    want = resource.environment
+    want_entry = locked.get(want or "")
+    want_id = want_entry.id if want_entry is not None else None
+    have = current.environment_id
+    if (want is None and have is None) or (want_id is not None and have == want_id):
+        return None
+    before = "workspace root"
+    if have is not None:
+        address = next((a for a, e in locked.items() if e.id == have), None)
+        before = environment_label(address, desired) if address in desired else have
+    drift = want_id is not None and entry is not None and entry.environment == want
+    return FieldChange(path=MOVE_FIELD, before=before, after=environment_label(want, desired),
+                       before_set=have is not None, drift=drift)
 
 
 def entry_address(change: Change) -> str:
@@ -384,7 +421,8 @@ def build_plan(
             common: dict[str, Any] = {"tenant": slug, "address": resource.address, "kind": resource.kind,
                                       "name": resource.name, "desired": resource}
             if entry is None:
-                taken = live.names.get(name_key(resource.kind, resource.name))
+                unique = ops_for(resource.kind).workspace_unique_names
+                taken = live.names.get(name_key(resource.kind, resource.name)) if unique else None
                 # A name held by this tenant's own recorded resource (a service whose type changed) is not
                 # a conflict: that resource is replaced.
                 if taken is not None and taken not in {e.id for e in locked.values()}:
@@ -405,6 +443,9 @@ def build_plan(
             if ops_for(resource.kind).env_vars:
                 # A replace shows every other change too: the new resource gets them all at once.
                 fields = fields + env_changes(resource, current, entry, ctx)
+            move = environment_change(resource, current, entry, locked, desired)
+            if move is not None and resource.address not in ctx.replacing:
+                fields = [*fields, move]
             if resource.address in ctx.replacing:
                 forced = sorted(f.path for f in fields if f.forces_replace)
                 why = ", ".join(forced) if forced else f"its service {moved[resource.address]} is replaced"
@@ -423,9 +464,12 @@ def build_plan(
                                              detail=pending_deploy[1], id=entry.id, fields=[pending_deploy[0]]))
                 continue
             reason = Reason.DRIFT if all(f.drift for f in fields) else Reason.FIELD_CHANGED
+            detail = None
+            if reason is Reason.FIELD_CHANGED and [f.path for f in fields] == [MOVE_FIELD]:
+                reason, detail = Reason.MOVED, str(fields[0].after)
             if pending_deploy is not None:
                 fields = [*fields, pending_deploy[0]]
-            tenant_changes.append(Change(**common, action=Action.UPDATE, reason=reason, id=entry.id,
+            tenant_changes.append(Change(**common, action=Action.UPDATE, reason=reason, detail=detail, id=entry.id,
                                          fields=fields))
 
         for addr, entry in locked.items():

@@ -59,6 +59,7 @@ class Reason(StrEnum):
     DRIFT = "drift: changed outside renderer"
     MISSING_LIVE = "missing live: deleted outside renderer"
     DEPLOY_NOT_LIVE = "deploy not live"
+    MOVED = "moved to"
     UNCHANGED = "unchanged"
 
     @property

@@ -829,3 +829,82 @@ class RenderClient:
 
     async def delete_env_group_secret_file(self, env_group_id: str, name: str) -> None:
         await self.request("DELETE", f"/env-groups/{env_group_id}/secret-files/{name}")
+
+    # Projects and environments: /projects, /environments (schemas.project, schemas.environment)
+    async def list_projects(self, *, name: str | None = None) -> list[JSON]:
+        """GET /projects in the workspace: schemas.project (`environmentIds`)."""
+        params: dict[str, Any] = dict(self._owner_filter())
+        if name is not None:
+            params["name"] = name
+        return await self._list("/projects", "project", params)
+
+    async def get_project(self, project_id: str) -> JSON:
+        return await self._json("GET", f"/projects/{project_id}")
+
+    async def find_project(self, project_id: str) -> JSON | None:
+        return await self._find(self.get_project(project_id))
+
+    async def create_project(self, body: JSON) -> JSON:
+        """POST /projects (schemas.projectPOSTInput: name, ownerId, environments). The project and its
+        first environments are made together; a lost answer is recovered by owner and name."""
+
+        async def lookup() -> JSON | None:
+            for item in await self._list("/projects", "project", {"name": body.get("name"),
+                                                                  "ownerId": body.get("ownerId")}):
+                if item.get("name") == body.get("name"):
+                    return item
+            return None
+
+        result: JSON = await self._create("/projects", body, lookup)
+        return result
+
+    async def update_project(self, project_id: str, body: JSON) -> JSON:
+        """PATCH /projects/{id}: only `name` (schemas.projectPATCHInput)."""
+        return await self._json("PATCH", f"/projects/{project_id}", body)
+
+    async def delete_project(self, project_id: str) -> None:
+        """DELETE /projects/{id}. Raises `Conflict` (409) while any of its environments holds a resource."""
+        await self.request("DELETE", f"/projects/{project_id}")
+
+    async def list_environments(self, project_ids: list[str], *, name: str | None = None) -> list[JSON]:
+        """GET /environments of the given projects (`projectId` is required: openapi.json
+        components.parameters.projectIdParam); [] for no projects. Empty ID lists are answered as `null`
+        (recorded: project_resource__project)."""
+        if not project_ids:
+            return []
+        params: dict[str, Any] = {"projectId": ",".join(project_ids)}
+        if name is not None:
+            params["name"] = name
+        return await self._list("/environments", "environment", params)
+
+    async def get_environment(self, environment_id: str) -> JSON:
+        return await self._json("GET", f"/environments/{environment_id}")
+
+    async def find_environment(self, environment_id: str) -> JSON | None:
+        return await self._find(self.get_environment(environment_id))
+
+    async def create_environment(self, body: JSON) -> JSON:
+        """POST /environments (schemas.environmentPOSTInput: name, projectId, protectedStatus,
+        networkIsolationEnabled). A lost answer is recovered by project and name."""
+
+        async def lookup() -> JSON | None:
+            for item in await self.list_environments([str(body.get("projectId"))], name=str(body.get("name"))):
+                if item.get("name") == body.get("name"):
+                    return item
+            return None
+
+        result: JSON = await self._create("/environments", body, lookup)
+        return result
+
+    async def update_environment(self, environment_id: str, body: JSON) -> JSON:
+        """PATCH /environments/{id}: name, networkIsolationEnabled, protectedStatus, ipAllowList."""
+        return await self._json("PATCH", f"/environments/{environment_id}", body)
+
+    async def delete_environment(self, environment_id: str) -> None:
+        """DELETE /environments/{id}. Raises `Conflict` (409) while it holds a resource."""
+        await self.request("DELETE", f"/environments/{environment_id}")
+
+    async def add_environment_resources(self, environment_id: str, resource_ids: list[str]) -> JSON:
+        """POST /environments/{id}/resources: move services, datastores and env groups (by ID) into the
+        environment; IDs do not change. Returns schemas.environment."""
+        return await self._json("POST", f"/environments/{environment_id}/resources", {"resourceIds": resource_ids})

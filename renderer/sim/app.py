@@ -50,7 +50,12 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
     POST   /_sim/push               {"repo", "branch"? (main), "commit"? (random)}: a new head for the
                                     branch, which deploys without a `commitId` build; services on it
                                     with `autoDeployTrigger: commit` start a deploy (`new_commit`)
-    POST   /_sim/workspace          {"paymentDetails": false}: paid plans then answer 402
+    POST   /_sim/workspace          {"paymentDetails": false}: paid plans then answer 402; {"plan": "hobby"}:
+                                    the workspace plan (Hobby: one project, two environments, no network
+                                    isolation; default "professional")
+    GET    /_sim/network/reachable  ?from=ID&to=ID: whether resource `from` can open a private connection to
+                                    `to` ({"reachable": bool, "reason": ...})
+    GET    /_sim/network            every (from, to) pair that can connect privately: {"pairs": [...]}
 """
 
 from __future__ import annotations
@@ -316,7 +321,8 @@ class SimApp:
 
         def list_services(request: Request, _: Any) -> Any:
             items = s.list_services(names=q(request, "name"), types=q(request, "type"), owners=q(request, "ownerId"),
-                                    suspended=q(request, "suspended"), regions=q(request, "region"))
+                                    suspended=q(request, "suspended"), regions=q(request, "region"),
+                                    environments=q(request, "environmentId"))
             return paginate(request, items, "service", by_id)
 
         def create_service(request: Request, body: Any) -> Any:
@@ -369,17 +375,36 @@ class SimApp:
 
         def postgres_list(request: Request, _: Any) -> Any:
             items = s.list_postgres(names=q(request, "name"), owners=q(request, "ownerId"),
-                                    regions=q(request, "region"), suspended=q(request, "suspended"))
+                                    regions=q(request, "region"), suspended=q(request, "suspended"),
+                                    environments=q(request, "environmentId"))
             return paginate(request, items, "postgres", by_id)
 
         def key_value_list(request: Request, _: Any) -> Any:
             items = s.list_key_value(names=q(request, "name"), owners=q(request, "ownerId"),
-                                     regions=q(request, "region"))
+                                     regions=q(request, "region"), environments=q(request, "environmentId"))
             return paginate(request, items, "keyValue", by_id)
 
         def env_group_list(request: Request, _: Any) -> Any:
-            items = s.list_env_groups(names=q(request, "name"), owners=q(request, "ownerId"))
+            items = s.list_env_groups(names=q(request, "name"), owners=q(request, "ownerId"),
+                                      environments=q(request, "environmentId"))
             return paginate(request, items, None, by_id)
+
+        def project_list(request: Request, _: Any) -> Any:
+            return paginate(request, s.list_projects(names=q(request, "name"), owners=q(request, "ownerId")),
+                            "project", by_id)
+
+        def environment_list(request: Request, _: Any) -> Any:
+            if not q(request, "projectId"):
+                raise SimError(400, "projectId is required")
+            items = s.list_environments(projects=q(request, "projectId"), names=q(request, "name"),
+                                        environments=q(request, "environmentId"))
+            return paginate(request, items, "environment", by_id)
+
+        def reachable(request: Request, _: Any) -> Any:
+            source, target = one(request, "from"), one(request, "to")
+            if not source or not target:
+                raise SimError(400, "from and to (resource IDs) are required")
+            return s.reachable(source, target)
 
         def unlink(request: Request, _: Any) -> None:
             s.link_env_group(pp(request, "envGroupId"), sid(request), False)
@@ -562,10 +587,12 @@ class SimApp:
              lambda r, b: s.put_group_secret_file(pp(r, "envGroupId"), pp(r, "secretFileName"), b), 200, None),
             ("DELETE", "/v1/env-groups/{envGroupId}/secret-files/{secretFileName}",
              lambda r, b: s.delete_group_secret_file(pp(r, "envGroupId"), pp(r, "secretFileName")), 204, None),
+            ("GET", "/v1/projects", project_list, 200, None),
             ("POST", "/v1/projects", lambda r, b: s.create_project(b), 201, None),
             ("GET", "/v1/projects/{projectId}", lambda r, b: s.get_project(pp(r, "projectId")), 200, None),
             ("PATCH", "/v1/projects/{projectId}", lambda r, b: s.update_project(pp(r, "projectId"), b), 200, None),
             ("DELETE", "/v1/projects/{projectId}", lambda r, b: s.delete_project(pp(r, "projectId")), 204, None),
+            ("GET", "/v1/environments", environment_list, 200, None),
             ("POST", "/v1/environments", lambda r, b: s.create_environment(b), 201, None),
             ("GET", "/v1/environments/{environmentId}",
              lambda r, b: s.get_environment(pp(r, "environmentId")), 200, None),
@@ -592,6 +619,8 @@ class SimApp:
             ("POST", "/_sim/push", lambda r, b: s.push(b or {}), 200, a),
             ("POST", "/_sim/deploy-timing", lambda r, b: s.set_deploy_timing(b or {}), 200, a),
             ("POST", "/_sim/workspace", lambda r, b: s.set_workspace(b or {}), 200, a),
+            ("GET", "/_sim/network/reachable", reachable, 200, a),
+            ("GET", "/_sim/network", lambda r, b: s.network(), 200, a),
         ]
         for method, path, handler, status, extra in table:
             admin = extra == a

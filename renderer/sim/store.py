@@ -162,6 +162,25 @@ def _start_of(deploy: JSON) -> float:
     return float(deploy["_start"] if "_start" in deploy else deploy["_created"])
 
 
+# Workspace plans (render.com/pricing). Hobby workspaces can have one project with up to two environments
+# (render.com/docs/projects, "Setup"); blocking cross-environment traffic is a paid feature.
+WORKSPACE_PLANS = ("hobby", "professional", "organization", "enterprise")
+HOBBY_PROJECTS = 1
+HOBBY_ENVIRONMENTS = 2
+HOBBY_LIMIT_MESSAGE = ("Hobby workspaces can have up to one project with up to two environments; upgrade the "
+                       "workspace to create more")
+ISOLATION_MESSAGE = ("network isolation (blocking cross-environment private traffic) requires a Professional "
+                     "workspace or higher; upgrade the workspace or leave networkIsolationEnabled false")
+# Private network: who opens connections (services that run, not static sites) and who listens.
+PRIVATE_SOURCES = ("web_service", "private_service", "background_worker", "cron_job")
+PRIVATE_LISTENERS = ("web_service", "private_service")
+
+
+def _in_environments(item: JSON, environments: list[str] | None) -> bool:
+    """The `environmentId` list filter (openapi.json: components.parameters.environmentIdParam)."""
+    return not environments or item.get("environmentId") in environments
+
+
 def _null_empty(items: Any) -> Any:
     """Render answers an empty IP allow list as `null`."""
     return items or None
@@ -190,7 +209,7 @@ class Store:
             "version": STATE_VERSION,
             "owner": {"id": owner_id, "name": "Simulated Workspace", "email": "sim@example.com", "type": "team"},
             "user": {"name": "Simulated User", "email": "sim@example.com"},
-            "workspace": {"paymentDetails": True},
+            "workspace": {"paymentDetails": True, "plan": "professional"},
             "services": {}, "envVars": {}, "secretFiles": {}, "deploys": {}, "customDomains": {}, "disks": {},
             "postgres": {}, "postgresSecrets": {}, "postgresExports": {},
             "keyValue": {}, "keyValueSecrets": {}, "envGroups": {}, "deployOutcomes": [], "versionOutcomes": [],
@@ -243,6 +262,10 @@ class Store:
         with self.lock:
             if "paymentDetails" in body:
                 self.state["workspace"]["paymentDetails"] = bool(body["paymentDetails"])
+            if "plan" in body:
+                if body["plan"] not in WORKSPACE_PLANS:
+                    raise SimError(400, f"plan must be one of {', '.join(WORKSPACE_PLANS)}")
+                self.state["workspace"]["plan"] = body["plan"]
             self.save()
             return dict(self.state["workspace"])
 
@@ -267,14 +290,15 @@ class Store:
         return service
 
     def list_services(self, *, names: list[str], types: list[str], owners: list[str],
-                      suspended: list[str] | None = None, regions: list[str] | None = None) -> list[JSON]:
+                      suspended: list[str] | None = None, regions: list[str] | None = None,
+                      environments: list[str] | None = None) -> list[JSON]:
         result = []
         for service in reversed(self.state["services"].values()):
             region = service["serviceDetails"].get("region")
             if (names and service["name"] not in names) or (types and service["type"] not in types) \
                     or (owners and service["ownerId"] not in owners) \
                     or (suspended and service["suspended"] not in suspended) \
-                    or (regions and region not in regions):
+                    or (regions and region not in regions) or not _in_environments(service, environments):
                 continue
             result.append(self.service_view(service))
         return result
@@ -1278,12 +1302,12 @@ class Store:
         return view
 
     def list_postgres(self, *, names: list[str], owners: list[str], regions: list[str] | None = None,
-                      suspended: list[str] | None = None) -> list[JSON]:
+                      suspended: list[str] | None = None, environments: list[str] | None = None) -> list[JSON]:
         if owners and self.owner["id"] not in owners:
             return []
         return [self.postgres_view(p, detail=False) for p in self.state["postgres"].values()
                 if (not names or p["name"] in names) and (not regions or p["region"] in regions)
-                and (not suspended or p["suspended"] in suspended)]
+                and (not suspended or p["suspended"] in suspended) and _in_environments(p, environments)]
 
     def get_postgres(self, postgres_id: str) -> JSON:
         return self.postgres_view(self._postgres(postgres_id), detail=True)
@@ -1445,11 +1469,13 @@ class Store:
         view.pop("suspenders", None)
         return view
 
-    def list_key_value(self, *, names: list[str], owners: list[str], regions: list[str] | None = None) -> list[JSON]:
+    def list_key_value(self, *, names: list[str], owners: list[str], regions: list[str] | None = None,
+                       environments: list[str] | None = None) -> list[JSON]:
         if owners and self.owner["id"] not in owners:
             return []
         return [self.key_value_view(k, detail=False) for k in self.state["keyValue"].values()
-                if (not names or k["name"] in names) and (not regions or k["region"] in regions)]
+                if (not names or k["name"] in names) and (not regions or k["region"] in regions)
+                and _in_environments(k, environments)]
 
     def get_key_value(self, key_value_id: str) -> JSON:
         return self.key_value_view(self._key_value(key_value_id), detail=True)
@@ -1548,11 +1574,12 @@ class Store:
             view["secretFiles"] = [dict(f) for f in reversed(group["_secretFiles"])]
         return view
 
-    def list_env_groups(self, *, names: list[str], owners: list[str]) -> list[JSON]:
+    def list_env_groups(self, *, names: list[str], owners: list[str],
+                        environments: list[str] | None = None) -> list[JSON]:
         if owners and self.owner["id"] not in owners:
             return []
         return [self.env_group_view(g, detail=False) for g in self.state["envGroups"].values()
-                if not names or g["name"] in names]
+                if (not names or g["name"] in names) and _in_environments(g, environments)]
 
     def get_env_group(self, env_group_id: str) -> JSON:
         return self.env_group_view(self._group(env_group_id), detail=True)
@@ -1575,6 +1602,9 @@ class Store:
                                             for f in body.get("secretFiles") or []],
                            "_serviceIds": list(dict.fromkeys(body.get("serviceIds") or []))}
             self.state["envGroups"][group["id"]] = group
+            if body.get("environmentId"):
+                self._add_to_environment(str(body["environmentId"]), group["id"])
+                group["environmentId"] = body["environmentId"]
             self._remember("envGroups", body["name"])
             self.save()
             return self.env_group_view(group, detail=True)
@@ -1688,6 +1718,16 @@ class Store:
         view["envGroupIds"] = list(reversed([r for r in ids if r in self.state["envGroups"]])) or None
         return view
 
+    def _hobby(self) -> bool:
+        return bool(self.state["workspace"].get("plan", "professional") == "hobby")
+
+    def _check_environment_settings(self, body: JSON) -> None:
+        if body.get("networkIsolationEnabled") and self._hobby():
+            raise SimError(400, ISOLATION_MESSAGE)
+        status = body.get("protectedStatus")
+        if status is not None and status not in ("protected", "unprotected"):
+            raise SimError(400, "protectedStatus must be protected or unprotected")
+
     def _new_environment(self, project_id: str, body: JSON) -> JSON:
         environment: JSON = {"id": new_id("evm"), "name": str(body["name"]), "projectId": project_id,
                              "protectedStatus": body.get("protectedStatus", "unprotected"),
@@ -1698,13 +1738,31 @@ class Store:
         self.state["environments"][environment["id"]] = environment
         return environment
 
+    def list_projects(self, *, names: list[str], owners: list[str]) -> list[JSON]:
+        if owners and self.owner["id"] not in owners:
+            return []
+        return [self.project_view(p) for p in self.state["projects"].values() if not names or p["name"] in names]
+
+    def list_environments(self, *, projects: list[str], names: list[str], environments: list[str]) -> list[JSON]:
+        """GET /environments: `projectId` is required (openapi.json: components.parameters.projectIdParam)."""
+        return [self.environment_view(e) for e in self.state["environments"].values()
+                if e["projectId"] in projects and (not names or e["name"] in names)
+                and (not environments or e["id"] in environments)]
+
     def create_project(self, body: JSON) -> JSON:
+        """POST /projects with its first environments, all or nothing: a Hobby workspace's limits and
+        network isolation are checked before anything is made."""
         with self.lock:
             self._check_owner(body.get("ownerId"))
+            given = list(body.get("environments") or [])
+            if self._hobby() and (self.state["projects"] or len(given) > HOBBY_ENVIRONMENTS):
+                raise SimError(400, HOBBY_LIMIT_MESSAGE)
+            for item in given:
+                self._check_environment_settings(item)
             now = self.clock.iso()
             project: JSON = {"id": new_id("prj"), "name": str(body["name"]), "createdAt": now, "updatedAt": now}
             self.state["projects"][project["id"]] = project
-            for item in body.get("environments") or []:
+            for item in given:
                 self._new_environment(project["id"], item)
             self.save()
             return self.project_view(project)
@@ -1721,26 +1779,34 @@ class Store:
             self.save()
             return self.project_view(project)
 
+    def _holders(self, environment: JSON) -> list[str]:
+        return [r for r in environment["_resources"]
+                if any(r in self.state[c] for c in ("services", "postgres", "keyValue", "envGroups"))]
+
     def delete_project(self, project_id: str) -> None:
-        """Deleting a project deletes its environments; their resources leave them."""
+        """409 unless every environment of the project is empty (openapi.json: DELETE /projects/{id});
+        its empty environments go with it."""
         with self.lock:
             self._project(project_id)
-            for environment in [e for e in self.state["environments"].values() if e["projectId"] == project_id]:
-                self._drop_environment(environment)
+            environments = [e for e in self.state["environments"].values() if e["projectId"] == project_id]
+            held = [r for e in environments for r in self._holders(e)]
+            if held:
+                raise SimError(409, f"project {project_id} is not empty: its environments still contain "
+                                    f"{', '.join(held)}")
+            for environment in environments:
+                del self.state["environments"][environment["id"]]
             del self.state["projects"][project_id]
             self.save()
 
-    def _drop_environment(self, environment: JSON) -> None:
-        for rid in environment["_resources"]:
-            for collection in ("services", "postgres", "keyValue", "envGroups"):
-                if rid in self.state[collection]:
-                    self.state[collection][rid].pop("environmentId", None)
-        del self.state["environments"][environment["id"]]
-
     def create_environment(self, body: JSON) -> JSON:
         with self.lock:
-            self._project(str(body["projectId"]))
-            environment = self._new_environment(str(body["projectId"]), body)
+            project_id = str(body["projectId"])
+            self._project(project_id)
+            if self._hobby() and sum(1 for e in self.state["environments"].values()
+                                     if e["projectId"] == project_id) >= HOBBY_ENVIRONMENTS:
+                raise SimError(400, HOBBY_LIMIT_MESSAGE)
+            self._check_environment_settings(body)
+            environment = self._new_environment(project_id, body)
             self.save()
             return self.environment_view(environment)
 
@@ -1750,6 +1816,7 @@ class Store:
     def update_environment(self, environment_id: str, body: JSON) -> JSON:
         with self.lock:
             environment = self._environment(environment_id)
+            self._check_environment_settings(body)
             for key in ("name", "protectedStatus", "networkIsolationEnabled", "ipAllowList"):
                 if key in body:
                     environment[key] = body[key]
@@ -1757,9 +1824,55 @@ class Store:
             return self.environment_view(environment)
 
     def delete_environment(self, environment_id: str) -> None:
+        """409 unless the environment is empty (openapi.json: DELETE /environments/{id})."""
         with self.lock:
-            self._drop_environment(self._environment(environment_id))
+            environment = self._environment(environment_id)
+            held = self._holders(environment)
+            if held:
+                raise SimError(409, f"environment {environment_id} is not empty: it still contains {', '.join(held)}")
+            del self.state["environments"][environment_id]
             self.save()
+
+    # The private network (an admin model, not a Render endpoint): render.com/docs/private-network and
+    # render.com/docs/projects ("Blocking cross-environment traffic").
+    def _network_node(self, rid: str) -> tuple[str, str | None, str | None] | None:
+        """(kind, region, environment ID) of a resource on the private network, or None."""
+        if rid in self.state["services"]:
+            service = self.state["services"][rid]
+            return service["type"], service["serviceDetails"].get("region"), service.get("environmentId")
+        for collection, kind in (("postgres", "postgres"), ("keyValue", "key_value")):
+            if rid in self.state[collection]:
+                item = self.state[collection][rid]
+                return kind, item.get("region"), item.get("environmentId")
+        return None
+
+    def _isolated(self, environment_id: str | None) -> bool:
+        environment = self.state["environments"].get(environment_id or "")
+        return bool(environment and environment.get("networkIsolationEnabled"))
+
+    def reachable(self, source: str, target: str) -> JSON:
+        """Whether `source` can open a private connection to `target`: both in one region, and in the same
+        environment or neither in a network-isolated one."""
+        a, b = self._network_node(source), self._network_node(target)
+        if a is None or b is None:
+            raise SimError(404, f"resource {source if a is None else target} not found")
+        reason = None
+        if a[0] not in PRIVATE_SOURCES:
+            reason = f"a {a[0]} opens no private connections"
+        elif b[0] not in (*PRIVATE_LISTENERS, "postgres", "key_value"):
+            reason = f"a {b[0]} accepts no private connections"
+        elif a[1] != b[1]:
+            reason = f"different regions ({a[1]}, {b[1]})"
+        elif a[2] != b[2] and (self._isolated(a[2]) or self._isolated(b[2])):
+            reason = "different environments, one of them network-isolated"
+        return {"from": source, "to": target, "reachable": reason is None, "reason": reason}
+
+    def network(self) -> JSON:
+        """Every pair of resources that can connect privately, and how many pairs were looked at."""
+        ids = [*self.state["services"], *self.state["postgres"], *self.state["keyValue"]]
+        pairs = [{"from": a, "to": b} for a in ids for b in ids
+                 if a != b and self.reachable(a, b)["reachable"]]
+        return {"pairs": pairs, "resources": len(ids)}
 
     def _add_to_environment(self, environment_id: str, resource_id: str) -> None:
         environment = self._environment(environment_id)
@@ -1775,14 +1888,22 @@ class Store:
                     self.state[collection][rid].pop("environmentId", None)
 
     def add_environment_resources(self, environment_id: str, resource_ids: list[str]) -> JSON:
-        """POST /environments/{id}/resources: resources move into the environment (201, recorded)."""
+        """POST /environments/{id}/resources: resources move into the environment (201, recorded), all or
+        none. A service with linked env groups is refused, as Render is reported to do
+        (render-oss/terraform-provider-render#10; polarsource/polar#4512 moved services first and linked
+        their env groups after): its groups must be unlinked first."""
         with self.lock:
             environment = self._environment(environment_id)
             for rid in resource_ids:
-                collection = next((c for c in ("services", "postgres", "keyValue", "envGroups")
-                                   if rid in self.state[c]), None)
-                if collection is None:
+                if not any(rid in self.state[c] for c in ("services", "postgres", "keyValue", "envGroups")):
                     raise SimError(404, f"resource {rid} not found")
+                linked = [g["id"] for g in self.state["envGroups"].values() if rid in g["_serviceIds"]]
+                if linked:
+                    raise SimError(400, f"service {rid} has linked environment groups ({', '.join(linked)}); "
+                                        "unlink them before moving the service to another environment")
+            for rid in resource_ids:
+                collection = next(c for c in ("services", "postgres", "keyValue", "envGroups")
+                                  if rid in self.state[c])
                 self._add_to_environment(environment_id, rid)
                 self.state[collection][rid]["environmentId"] = environment_id
             self.save()
