@@ -92,7 +92,7 @@ def test_apply_waits_by_default_and_a_failure_marks_the_tenant_failed(sim: Sim, 
     data = lock(project)["tenants"]["globex"]
     assert data["status"] == "failed"
     assert {data["resources"][a]["deploy"]["status"] for a in (WEB, WORKER)} == {"update_failed"}
-    assert "Apply failed! Resources: 3 created" in result.out
+    assert "Apply failed! Resources: 5 created" in result.out
     assert ("(deploy " in result.out and "update_failed: the new version did not start (update failed))"
             in result.out)
 
