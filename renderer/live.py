@@ -71,9 +71,12 @@ class LiveState:
     - `missing`: lockfile IDs Render answered 404 for.
     - `inventory`: every listed resource, ID -> (kind, name), managed or not (for `drift`'s report of
       unmanaged resources carrying a tenant suffix).
+    - `whole_workspace`: whether `names` and `inventory` cover the whole workspace (a full refresh) or
+      only what a scoped refresh read (the managed resources and the names looked up).
     """
 
     resources: dict[str, LiveResource] = field(default_factory=dict)
     names: dict[tuple[str, str], str] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
     inventory: dict[str, tuple[Kind, str]] = field(default_factory=dict)
+    whole_workspace: bool = True

@@ -5,8 +5,8 @@ A kind module subclasses `KindOps` once and owns, for its kinds:
 - translation: how a Blueprint entry becomes `DesiredResource`s (`translate`, or `translate_child` for a
   resource declared inside a service entry), through a `TranslateContext` (the tenant-level wiring:
   names with the tenant suffix, env vars, positioned errors);
-- refresh: how it is listed (`list_live`, or `list_under` a parent), found by ID and by name, and read
-  into a `LiveResource` (`read`);
+- refresh: how it is listed (`list_live`, or `list_under` a parent), listed by name (`list_named`, for a
+  scoped refresh), found by ID and by name, and read into a `LiveResource` (`read`);
 - comparison: how both sides are normalised (`normalise`, `desired_fields`), which fields cannot change
   in place (`immutable`, `forces_replace`), whether a replace loses data (`loses_data`), its create rank;
 - apply: create, update and delete, through an `ApplyContext` (journalled writes, lockfile records and
@@ -19,7 +19,7 @@ price) are added here as methods with a default, so a kind that has nothing to s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -213,9 +213,19 @@ class KindOps(ABC):
         """Every resource of this kind in the workspace (list endpoints); [] for a kind listed per parent."""
         return []
 
+    async def list_named(self, client: RenderClient, names: Sequence[str]) -> list[JSON]:
+        """The resources of this kind in the workspace named one of `names` (the list endpoint's `name`
+        filter, one request for all of them, paged); [] for a kind listed per parent or not listed. Used
+        by a scoped refresh instead of `list_live`."""
+        return []
+
     def kind_of(self, obj: JSON) -> Kind:
         """The kind of one listed API object."""
         return self.kinds[0]
+
+    # Whether its names are unique in the workspace (`Kind.namespace`) and it is listed there (`list_live`,
+    # `list_named`): what a refresh reads of it, listed or by ID, tells which names are taken.
+    workspace_names: ClassVar[bool] = False
 
     # Whether `listed` notes something about other kinds: such kinds' lists are looked at first.
     informs_others: ClassVar[bool] = False
