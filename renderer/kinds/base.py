@@ -175,6 +175,8 @@ class KindOps(ABC):
     `--allow-data-loss`); `env_vars` (env vars are compared); `references` (other resources read it with
     `fromService`); `backup_before_delete` (exported before it is deleted, `renderer.backup`);
     `blueprint_lists` (the Blueprint lists its entries sit in, empty for a child of a service);
+    `workspace_names` (named uniquely in the workspace and listed there: what refresh reads of it tells
+    which names are taken);
     `create_bucket` (the hourly create budget a create spends a unit of, `renderer.budget`; None: none).
     """
 

@@ -76,6 +76,10 @@ async def make_plan(
 ) -> Planned:
     """Load, refresh the resources the lockfile records for the tenants in scope, and diff.
 
+    With `inputs.only` the plan is scoped: only those tenants are rendered and validated (`load`), and
+    Render is read by their recorded IDs and by the names they may create (`refresh_scope`), so its
+    cost does not grow with the fleet.
+
     `environ` supplies tenant secrets (default `os.environ`); `fingerprints` the HMAC key (default from
     RENDERER_FINGERPRINT_KEY). `last_applied`: lockfiles the change being planned cannot have edited
     (`renderer ci` passes the lockfile of the push's `before` commit); a tenant protected in any of them
