@@ -18,15 +18,15 @@ it runs the plan as `renderer plan` does (`renderer.operations.plan.make_plan`) 
 
 With `--scope N` it measures a plan narrowed to the first N tenants (`--tenant`, as `renderer ci plan`
 narrows a pull request to the tenants it changes) in fleets of 100 and 1,000 tenants (or the `--tenants`
-given), each in a fresh process against a fresh simulator, and prints the calls by endpoint and the wall
-and CPU times side by side. Targets for `--scope 1`: at most 10 calls at every fleet size (the tenant's
-recorded resources read by ID, its 3 env-var reads and its connection-info read), and the CPU time of the
-plan at the largest fleet at most 1.5 x that at the smallest (the first plan of the process, as a
-`renderer plan` run makes it; the least CPU time of `--repeat` more plans in the same process, with
-imports and caches warm, is shown too).
+given), each against a fresh simulator, and prints the calls by endpoint and the wall and CPU times side
+by side. Each plan runs in a fresh process, as a `renderer plan` run does; the times are the median of
+`--runs` such processes (default 3), so that a busy machine moves them less, and the least CPU time of
+`--repeat` more plans in one process (imports and caches warm) is shown too. Targets for `--scope 1`: at
+most 10 calls at every fleet size (the tenant's recorded resources read by ID, its 3 env-var reads and its
+connection-info read), and the CPU time at the largest fleet at most 1.5 x that at the smallest.
 
     .venv/bin/python benchmarks/plan_scale.py [--tenants 1000] [--latency-ms 0]
-    .venv/bin/python benchmarks/plan_scale.py --scope 1 [--tenants 100 1000]
+    .venv/bin/python benchmarks/plan_scale.py --scope 1 [--tenants 100 1000] [--runs 3] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -171,14 +172,44 @@ SCOPED_CALLS_TARGET = 10
 SCOPED_CPU_RATIO_TARGET = 1.5
 
 
-def measure(tenants: int, scope: int, latency_ms: float, repeat: int = 0) -> dict[str, Any]:
+def plan_in_this_process(url: str, owner: str, project: Path, scope: int, repeat: int) -> dict[str, Any]:
+    """Plan the project's first `scope` tenants (0: all) once, as a `renderer plan` run does (imports and
+    caches cold), then `repeat` more times. Returns the first plan's size, the simulator's call counts for
+    it, its wall, waiting and CPU times in seconds, and the least CPU time of the others (`cpu_warm`)."""
+    settings = Settings(base_url=url + "/v1", api_key=API_KEY, owner_id=owner)
+    transport = InFlight(httpx.AsyncHTTPTransport())
+    inputs = Inputs(tenants_dir=project / "tenants", blueprints_dir=project / "blueprints",
+                    lockfile=project / "render.lock.json", only=tuple(slug_of(n) for n in range(scope)))
+
+    async def planned() -> Any:
+        with client_options(rate_limits=RateLimits.off()):
+            async with RenderClient(settings, transport) as client:
+                return await make_plan(inputs, client, environ={})
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = asyncio.run(planned())
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    waiting = transport.waiting
+    stats = admin(url, "GET", "/_sim/stats")
+    again = []
+    for _ in range(repeat):
+        start = time.process_time()
+        asyncio.run(planned())
+        again.append(time.process_time() - start)
+    plan = result.plan
+    return {"planned": len(plan.tenants), "resources": len(plan.changes), "changes": plan.has_changes,
+            "total": stats["total"], "endpoints": {k: sum(v.values()) for k, v in stats["endpoints"].items()},
+            "wall": wall, "waiting": waiting, "cpu": cpu, "cpu_warm": min(again, default=None)}
+
+
+def measure(tenants: int, scope: int, latency_ms: float, repeat: int, runs: int) -> dict[str, Any]:
     """Build a fleet of `tenants`, seed the simulator as an apply would have left it, and plan the first
-    `scope` tenants (0: all). Returns the simulator's call counts by endpoint, the plan's size and the
-    wall, waiting and CPU times in seconds of that first plan (as a `renderer plan` run makes it: imports
-    and caches cold), and the least CPU time of `repeat` more plans in the same process (`cpu_warm`)."""
+    `scope` tenants (0: all) in `runs` fresh processes (`plan_in_this_process`). Returns the figures of
+    the first, with the median wall, waiting and CPU times over the runs and the least `cpu_warm`."""
     schema = ROOT.parent / "shared" / "render" / "render.yaml.schema.json"
     if "RENDERER_BLUEPRINT_SCHEMA" not in os.environ and schema.is_file():
         os.environ["RENDERER_BLUEPRINT_SCHEMA"] = str(schema)
+    env = {k: v for k, v in os.environ.items() if k != "RENDERER_FINGERPRINT_KEY"}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         project = work / "project"
@@ -187,37 +218,23 @@ def measure(tenants: int, scope: int, latency_ms: float, repeat: int = 0) -> dic
         try:
             settings = Settings(base_url=url + "/v1", api_key=API_KEY, owner_id=owner)
             seed(url, tenants)
-            lockfile = project / "render.lock.json"
-            asyncio.run(write_lockfile(settings, lockfile, tenants))
-            admin(url, "DELETE", "/_sim/stats")
-            transport = InFlight(httpx.AsyncHTTPTransport())
-            os.environ.pop("RENDERER_FINGERPRINT_KEY", None)
-            only = tuple(slug_of(n) for n in range(scope))
-            inputs = Inputs(tenants_dir=project / "tenants", blueprints_dir=project / "blueprints", lockfile=lockfile,
-                            only=only)
-
-            async def planned() -> Any:
-                with client_options(rate_limits=RateLimits.off()):
-                    async with RenderClient(settings, transport) as client:
-                        return await make_plan(inputs, client, environ={})
-
-            cpu, wall = time.process_time(), time.perf_counter()
-            result = asyncio.run(planned())
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            stats = admin(url, "GET", "/_sim/stats")
-            again = []
-            for _ in range(repeat):
-                start = time.process_time()
-                asyncio.run(planned())
-                again.append(time.process_time() - start)
+            asyncio.run(write_lockfile(settings, project / "render.lock.json", tenants))
+            figures = []
+            for _ in range(runs):
+                admin(url, "DELETE", "/_sim/stats")
+                out = subprocess.run([sys.executable, __file__, "--plan-only", url, owner, str(project),
+                                      "--scope", str(scope), "--repeat", str(repeat)],
+                                     check=True, capture_output=True, text=True, env=env).stdout
+                figures.append(json.loads(out.strip().splitlines()[-1]))
         finally:
             process.terminate()
             process.wait(timeout=30)
-    plan = result.plan
-    return {"tenants": tenants, "planned": len(plan.tenants), "resources": len(plan.changes),
-            "changes": plan.has_changes, "total": stats["total"],
-            "endpoints": {k: sum(v.values()) for k, v in stats["endpoints"].items()},
-            "wall": wall, "waiting": transport.waiting, "cpu": cpu, "cpu_warm": min(again, default=None)}
+    result = {**figures[0], "tenants": tenants, "runs": runs}
+    for key in ("wall", "waiting", "cpu"):
+        result[key] = statistics.median(f[key] for f in figures)
+    warm = [f["cpu_warm"] for f in figures if f["cpu_warm"] is not None]
+    result["cpu_warm"] = min(warm, default=None)
+    return result
 
 
 def report_full(args: argparse.Namespace, figures: dict[str, Any]) -> None:
@@ -259,8 +276,9 @@ def report_scoped(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None:
     print(f"{'  total':<{label}}" + "".join(f"{r['total']:>{width}}" for r in runs))
     print(f"{'plan':<{label}}" + "".join(
         f"{'changes!' if r['changes'] else 'no changes':>{width}}" for r in runs))
-    rows = (("wall", "wall time (s)"), ("waiting", "  waiting on the API (s)"), ("cpu", "CPU time (s)"),
-            ("cpu_warm", f"  next plans, least of {args.repeat} (s)"))
+    runs_note = f", median of {runs[0]['runs']} processes" if runs[0]["runs"] > 1 else ""
+    rows = (("wall", f"wall time (s{runs_note})"), ("waiting", "  waiting on the API (s)"),
+            ("cpu", f"CPU time (s{runs_note})"), ("cpu_warm", "  next plans in a process, least (s)"))
     for key, name in rows:
         print(f"{name:<{label}}" + "".join(f"{r[key]:>{width}.3f}" for r in runs))
     calls_ok = all(r["total"] <= SCOPED_CALLS_TARGET * args.scope for r in runs)
@@ -279,27 +297,25 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, nargs="+", help="fleet size (default 1000; with --scope: 100 1000)")
     parser.add_argument("--scope", type=int, default=0, help="plan only the first N tenants (`--tenant`)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="latency the simulator adds to each answer")
-    parser.add_argument("--repeat", type=int, default=3, help="with --scope: plans after the first, in the same "
+    parser.add_argument("--runs", type=int, help="plans in fresh processes per fleet size, their median times "
+                        "shown (default 1; with --scope: 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="with --scope: plans after the first in the same "
                         "process (their least CPU time is shown)")
-    parser.add_argument("--json", action="store_true", help="print one measurement as JSON (used by --scope)")
+    parser.add_argument("--plan-only", nargs=3, metavar=("URL", "OWNER", "PROJECT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = args.tenants or ([100, 1000] if args.scope else [1000])
-    if args.json or not args.scope:
-        for tenants in sizes:
-            figures = measure(tenants, args.scope, args.latency_ms, args.repeat if args.scope else 0)
-            if args.json:
-                print(json.dumps(figures))
-            else:
-                report_full(args, figures)
+    if args.plan_only:  # one of `measure`'s fresh processes
+        url, owner, project = args.plan_only
+        print(json.dumps(plan_in_this_process(url, owner, Path(project), args.scope, args.repeat)))
         return
-    # Each fleet size in its own process, so that neither pays the other's imports and warm caches.
-    runs = []
-    for tenants in sizes:
-        out = subprocess.run([sys.executable, __file__, "--tenants", str(tenants), "--scope", str(args.scope),
-                              "--latency-ms", str(args.latency_ms), "--repeat", str(args.repeat), "--json"],
-                             check=True, capture_output=True, text=True).stdout
-        runs.append(json.loads(out.strip().splitlines()[-1]))
-    report_scoped(args, runs)
+    sizes = args.tenants or ([100, 1000] if args.scope else [1000])
+    runs = args.runs or (3 if args.scope else 1)
+    results = [measure(tenants, args.scope, args.latency_ms, args.repeat if args.scope else 0, runs)
+               for tenants in sizes]
+    if args.scope:
+        report_scoped(args, results)
+    else:
+        for figures in results:
+            report_full(args, figures)
 
 
 if __name__ == "__main__":
