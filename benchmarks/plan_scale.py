@@ -16,14 +16,26 @@ it runs the plan as `renderer plan` does (`renderer.operations.plan.make_plan`) 
   during which no request was in flight (measured on the client's transport), and the CPU time of this
   process (renderer, httpx and asyncio; the simulator runs in another process). Target: under 3 s.
 
+With `--scope N` it measures a plan narrowed to the first N tenants (`--tenant`, as `renderer ci plan`
+narrows a pull request to the tenants it changes) in fleets of 100 and 1,000 tenants (or the `--tenants`
+given), each against a fresh simulator, and prints the calls by endpoint and the wall and CPU times side
+by side. Each plan runs in a fresh process, as a `renderer plan` run does; the times are the median of
+`--runs` such processes (default 3), so that a busy machine moves them less, and the least CPU time of
+`--repeat` more plans in one process (imports and caches warm) is shown too. Targets for `--scope 1`: at
+most 10 calls at every fleet size (the tenant's recorded resources read by ID, its 3 env-var reads and its
+connection-info read), and the CPU time at the largest fleet at most 1.5 x that at the smallest.
+
     .venv/bin/python benchmarks/plan_scale.py [--tenants 1000] [--latency-ms 0]
+    .venv/bin/python benchmarks/plan_scale.py --scope 1 [--tenants 100 1000] [--runs 3] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,62 +168,154 @@ class InFlight(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tenants", type=int, default=1000)
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency the simulator adds to each answer")
-    args = parser.parse_args()
+SCOPED_CALLS_TARGET = 10
+SCOPED_CPU_RATIO_TARGET = 1.5
+
+
+def plan_in_this_process(url: str, owner: str, project: Path, scope: int, repeat: int) -> dict[str, Any]:
+    """Plan the project's first `scope` tenants (0: all) once, as a `renderer plan` run does (imports and
+    caches cold), then `repeat` more times. Returns the first plan's size, the simulator's call counts for
+    it, its wall, waiting and CPU times in seconds, and the least CPU time of the others (`cpu_warm`)."""
+    settings = Settings(base_url=url + "/v1", api_key=API_KEY, owner_id=owner)
+    transport = InFlight(httpx.AsyncHTTPTransport())
+    inputs = Inputs(tenants_dir=project / "tenants", blueprints_dir=project / "blueprints",
+                    lockfile=project / "render.lock.json", only=tuple(slug_of(n) for n in range(scope)))
+
+    async def planned() -> Any:
+        with client_options(rate_limits=RateLimits.off()):
+            async with RenderClient(settings, transport) as client:
+                return await make_plan(inputs, client, environ={})
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = asyncio.run(planned())
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    waiting = transport.waiting
+    stats = admin(url, "GET", "/_sim/stats")
+    again = []
+    for _ in range(repeat):
+        start = time.process_time()
+        asyncio.run(planned())
+        again.append(time.process_time() - start)
+    plan = result.plan
+    return {"planned": len(plan.tenants), "resources": len(plan.changes), "changes": plan.has_changes,
+            "total": stats["total"], "endpoints": {k: sum(v.values()) for k, v in stats["endpoints"].items()},
+            "wall": wall, "waiting": waiting, "cpu": cpu, "cpu_warm": min(again, default=None)}
+
+
+def measure(tenants: int, scope: int, latency_ms: float, repeat: int, runs: int) -> dict[str, Any]:
+    """Build a fleet of `tenants`, seed the simulator as an apply would have left it, and plan the first
+    `scope` tenants (0: all) in `runs` fresh processes (`plan_in_this_process`). Returns the figures of
+    the first, with the median wall, waiting and CPU times over the runs and the least `cpu_warm`."""
     schema = ROOT.parent / "shared" / "render" / "render.yaml.schema.json"
     if "RENDERER_BLUEPRINT_SCHEMA" not in os.environ and schema.is_file():
         os.environ["RENDERER_BLUEPRINT_SCHEMA"] = str(schema)
+    env = {k: v for k, v in os.environ.items() if k != "RENDERER_FINGERPRINT_KEY"}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         project = work / "project"
-        write_project(project, args.tenants)
-        process, url, owner = start_simulator(work, args.latency_ms)
+        write_project(project, tenants)
+        process, url, owner = start_simulator(work, latency_ms)
         try:
             settings = Settings(base_url=url + "/v1", api_key=API_KEY, owner_id=owner)
-            seed(url, args.tenants)
-            lockfile = project / "render.lock.json"
-            asyncio.run(write_lockfile(settings, lockfile, args.tenants))
-            admin(url, "DELETE", "/_sim/stats")
-            transport = InFlight(httpx.AsyncHTTPTransport())
-            os.environ.pop("RENDERER_FINGERPRINT_KEY", None)
-            inputs = Inputs(tenants_dir=project / "tenants", blueprints_dir=project / "blueprints", lockfile=lockfile)
-
-            async def planned() -> Any:
-                with client_options(rate_limits=RateLimits.off()):
-                    async with RenderClient(settings, transport) as client:
-                        return await make_plan(inputs, client, environ={})
-
-            cpu, wall = time.process_time(), time.perf_counter()
-            result = asyncio.run(planned())
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            stats = admin(url, "GET", "/_sim/stats")
+            seed(url, tenants)
+            asyncio.run(write_lockfile(settings, project / "render.lock.json", tenants))
+            figures = []
+            for _ in range(runs):
+                admin(url, "DELETE", "/_sim/stats")
+                out = subprocess.run([sys.executable, __file__, "--plan-only", url, owner, str(project),
+                                      "--scope", str(scope), "--repeat", str(repeat)],
+                                     check=True, capture_output=True, text=True, env=env).stdout
+                figures.append(json.loads(out.strip().splitlines()[-1]))
         finally:
             process.terminate()
             process.wait(timeout=30)
+    result = {**figures[0], "tenants": tenants, "runs": runs}
+    for key in ("wall", "waiting", "cpu"):
+        result[key] = statistics.median(f[key] for f in figures)
+    warm = [f["cpu_warm"] for f in figures if f["cpu_warm"] is not None]
+    result["cpu_warm"] = min(warm, default=None)
+    return result
 
-    plan = result.plan
-    services, databases = args.tenants * len(SERVICES), args.tenants
-    endpoints = {k: sum(v.values()) for k, v in stats["endpoints"].items()}
+
+def report_full(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    tenants = figures["tenants"]
+    services, databases = tenants * len(SERVICES), tenants
     # Key Value and env group lists: one (empty) page each, the seeded workspace has none of either.
     pages = services // PAGE_LIMIT + 1 + databases // PAGE_LIMIT + 1 + 2
     target = pages + services + databases
-    print(f"plan_scale: {args.tenants} tenants x {len(SERVICES) + 1} resources ({services} services with "
+    print(f"plan_scale: {tenants} tenants x {len(SERVICES) + 1} resources ({services} services with "
           f"{ENV_VARS} env vars each, {databases} Postgres); simulator latency {args.latency_ms:g} ms; rate "
           "limits off")
-    print(f"plan: {len(plan.tenants)} tenants, {len(plan.changes)} resources, "
-          f"{'changes pending!' if plan.has_changes else 'no changes'}")
+    print(f"plan: {figures['planned']} tenants, {figures['resources']} resources, "
+          f"{'changes pending!' if figures['changes'] else 'no changes'}")
     print("API calls by endpoint:")
-    for endpoint, count in sorted(endpoints.items()):
+    for endpoint, count in sorted(figures["endpoints"].items()):
         print(f"  {count:6d}  {endpoint}")
-    print(f"  {stats['total']:6d}  total (target <= {target}: {pages} list pages + {services} env-var reads + "
-          f"{databases} connection-info reads) {'OK' if stats['total'] <= target else 'OVER TARGET'}")
-    own = wall - transport.waiting
-    print(f"wall time: {wall:.2f} s; waiting on the API (a request in flight): {transport.waiting:.2f} s")
+    total = figures["total"]
+    print(f"  {total:6d}  total (target <= {target}: {pages} list pages + {services} env-var reads + "
+          f"{databases} connection-info reads) {'OK' if total <= target else 'OVER TARGET'}")
+    wall, waiting, cpu = figures["wall"], figures["waiting"], figures["cpu"]
+    own = wall - waiting
+    print(f"wall time: {wall:.2f} s; waiting on the API (a request in flight): {waiting:.2f} s")
     print(f"renderer's own time outside waiting on the API: {own:.2f} s (target < 3 s) "
           f"{'OK' if own < 3 else 'OVER TARGET'}; CPU time of this process: {cpu:.2f} s")
+
+
+def report_scoped(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None:
+    sizes = [r["tenants"] for r in runs]
+    print(f"plan_scale --scope {args.scope}: a plan of {args.scope} tenant{'s' if args.scope != 1 else ''} "
+          f"(`--tenant`) in fleets of {' and '.join(f'{n:,}' for n in sizes)} tenants x {len(SERVICES) + 1} "
+          f"resources; simulator latency {args.latency_ms:g} ms; rate limits off")
+    width = max(12, *(len(f"{n:,} tenants") for n in sizes)) + 2
+    head = "".join(f"{f'{n:,} tenants':>{width}}" for n in sizes)
+    endpoints = sorted({e for r in runs for e in r["endpoints"]})
+    label = max(len("API calls by endpoint"), *(len(e) + 2 for e in endpoints))
+    print(f"{'API calls by endpoint':<{label}}{head}")
+    for endpoint in endpoints:
+        print(f"{'  ' + endpoint:<{label}}" + "".join(f"{r['endpoints'].get(endpoint, 0):>{width}}" for r in runs))
+    print(f"{'  total':<{label}}" + "".join(f"{r['total']:>{width}}" for r in runs))
+    print(f"{'plan':<{label}}" + "".join(
+        f"{'changes!' if r['changes'] else 'no changes':>{width}}" for r in runs))
+    runs_note = f", median of {runs[0]['runs']} processes" if runs[0]["runs"] > 1 else ""
+    rows = (("wall", f"wall time (s{runs_note})"), ("waiting", "  waiting on the API (s)"),
+            ("cpu", f"CPU time (s{runs_note})"), ("cpu_warm", "  next plans in a process, least (s)"))
+    for key, name in rows:
+        print(f"{name:<{label}}" + "".join(f"{r[key]:>{width}.3f}" for r in runs))
+    calls_ok = all(r["total"] <= SCOPED_CALLS_TARGET * args.scope for r in runs)
+    ratio = runs[-1]["cpu"] / runs[0]["cpu"] if runs[0]["cpu"] else float("inf")
+    warm = runs[-1]["cpu_warm"] / runs[0]["cpu_warm"] if runs[0]["cpu_warm"] else float("inf")
+    print(f"calls: at most {max(r['total'] for r in runs)} at every fleet size (target <= "
+          f"{SCOPED_CALLS_TARGET * args.scope}) {'OK' if calls_ok else 'OVER TARGET'}")
+    print(f"CPU time at {sizes[-1]:,} / at {sizes[0]:,} tenants: {ratio:.2f} x (target <= "
+          f"{SCOPED_CPU_RATIO_TARGET:g} x) {'OK' if ratio <= SCOPED_CPU_RATIO_TARGET else 'OVER TARGET'}; "
+          f"next plans in the same process: {warm:.2f} x (reading the lockfile and listing the tenant files "
+          "still grow with the fleet)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tenants", type=int, nargs="+", help="fleet size (default 1000; with --scope: 100 1000)")
+    parser.add_argument("--scope", type=int, default=0, help="plan only the first N tenants (`--tenant`)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency the simulator adds to each answer")
+    parser.add_argument("--runs", type=int, help="plans in fresh processes per fleet size, their median times "
+                        "shown (default 1; with --scope: 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="with --scope: plans after the first in the same "
+                        "process (their least CPU time is shown)")
+    parser.add_argument("--plan-only", nargs=3, metavar=("URL", "OWNER", "PROJECT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plan_only:  # one of `measure`'s fresh processes
+        url, owner, project = args.plan_only
+        print(json.dumps(plan_in_this_process(url, owner, Path(project), args.scope, args.repeat)))
+        return
+    sizes = args.tenants or ([100, 1000] if args.scope else [1000])
+    runs = args.runs or (3 if args.scope else 1)
+    results = [measure(tenants, args.scope, args.latency_ms, args.repeat if args.scope else 0, runs)
+               for tenants in sizes]
+    if args.scope:
+        report_scoped(args, results)
+    else:
+        for figures in results:
+            report_full(args, figures)
 
 
 if __name__ == "__main__":

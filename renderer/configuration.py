@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,11 +72,16 @@ def blueprint_schema(explicit: Path | None) -> SchemaValidator | None:
     return compile_schema(schema)
 
 
-def fleet_findings(tenants: dict[str, RenderedTenant]) -> list[Finding]:
+def fleet_findings(tenants: dict[str, RenderedTenant], taken: Mapping[tuple[str, str], str] | None = None,
+                   ) -> list[Finding]:
     """Two resources must never map to one Render name once the tenant suffix is applied (slug `a-b`
     with `x` and slug `b` with `x-a` both make `x-a-b`), whether in two tenants or in two environments of
-    one. Names are unique per Render API collection (services, Key Value, Postgres, env groups)."""
-    owners: dict[tuple[str, str], tuple[str, str]] = {}
+    one. Names are unique per Render API collection (services, Key Value, Postgres, env groups).
+
+    `taken`: Render names held by tenants that were not rendered (`(Kind.namespace, name)` -> what holds
+    it, for the message), checked the same way; a scoped plan passes those the lockfile records for
+    every other tenant."""
+    owners: dict[tuple[str, str], tuple[str, str]] = {key: ("", whose) for key, whose in (taken or {}).items()}
     findings: list[Finding] = []
     for slug, rendered in tenants.items():
         for path, list_key, item in resources(rendered.blueprint.document):
@@ -127,8 +132,10 @@ def _merge_template_findings(per_tenant: list[tuple[str, str, list[Finding]]]) -
 
 
 def check_tenants(paths: Iterable[Path], blueprints_dir: Path, schema: SchemaValidator | None, *,
-                  strict: bool = False) -> tuple[list[Finding], dict[str, RenderedTenant]]:
-    """Load, render and validate each tenant file, then apply the fleet rule across them.
+                  strict: bool = False, taken: Mapping[tuple[str, str], str] | None = None,
+                  ) -> tuple[list[Finding], dict[str, RenderedTenant]]:
+    """Load, render and validate each tenant file, then apply the fleet rule across them (and against
+    the Render names `taken` by tenants not among them, `fleet_findings`).
 
     Returns every finding (errors and warnings, all files) and the tenants that rendered, by slug.
     Raises `RendererError` only for a file that cannot be read at all.
@@ -163,7 +170,7 @@ def check_tenants(paths: Iterable[Path], blueprints_dir: Path, schema: SchemaVal
         per_tenant.append((slug, str(path), tenant_findings))
         rendered[slug] = RenderedTenant(tenant_file, blueprint)
     findings = _merge_template_findings(per_tenant)
-    return findings + fleet_findings(rendered), rendered
+    return findings + fleet_findings(rendered, taken), rendered
 
 
 def check_blueprint_files(paths: Iterable[Path], schema: SchemaValidator | None, *,
@@ -204,13 +211,16 @@ def no_tenant_files(tenants_dir: Path, lockfile: Path, recorded: Iterable[str], 
 
 def load_configuration(
     tenants_dir: Path, blueprints_dir: Path, schema: SchemaValidator | None, *, strict: bool = False,
+    only: Collection[str] | None = None, taken: Mapping[tuple[str, str], str] | None = None,
 ) -> Configuration:
-    """Load, render, validate and translate every tenant in `tenants_dir`.
+    """Load, render, validate and translate every tenant in `tenants_dir`, or only the tenants `only`
+    (slugs; a tenant file is `<slug>.yaml`, the others are not read). `taken`: Render names held by
+    tenants not loaded, for the fleet rule (`fleet_findings`).
 
     Raises `ValidationFailed` with the findings of every tenant (not just the first broken one), and
     `RendererError` from translation for Blueprint features renderer does not manage yet.
     """
-    findings, rendered = check_tenants(discover(tenants_dir), blueprints_dir, schema, strict=strict)
+    findings, rendered = check_tenants(discover(tenants_dir, only), blueprints_dir, schema, strict=strict, taken=taken)
     if errors_in(findings):
         raise ValidationFailed(findings)
     config = Configuration(warnings=findings)

@@ -8,7 +8,9 @@ reports, per tenant:
   (secrets only when RENDERER_FINGERPRINT_KEY is set, since their fingerprints are keyed);
 - `missing`: a resource in the lockfile that Render answers 404 for (deleted outside renderer);
 - `unmanaged`: a service or database not in the lockfile whose name ends with a tenant's suffix
-  (`-<slug>`), e.g. created by hand or left behind.
+  (`-<slug>`), e.g. created by hand or left behind. Only a full refresh (every tenant) lists the whole
+  workspace; a run scoped to some tenants reads their recorded resources by ID and cannot see these
+  (`DriftReport.unmanaged_checked` False).
 
 Needs the lockfile and the API only (tenant files are used just for their slugs). Never writes.
 """
@@ -50,11 +52,13 @@ class DriftItem:
 
 @dataclass
 class DriftReport:
-    """All findings for the tenants looked at. `exit_code(detailed)`: 0 none, 2 drift (when detailed)."""
+    """All findings for the tenants looked at. `exit_code(detailed)`: 0 none, 2 drift (when detailed).
+    `unmanaged_checked`: whether unmanaged resources were looked for (the whole workspace was listed)."""
 
     tenants: list[str]
     items: list[DriftItem] = field(default_factory=list)
     recorded: list[str] = field(default_factory=list)
+    unmanaged_checked: bool = True
 
     @property
     def checked(self) -> list[str]:
@@ -70,12 +74,13 @@ class DriftReport:
         return ExitCode.CHANGES if detailed and self.has_drift else ExitCode.OK
 
     def document(self) -> dict[str, Any]:
-        """`{"format_version": "1", "tenants": [...], "recorded_tenants": [...], "drift": bool, "items":
-        [{"tenant", "kind", "address", "name", "id", "details"}]}`; no values of secrets, only names of fields.
-        `tenants` are those looked at, `recorded_tenants` those of them the lockfile records."""
+        """`{"format_version": "1", "tenants": [...], "recorded_tenants": [...], "drift": bool,
+        "unmanaged_checked": bool, "items": [{"tenant", "kind", "address", "name", "id", "details"}]}`; no
+        values of secrets, only names of fields. `tenants` are those looked at, `recorded_tenants` those of
+        them the lockfile records; `unmanaged_checked` false: a scoped run, unmanaged resources not looked for."""
         return {
             "format_version": FORMAT_VERSION, "tenants": self.tenants, "recorded_tenants": self.recorded,
-            "drift": self.has_drift,
+            "drift": self.has_drift, "unmanaged_checked": self.unmanaged_checked,
             "items": [{"tenant": i.tenant, "kind": i.kind, "address": i.address, "name": i.name, "id": i.id,
                        "details": list(i.details)} for i in self.items],
         }
@@ -92,8 +97,10 @@ def _suffix_owner(name: str, slugs: list[str]) -> str | None:
 def detect_drift(
     lockfile: Lockfile, live: LiveState, scope: list[str], known_slugs: list[str], fingerprints: Fingerprinter,
 ) -> DriftReport:
-    """The drift of the tenants in `scope` (live state must cover their lockfile IDs)."""
-    report = DriftReport(tenants=sorted(scope), recorded=sorted(s for s in scope if s in lockfile.tenants))
+    """The drift of the tenants in `scope` (live state must cover their lockfile IDs; unmanaged resources
+    are reported only when it lists the whole workspace, `LiveState.whole_workspace`)."""
+    report = DriftReport(tenants=sorted(scope), recorded=sorted(s for s in scope if s in lockfile.tenants),
+                         unmanaged_checked=live.whole_workspace)
     for slug in report.tenants:
         tenant = lockfile.tenants.get(slug)
         for address, entry in sorted(tenant.resources.items()) if tenant else []:

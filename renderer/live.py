@@ -99,6 +99,8 @@ class LiveState:
       unmanaged resources carrying a tenant suffix).
     - `deploys`: service ID -> the deploy (schemas.deploy) the lockfile records as its last one, read
       when the lockfile does not know how it ended (a run that did not wait for it).
+    - `whole_workspace`: whether `names` and `inventory` cover the whole workspace (a full refresh) or
+      only what a scoped refresh read (the managed resources and the names looked up).
     """
 
     resources: dict[str, LiveResource] = field(default_factory=dict)
@@ -106,3 +108,4 @@ class LiveState:
     missing: set[str] = field(default_factory=set)
     inventory: dict[str, tuple[Kind, str]] = field(default_factory=dict)
     deploys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    whole_workspace: bool = True

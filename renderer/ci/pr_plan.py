@@ -1,10 +1,12 @@
 """`renderer ci plan`: plan the tenants a pull request can change and show the plan on the PR.
 
-Steps: load and validate every tenant (no API call); select the affected tenants (`affected`); for a PR
-from a fork, or a run without `RENDER_API_KEY` (GitHub gives neither secrets nor a write token to
-those), stop there with a job summary that says the plan was skipped and why. Otherwise bring in the
-tenant secrets, plan the affected tenants against Render, write `plan.json` and `affected.json` to the
-output directory, sync the PR comments (`comments`) and write the same text to the job summary.
+Steps: select the affected tenants (`affected`); for a PR from a fork, or a run without `RENDER_API_KEY`
+(GitHub gives neither secrets nor a write token to those), validate every tenant (no API call) and stop
+there with a job summary that says the plan was skipped and why. Otherwise bring in the tenant secrets,
+plan the affected tenants against Render (a scoped plan: only they are rendered and read, see
+`renderer.operations.scope`; the workflow's `renderer validate` step checks every tenant), write
+`plan.json` and `affected.json` to the output directory, sync the PR comments (`comments`) and write the
+same text to the job summary.
 A plan that fails (a name conflict, a refused API call) is posted as the failure, then raised.
 """
 

@@ -10,8 +10,12 @@ import click
 
 from renderer import lockfile as lockfile_io
 from renderer.cli.options import tenants_dir_given
-from renderer.cli.output import stdout
+from renderer.cli.output import stderr, stdout
 from renderer.operations.drift import drift as drift_operation
+
+SCOPED_NOTE = ("Note: a drift run scoped with --tenant reads the tenants' recorded resources by ID and cannot "
+               "see unmanaged resources (carrying a tenant's suffix but not in the lockfile); run `renderer "
+               "drift` without --tenant to list the whole workspace.")
 
 
 @click.command()
@@ -30,8 +34,12 @@ def drift(tenants_dir: Path, lockfile: Path, only: tuple[str, ...], detailed_exi
     services or databases that carry a tenant's suffix. Changes nothing.
 
     Secret env vars are compared only when RENDERER_FINGERPRINT_KEY is set (their fingerprints are keyed).
+    With --tenant, the tenants' recorded resources are read by ID: unmanaged resources are not looked for
+    (that needs the whole workspace listed, as a run of every tenant does).
     """
     report = asyncio.run(drift_operation(tenants_dir, lockfile_io.load(lockfile), only))
+    if not report.unmanaged_checked:
+        stderr.print(SCOPED_NOTE, markup=False)
     if output_format == "json":
         click.echo(json.dumps(report.document(), sort_keys=True, indent=2))
     else:

@@ -5,8 +5,8 @@ A kind module subclasses `KindOps` once and owns, for its kinds:
 - translation: how a Blueprint entry becomes `DesiredResource`s (`translate`, or `translate_child` for a
   resource declared inside a service entry), through a `TranslateContext` (the tenant-level wiring:
   names with the tenant suffix, env vars, positioned errors);
-- refresh: how it is listed (`list_live`, or `list_under` a parent), found by ID and by name, and read
-  into a `LiveResource` (`read`);
+- refresh: how it is listed (`list_live`, or `list_under` a parent), listed by name (`list_named`, for a
+  scoped refresh), found by ID and by name, and read into a `LiveResource` (`read`);
 - comparison: how both sides are normalised (`normalise`, `desired_fields`), which fields cannot change
   in place (`immutable`, `forces_replace`), whether a replace loses data (`loses_data`), its create rank;
 - apply: create, update and delete, through an `ApplyContext` (journalled writes, lockfile records and
@@ -19,7 +19,7 @@ price) are added here as methods with a default, so a kind that has nothing to s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -199,7 +199,9 @@ class KindOps(ABC):
     `in_environment` (its resources live in a Render environment, created there with `environmentId` and
     moved with POST /environments/{id}/resources); `renamed_in_place` (its Render name is a compared
     field: a name changed by hand is drift that apply restores, not another resource);
-    `workspace_unique_names` (names are unique in the workspace, so a taken name is a conflict).
+    `workspace_names` (named uniquely in the workspace and listed there: what refresh reads of it tells
+    which names are taken, and a desired name taken by a resource the lockfile does not record is a
+    conflict).
     """
 
     kinds: ClassVar[tuple[Kind, ...]]
@@ -212,7 +214,6 @@ class KindOps(ABC):
     create_bucket: ClassVar[Bucket | None] = None
     in_environment: ClassVar[bool] = False
     renamed_in_place: ClassVar[bool] = False
-    workspace_unique_names: ClassVar[bool] = True
 
     def rank(self, kind: Kind) -> int:
         """The create rank of `kind` (lower first)."""
@@ -240,9 +241,19 @@ class KindOps(ABC):
         """Every resource of this kind in the workspace (list endpoints); [] for a kind listed per parent."""
         return []
 
+    async def list_named(self, client: RenderClient, names: Sequence[str]) -> list[JSON]:
+        """The resources of this kind in the workspace named one of `names` (the list endpoint's `name`
+        filter, one request for all of them, paged); [] for a kind listed per parent or not listed. Used
+        by a scoped refresh instead of `list_live`."""
+        return []
+
     def kind_of(self, obj: JSON) -> Kind:
         """The kind of one listed API object."""
         return self.kinds[0]
+
+    # Whether its names are unique in the workspace (`Kind.namespace`) and it is listed there (`list_live`,
+    # `list_named`): what a refresh reads of it, listed or by ID, tells which names are taken.
+    workspace_names: ClassVar[bool] = False
 
     # Whether `listed` notes something about other kinds: such kinds' lists are looked at first.
     informs_others: ClassVar[bool] = False

@@ -6,6 +6,7 @@ from the group's `serviceLinks`)."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from renderer.kind import Kind
@@ -19,6 +20,7 @@ from renderer.resources import DesiredResource, EnvSource, EnvVar
 
 class EnvGroupOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.ENV_GROUP,)
+    workspace_names: ClassVar[bool] = True
     create_rank: ClassVar[int] = 0
     in_environment: ClassVar[bool] = True
     env_vars: ClassVar[bool] = True
@@ -30,6 +32,9 @@ class EnvGroupOps(KindOps):
 
     async def list_live(self, client: RenderClient) -> list[JSON]:
         return await client.list_env_groups()
+
+    async def list_named(self, client: RenderClient, names: Sequence[str]) -> list[JSON]:
+        return await client.list_env_groups(name=names)
 
     def listed(self, obj: JSON, listing: Listing) -> None:
         # Only links to env groups renderer manages are compared; one linked by hand is left alone.

@@ -78,7 +78,6 @@ class EnvironmentOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.ENVIRONMENT,)
     create_rank: ClassVar[int] = -1
     renamed_in_place: ClassVar[bool] = True
-    workspace_unique_names: ClassVar[bool] = False
 
     def environment(self, tr: TranslateContext, project: DesiredResource, name: str, *, isolation: bool,
                     protected: bool) -> DesiredResource:

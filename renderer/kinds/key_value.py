@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -55,6 +55,7 @@ def key_value_fields(item: JSON) -> dict[str, Any]:
 
 class KeyValueOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.KEY_VALUE,)
+    workspace_names: ClassVar[bool] = True
     create_rank: ClassVar[int] = 1
     in_environment: ClassVar[bool] = True
     create_bucket: ClassVar[Bucket | None] = Bucket.CREATE_KEY_VALUE
@@ -74,6 +75,9 @@ class KeyValueOps(KindOps):
 
     async def list_live(self, client: RenderClient) -> list[JSON]:
         return await client.list_key_value()
+
+    async def list_named(self, client: RenderClient, names: Sequence[str]) -> list[JSON]:
+        return await client.list_key_value(name=names)
 
     async def find_by_id(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> JSON | None:
         return await client.find_key_value(rid)

@@ -5,7 +5,7 @@ before deleting it (`renderer.backup`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import SecretStr
@@ -83,6 +83,7 @@ def postgres_create_body(desired: DesiredResource, owner_id: str) -> JSON:
 
 class PostgresOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.POSTGRES,)
+    workspace_names: ClassVar[bool] = True
     create_rank: ClassVar[int] = 1
     in_environment: ClassVar[bool] = True
     create_bucket: ClassVar[Bucket | None] = Bucket.CREATE_POSTGRES
@@ -114,11 +115,14 @@ class PostgresOps(KindOps):
     async def list_live(self, client: RenderClient) -> list[JSON]:
         return await client.list_postgres()
 
+    async def list_named(self, client: RenderClient, names: Sequence[str]) -> list[JSON]:
+        return await client.list_postgres(name=names)
+
     async def find_by_id(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> JSON | None:
         return await client.find_postgres(rid)
 
     async def find_by_name(self, client: RenderClient, kind: Kind, name: str, parent_id: str | None) -> str | None:
-        found = [p["id"] for p in await client.list_postgres() if p.get("name") == name]
+        found = [p["id"] for p in await client.list_postgres(name=name) if p.get("name") == name]
         return found[0] if found else None
 
     async def read(self, client: RenderClient, kind: Kind, rid: str, obj: JSON, listing: Listing) -> LiveResource:

@@ -14,6 +14,7 @@ and renderer waits and retries within a bound, then says what still holds it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from renderer.kind import Kind
@@ -48,6 +49,7 @@ class ProjectOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = (Kind.PROJECT,)
     create_rank: ClassVar[int] = -2
     renamed_in_place: ClassVar[bool] = True
+    workspace_names: ClassVar[bool] = True
 
     def translate(self, tr: TranslateContext, path: DocPath, item: Any, kind: Kind) -> list[DesiredResource]:
         """A `projects[]` entry (render.yaml.schema.json: definitions.project): the project, its name
@@ -61,6 +63,9 @@ class ProjectOps(KindOps):
 
     async def list_live(self, client: RenderClient) -> list[JSON]:
         return await client.list_projects()
+
+    async def list_named(self, client: RenderClient, names: Sequence[str]) -> list[JSON]:
+        return await client.list_projects(name=names)
 
     async def find_by_id(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> JSON | None:
         return await client.find_project(rid)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -372,6 +372,7 @@ async def link_env_groups(ctx: ApplyContext, change: Change, sid: str, link: Ite
 
 class ServiceOps(KindOps):
     kinds: ClassVar[tuple[Kind, ...]] = tuple(SERVICE_TYPES)
+    workspace_names: ClassVar[bool] = True
     # Private services come before the other types: others often read their host.
     create_rank: ClassVar[int] = 3
     in_environment: ClassVar[bool] = True
@@ -457,6 +458,9 @@ class ServiceOps(KindOps):
     # -- refresh -----------------------------------------------------------------------------------
     async def list_live(self, client: RenderClient) -> list[JSON]:
         return await client.list_services()
+
+    async def list_named(self, client: RenderClient, names: Sequence[str]) -> list[JSON]:
+        return await client.list_services(name=names)
 
     def kind_of(self, obj: JSON) -> Kind:
         return Kind(obj["type"])

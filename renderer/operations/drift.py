@@ -23,8 +23,9 @@ async def drift(
     `client` defaults to one from the environment; `fingerprints` to RENDERER_FINGERPRINT_KEY (secrets
     are compared only with it). Raises `RendererError` for an unknown slug in `only` (before any API
     call), `RenderAPIError` when Render cannot be read."""
+    only = tuple(only)
     known = sorted(set(lockfile.tenants) | tenant_slugs(tenants_dir))
     scope = select_tenants(known, only)
     async with connected(client) as api:
-        live = await refresh_scope(api, lockfile, scope)
+        live = await refresh_scope(api, lockfile, scope, scoped=bool(only))
     return detect_drift(lockfile, live, scope, known, fingerprints or Fingerprinter.from_env())

@@ -46,7 +46,8 @@ async def adopt(inputs: Inputs, client: RenderClient, slug: str) -> ImportResult
     if config is None:
         raise RendererError(f"no tenant file for {slug!r} in {inputs.tenants_dir}",
                             hint="import adopts resources for a tenant that has a tenant file")
-    live = await refresh_scope(client, lockfile, [])  # the workspace inventory only
+    # No managed resource to read: only the names of the tenant's desired resources, looked up by name.
+    live = await refresh_scope(client, lockfile, [], scoped=True, desired=config.resources)
     result = ImportResult()
     kinds = {rid: kind for rid, (kind, _) in live.inventory.items()}
     tenant = lockfile.tenants.get(slug)

@@ -16,7 +16,7 @@ from renderer.configuration import Configuration, no_tenant_files
 from renderer.errors import RendererError
 from renderer.fingerprint import Fingerprinter
 from renderer.lockfile import Lockfile
-from renderer.operations.scope import Inputs, load, plan_scope, refresh_scope
+from renderer.operations.scope import Inputs, load, plan_scope, refresh_scope, tenant_slugs
 from renderer.plan.cost import plan_cost
 from renderer.plan.diff import TenantInput, build_plan
 from renderer.plan.model import Notice, Plan, TenantSource
@@ -26,7 +26,7 @@ from renderer.refresh import LiveState, refresh_deploys
 from renderer.render_api.client import RenderClient
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Planned:
     """A plan and what it was computed from (a `renderer.plan.saved.PlanBasis`).
 
@@ -40,6 +40,11 @@ class Planned:
     lockfile_text: str = ""
     environ: Mapping[str, str] = field(default_factory=dict)
     fingerprints: Fingerprinter = field(default_factory=Fingerprinter)
+
+    def __repr__(self) -> str:
+        # Short: `asyncio.run` (CPython 3.11) formats its main task with the task's result when it puts
+        # back the SIGINT handler, and a full repr (every lockfile entry) costs as much as the fleet.
+        return f"Planned({len(self.plan.changes)} changes of {len(self.plan.tenants)} tenants)"
 
 
 def tenant_inputs(configuration: Configuration) -> dict[str, TenantInput]:
@@ -71,6 +76,10 @@ async def make_plan(
 ) -> Planned:
     """Load, refresh the resources the lockfile records for the tenants in scope, and diff.
 
+    With `inputs.only` the plan is scoped: only those tenants are rendered and validated (`load`), and
+    Render is read by their recorded IDs and by the names they may create (`refresh_scope`), so its
+    cost does not grow with the fleet.
+
     `environ` supplies tenant secrets (default `os.environ`); `fingerprints` the HMAC key (default from
     RENDERER_FINGERPRINT_KEY). `last_applied`: lockfiles the change being planned cannot have edited
     (`renderer ci` passes the lockfile of the push's `before` commit); a tenant protected in any of them
@@ -83,10 +92,13 @@ async def make_plan(
     environ = environ if environ is not None else dict(os.environ)
     fingerprints = fingerprints or Fingerprinter.from_env()
     configuration, lockfile = load(inputs)
-    if not configuration.tenants:
+    # A scoped plan loads only its tenants; the others count by their file names.
+    files = tenant_slugs(inputs.tenants_dir) if inputs.only else set(configuration.tenants)
+    if not files:
         no_tenant_files(inputs.tenants_dir, inputs.lockfile, lockfile.tenants, "plan")
-    slugs = plan_scope(configuration, lockfile, inputs.only)
-    live = await refresh_scope(client, lockfile, slugs)
+    slugs = plan_scope(files, lockfile, inputs.only)
+    desired = [r for slug in slugs if slug in configuration.tenants for r in configuration.tenants[slug].resources]
+    live = await refresh_scope(client, lockfile, slugs, scoped=bool(inputs.only), desired=desired)
     await refresh_deploys(client, lockfile, slugs, live)
     journal = journal_io.journal_path(inputs.lockfile)
     interrupted = journal_io.read(journal)
@@ -95,7 +107,7 @@ async def make_plan(
             lockfile_io.committed_when_changed(inputs.lockfile)]
         protected_before = set().union(*(lockfile_io.protected_tenants(t) for t in trusted))
         plan = build_plan(tenant_inputs(configuration), lockfile, live, slugs, lockfile_name=inputs.lockfile.name,
-                          environ=environ, fingerprints=fingerprints, tenant_files=len(configuration.tenants),
+                          environ=environ, fingerprints=fingerprints, tenant_files=len(files),
                           protected_before=protected_before)
     except RendererError as exc:
         if interrupted:
@@ -112,5 +124,6 @@ async def make_plan(
             tenant="", kind="interrupted_apply",
             message=f"an interrupted apply left {journal}; the next apply first "
                     "brings the lockfile up to date from it, so its plan may differ from this one")]})
-    return Planned(plan, live, lockfile, configuration, lockfile.dumps() if inputs.lockfile.exists() else "",
-                   environ, fingerprints)
+    # The file as read (its fingerprint guards a saved plan); not `dumps()`, which costs as much as the fleet is big.
+    text = inputs.lockfile.read_text(encoding="utf-8") if inputs.lockfile.exists() else ""
+    return Planned(plan, live, lockfile, configuration, text, environ, fingerprints)

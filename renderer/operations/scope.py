@@ -9,18 +9,21 @@ drift, status and their `renderer ci` forms all refresh through it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from renderer import lockfile as lockfile_io
 from renderer.configuration import Configuration, blueprint_schema, load_configuration
 from renderer.errors import RendererError
+from renderer.kind import Kind
+from renderer.kinds.registry import ops_for
 from renderer.lockfile import Lockfile
 from renderer.plan.saved import SavedOptions
-from renderer.refresh import LiveState, refresh
+from renderer.refresh import LiveState, full_refresh_requests, refresh, scoped_refresh_requests
 from renderer.render_api.client import RenderClient, Settings
-from renderer.tenant import discover
+from renderer.resources import DesiredResource
+from renderer.tenant import tenant_file_names
 
 
 @dataclass(frozen=True)
@@ -48,15 +51,33 @@ class Inputs:
 
 
 def load(inputs: Inputs) -> tuple[Configuration, Lockfile]:
-    """Read and validate every tenant and the lockfile. No API call. Raises `ValidationFailed` (a bad
-    tenant file or blueprint) or `RendererError` (a broken lockfile)."""
-    configuration = load_configuration(inputs.tenants_dir, inputs.blueprints_dir, blueprint_schema(inputs.schema))
-    return configuration, lockfile_io.load(inputs.lockfile)
+    """Read and validate every tenant and the lockfile. No API call. With `inputs.only`, only those
+    tenants' files are read, rendered and validated: the fleet rule (one Render name, one resource)
+    checks their names against each other and against the names the lockfile records for every other
+    tenant (`recorded_names`), not against other tenant files. Raises `ValidationFailed` (a bad tenant
+    file or blueprint) or `RendererError` (a broken lockfile)."""
+    if not inputs.only:
+        configuration = load_configuration(inputs.tenants_dir, inputs.blueprints_dir, blueprint_schema(inputs.schema))
+        return configuration, lockfile_io.load(inputs.lockfile)
+    lockfile = lockfile_io.load(inputs.lockfile)
+    configuration = load_configuration(inputs.tenants_dir, inputs.blueprints_dir, blueprint_schema(inputs.schema),
+                                       only=set(inputs.only),
+                                       taken=recorded_names(lockfile, inputs.lockfile.name, set(inputs.only)))
+    return configuration, lockfile
+
+
+def recorded_names(lockfile: Lockfile, lockfile_name: str, besides: Collection[str]) -> dict[tuple[str, str], str]:
+    """The Render names the lockfile records for the tenants not in `besides`, as the fleet rule keys
+    them (`(Kind.namespace, name)`, kinds named uniquely in the workspace) -> which resource holds it."""
+    listed = {kind: ops_for(kind).workspace_names for kind in Kind}
+    return {(entry.kind.namespace, entry.name): f"`{address}` of tenant `{slug}` in {lockfile_name}"
+            for slug, tenant in lockfile.tenants.items() if slug not in besides
+            for address, entry in tenant.resources.items() if listed[entry.kind]}
 
 
 def tenant_slugs(tenants_dir: Path) -> set[str]:
     """The slugs of the tenant files in `tenants_dir`, from their file names (nothing is parsed)."""
-    return {path.stem for path in discover(tenants_dir)}
+    return {name.removesuffix(".yaml") for name in tenant_file_names(tenants_dir)}
 
 
 def select_tenants(known: Iterable[str], only: Iterable[str]) -> list[str]:
@@ -71,21 +92,38 @@ def select_tenants(known: Iterable[str], only: Iterable[str]) -> list[str]:
     return sorted(wanted or known)
 
 
-def plan_scope(configuration: Configuration, lockfile: Lockfile, only: Iterable[str]) -> list[str]:
-    """Tenant slugs to plan: all with a tenant file or a lockfile entry, narrowed to `only` when given."""
-    return select_tenants(set(configuration.tenants) | set(lockfile.tenants), only)
+def plan_scope(tenant_files: Iterable[str], lockfile: Lockfile, only: Iterable[str]) -> list[str]:
+    """Tenant slugs to plan: all with a tenant file (`tenant_files`, slugs) or a lockfile entry, narrowed
+    to `only` when given."""
+    return select_tenants(set(tenant_files) | set(lockfile.tenants), only)
 
 
-async def refresh_scope(client: RenderClient, lockfile: Lockfile, slugs: Iterable[str]) -> LiveState:
-    """The live state of every resource the lockfile records for the tenants `slugs`, with the workspace
-    inventory (`renderer.refresh.refresh`). A disk or custom domain is read through its service's ID
-    (`Lockfile.parent_id`). Raises `RenderAPIError` when Render cannot be read."""
+async def refresh_scope(client: RenderClient, lockfile: Lockfile, slugs: Iterable[str], *, scoped: bool = False,
+                        desired: Iterable[DesiredResource] = ()) -> LiveState:
+    """The live state of every resource the lockfile records for the tenants `slugs`
+    (`renderer.refresh.refresh`). A disk or custom domain is read through its service's ID
+    (`Lockfile.parent_id`).
+
+    Unscoped (`scoped` False): a full refresh, with the whole workspace inventory. `scoped` (tenants named
+    with `--tenant` or by a pull request): the recorded resources are read by ID, and the Render names of
+    the `desired` resources that their tenant's lockfile entry does not record are looked up by name (the
+    "name exists but is not recorded" check of the plan), so the cost does not grow with the fleet; unless
+    that takes more requests than listing the workspace would (at least the pages the whole lockfile fills),
+    then a full refresh. Raises `RenderAPIError` when Render cannot be read."""
     entries = [(slug, entry) for slug in slugs if slug in lockfile.tenants
                for entry in lockfile.tenants[slug].resources.values()]
     managed = {entry.id: entry.kind for _, entry in entries}
     parents = {entry.id: parent for slug, entry in entries
                if (parent := lockfile.parent_id(slug, entry)) is not None}
-    return await refresh(client, managed, parents=parents)
+    names: set[tuple[Kind, str]] | None = None
+    if scoped:
+        recorded = {slug: tenant.resources for slug, tenant in lockfile.tenants.items()}
+        names = {(r.kind, r.name) for r in desired
+                 if r.address not in recorded.get(r.tenant, {}) and ops_for(r.kind).workspace_names}
+        everything = [e.kind for tenant in lockfile.tenants.values() for e in tenant.resources.values()]
+        if scoped_refresh_requests(managed, names) > full_refresh_requests(everything):
+            names = None
+    return await refresh(client, managed, parents=parents, names=names)
 
 
 @contextlib.asynccontextmanager

@@ -26,5 +26,5 @@ async def status(lockfile_path: Path, slug: str | None = None, *,
                             hint="status shows tenants renderer has applied; check the slug or run apply")
     scope = [slug] if slug else sorted(locked.tenants)
     async with connected(client) as api:
-        live = await refresh_scope(api, locked, scope)
+        live = await refresh_scope(api, locked, scope, scoped=slug is not None)
         return await status_report(api, locked, live, scope, load_price_table())

@@ -421,7 +421,7 @@ def build_plan(
             common: dict[str, Any] = {"tenant": slug, "address": resource.address, "kind": resource.kind,
                                       "name": resource.name, "desired": resource}
             if entry is None:
-                unique = ops_for(resource.kind).workspace_unique_names
+                unique = ops_for(resource.kind).workspace_names
                 taken = live.names.get(name_key(resource.kind, resource.name)) if unique else None
                 # A name held by this tenant's own recorded resource (a service whose type changed) is not
                 # a conflict: that resource is replaced.

@@ -29,7 +29,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -404,6 +404,15 @@ class RenderClient:
     def _owner_filter(self) -> dict[str, Any]:
         return {"ownerId": self.settings.owner_id} if self.settings.owner_id else {}
 
+    @staticmethod
+    def _name_filter(name: str | Sequence[str] | None) -> dict[str, Any]:
+        """The `name` filter of GET /services, /postgres, /key-value, /env-groups and /projects: one name or several
+        (openapi.json: an array, `style: form`, `explode: false`, so `name=a,b`). None or []: no filter."""
+        if name is None:
+            return {}
+        names = [name] if isinstance(name, str) else list(name)
+        return {"name": ",".join(names)} if names else {}
+
     async def _json(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> JSON:
         result: JSON = await self.request(method, path, json=body, params=params)
         return result
@@ -435,11 +444,11 @@ class RenderClient:
         return await self._json("GET", "/users")
 
     # Services: /services
-    async def list_services(self, *, name: str | None = None, types: list[str] | None = None) -> list[JSON]:
-        """GET /services for the configured workspace, previews excluded (`includePreviews=false`)."""
-        params: dict[str, Any] = {**self._owner_filter(), "includePreviews": "false"}
-        if name is not None:
-            params["name"] = name
+    async def list_services(self, *, name: str | Sequence[str] | None = None,
+                            types: list[str] | None = None) -> list[JSON]:
+        """GET /services for the configured workspace, previews excluded (`includePreviews=false`); with
+        `name`, only the services of that name or names."""
+        params: dict[str, Any] = {**self._owner_filter(), "includePreviews": "false", **self._name_filter(name)}
         if types:
             params["type"] = ",".join(types)
         return await self._list("/services", "service", params)
@@ -671,10 +680,9 @@ class RenderClient:
         await self.request("DELETE", f"/disks/{disk_id}")
 
     # Postgres: /postgres
-    async def list_postgres(self, *, name: str | None = None) -> list[JSON]:
-        params: dict[str, Any] = dict(self._owner_filter())
-        if name is not None:
-            params["name"] = name
+    async def list_postgres(self, *, name: str | Sequence[str] | None = None) -> list[JSON]:
+        """GET /postgres for the configured workspace; with `name`, only those of that name or names."""
+        params: dict[str, Any] = {**self._owner_filter(), **self._name_filter(name)}
         return await self._list("/postgres", "postgres", params)
 
     async def get_postgres(self, postgres_id: str) -> JSON:
@@ -725,10 +733,9 @@ class RenderClient:
         return result
 
     # Key Value: /key-value
-    async def list_key_value(self, *, name: str | None = None) -> list[JSON]:
-        params: dict[str, Any] = dict(self._owner_filter())
-        if name is not None:
-            params["name"] = name
+    async def list_key_value(self, *, name: str | Sequence[str] | None = None) -> list[JSON]:
+        """GET /key-value for the configured workspace; with `name`, only those of that name or names."""
+        params: dict[str, Any] = {**self._owner_filter(), **self._name_filter(name)}
         return await self._list("/key-value", "keyValue", params)
 
     async def get_key_value(self, key_value_id: str) -> JSON:
@@ -767,11 +774,10 @@ class RenderClient:
         return await self._json("GET", f"/key-value/{key_value_id}/connection-info")
 
     # Env groups: /env-groups
-    async def list_env_groups(self, *, name: str | None = None) -> list[JSON]:
-        """GET /env-groups: a bare array of schemas.envGroupMeta (no env vars; see `get_env_group`)."""
-        params: dict[str, Any] = dict(self._owner_filter())
-        if name is not None:
-            params["name"] = name
+    async def list_env_groups(self, *, name: str | Sequence[str] | None = None) -> list[JSON]:
+        """GET /env-groups: a bare array of schemas.envGroupMeta (no env vars; see `get_env_group`); with
+        `name`, only those of that name or names."""
+        params: dict[str, Any] = {**self._owner_filter(), **self._name_filter(name)}
         return await self._list("/env-groups", None, params)
 
     async def get_env_group(self, env_group_id: str) -> JSON:
@@ -831,11 +837,10 @@ class RenderClient:
         await self.request("DELETE", f"/env-groups/{env_group_id}/secret-files/{name}")
 
     # Projects and environments: /projects, /environments (schemas.project, schemas.environment)
-    async def list_projects(self, *, name: str | None = None) -> list[JSON]:
-        """GET /projects in the workspace: schemas.project (`environmentIds`)."""
-        params: dict[str, Any] = dict(self._owner_filter())
-        if name is not None:
-            params["name"] = name
+    async def list_projects(self, *, name: str | Sequence[str] | None = None) -> list[JSON]:
+        """GET /projects in the workspace, optionally only those named one of `name` (openapi.json
+        nameParam: `name=a,b`): schemas.project (`environmentIds`)."""
+        params: dict[str, Any] = {**self._owner_filter(), **self._name_filter(name)}
         return await self._list("/projects", "project", params)
 
     async def get_project(self, project_id: str) -> JSON:
