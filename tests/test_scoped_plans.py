@@ -225,3 +225,22 @@ def test_the_name_filter_takes_several_names(sim: Sim) -> None:
     names = [parse_qs(e["query"]).get("name") for e in exchanges_since(sim, 0) if e["path"] == "/v1/env-groups"
              and e["method"] == "GET"][-3:]
     assert names == [["alpha,gamma"], ["beta"], None]
+
+
+def test_a_scoped_plan_refuses_a_project_name_that_exists_live_but_is_not_recorded(sim: Sim, fleet: Path) -> None:
+    """Issues 14 and 15 together: a new tenant's Render project is looked up by name (GET /projects with
+    the `name` filter), so a project made by hand under that name stops the plan as a service would."""
+    (fleet / "tenants" / "umbrella.yaml").write_text("name: Umbrella Corporation\nslug: umbrella\nblueprint: base_crm\n")
+    with sim.http() as http:
+        answer = http.post("/projects", json={"name": "base_crm-umbrella", "ownerId": sim.owner_id,
+                                              "environments": [{"name": "production"}]})
+        assert answer.status_code == 201, answer.text
+        taken = answer.json()["id"]
+    start = sim.exchanges()
+    result = plan("--tenant", "umbrella")
+    assert result.code == 1, result.output
+    assert (f"project 'base_crm-umbrella' ({taken}) already exists in the workspace but "
+            f"{LOCK} does not record it for tenant 'umbrella'") in result.err
+    lists = [e for e in exchanges_since(sim, start) if e["path"] == "/v1/projects"]
+    assert [parse_qs(e["query"])["name"] for e in lists] == [["base_crm-umbrella"]]
+    assert unfiltered_lists(sim, start) == []
