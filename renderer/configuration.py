@@ -20,6 +20,7 @@ from renderer.blueprint.model import Blueprint, resource_kind, resources
 from renderer.blueprint.render import load_blueprint_file, render_tenant
 from renderer.blueprint.validate import SchemaValidator, compile_schema, validate
 from renderer.errors import Finding, RendererError, ValidationFailed, errors_in
+from renderer.release import LoadedRelease, check_release, load_release
 from renderer.resources import DesiredResource, suffixed
 from renderer.tenant import TenantFile, discover, load_tenant
 from renderer.translate import secret_findings, translate
@@ -47,6 +48,8 @@ class Configuration:
 
     tenants: dict[str, TenantConfig] = field(default_factory=dict)
     warnings: list[Finding] = field(default_factory=list)
+    # releases.yaml beside the tenants directory (None: the fleet's versions are not managed).
+    release: LoadedRelease | None = None
 
     def desired(self) -> list[DesiredResource]:
         return [r for t in self.tenants.values() for r in t.resources]
@@ -201,6 +204,24 @@ def no_tenant_files(tenants_dir: Path, lockfile: Path, recorded: Iterable[str], 
             f"({shown}), which `renderer plan` shows torn down.")
 
 
+def release_path(tenants_dir: Path) -> Path:
+    """The release file: `releases.yaml` beside the tenants directory (the repository root)."""
+    return tenants_dir.parent / "releases.yaml"
+
+
+def check_release_file(tenants_dir: Path, rendered: dict[str, RenderedTenant]) -> tuple[list[Finding],
+                                                                                        LoadedRelease | None]:
+    """Load releases.yaml (beside `tenants_dir`) and check it against the tenants that loaded. Returns its
+    findings and the loaded file (None when there is none or it does not parse)."""
+    try:
+        loaded = load_release(release_path(tenants_dir))
+    except ValidationFailed as exc:
+        return exc.findings, None
+    if loaded is None:
+        return [], None
+    return check_release(loaded, {slug: t.file for slug, t in rendered.items()}), loaded
+
+
 def load_configuration(
     tenants_dir: Path, blueprints_dir: Path, schema: SchemaValidator | None, *, strict: bool = False,
 ) -> Configuration:
@@ -210,9 +231,11 @@ def load_configuration(
     `RendererError` from translation for Blueprint features renderer does not manage yet.
     """
     findings, rendered = check_tenants(discover(tenants_dir), blueprints_dir, schema, strict=strict)
+    release_findings, release = check_release_file(tenants_dir, rendered)
+    findings += release_findings
     if errors_in(findings):
         raise ValidationFailed(findings)
-    config = Configuration(warnings=findings)
+    config = Configuration(warnings=findings, release=release)
     for slug, tenant in rendered.items():
         config.tenants[slug] = TenantConfig(tenant.file, tenant.blueprint,
                                             translate(tenant.file.tenant, tenant.blueprint))

@@ -63,7 +63,7 @@ def test_lockfile_is_deterministic_json(sim: Sim, project: Path) -> None:
     text = (project / LOCK).read_text()
     data = json.loads(text)
     assert text == json.dumps(data, sort_keys=True, indent=2) + "\n"
-    assert data["version"] == 2 and data["renderer_version"] == RENDERER_VERSION
+    assert data["version"] == 3 and data["renderer_version"] == RENDERER_VERSION
     acme = data["tenants"]["acme-corp"]
     assert acme["blueprint"] == "base_crm"
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", acme["blueprint_digest"])

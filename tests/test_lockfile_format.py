@@ -1,7 +1,8 @@
 """Issue 10: the lockfile format grows by versions. A version-1 lockfile (tests/data/render.lock.v1.json,
 written by `renderer apply` of renderer 0.1 before format version 2: three tenants, each with a web
-service, a worker, Postgres, a custom domain and a disk) reads as version 2, is written as version 2,
-merges with version-2 lockfiles, and a lockfile of a newer format is refused with the release to use."""
+service, a worker, Postgres, a custom domain and a disk) and a version-2 one (tests/data/render.lock.v2.json)
+read as the current version (3), are written as it, merge with current lockfiles, and a lockfile of a
+newer format is refused with the release to use."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ def _without_versions(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in ("version", "renderer_version")}
 
 
-def test_a_version_1_lockfile_reads_as_version_2_and_is_written_as_version_2(tmp_path: Path) -> None:
+def test_a_version_1_lockfile_reads_and_is_written_as_the_current_version(tmp_path: Path) -> None:
     text = V1.read_text()
     old = json.loads(text)
     assert old["version"] == 1 and "renderer_version" not in old
     lockfile = loads(text, str(V1))
-    assert (lockfile.version, lockfile.renderer_version) == (2, None)
+    assert (lockfile.version, lockfile.renderer_version) == (3, None)
     assert sorted(lockfile.tenants) == ["acme-corp", "globex", "initech"]
     globex = lockfile.tenants["globex"]
     assert globex.resources["disk.backboneos-backend"].parent == "web_service.backboneos-backend"
@@ -41,7 +42,7 @@ def test_a_version_1_lockfile_reads_as_version_2_and_is_written_as_version_2(tmp
     path.write_text(text)
     write(path, load(path))
     new = json.loads(path.read_text())
-    assert (new["version"], new["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION) == (2, RENDERER_VERSION)
+    assert (new["version"], new["renderer_version"]) == (FORMAT_VERSION, RENDERER_VERSION) == (3, RENDERER_VERSION)
     assert _without_versions(new) == _without_versions(old)  # nothing else changes
     assert load(path) == lockfile.model_copy(update={"renderer_version": RENDERER_VERSION})
 
@@ -50,19 +51,20 @@ def test_one_migration_per_version_step() -> None:
     assert sorted(MIGRATIONS) == list(range(1, FORMAT_VERSION))
     upgraded = MIGRATIONS[1](json.loads(V1.read_text()))
     assert (upgraded["version"], upgraded["renderer_version"]) == (2, None)
+    assert MIGRATIONS[2](upgraded) == {**upgraded, "version": 3}  # the release fields are optional
 
 
 def test_a_lockfile_of_a_newer_format_names_the_release_that_wrote_it(tmp_path: Path) -> None:
     path = tmp_path / LOCK
-    path.write_text(json.dumps({"version": 3, "renderer_version": "9.1.0", "tenants": {}, "projects": {}}))
+    path.write_text(json.dumps({"version": 4, "renderer_version": "9.1.0", "tenants": {}, "projects": {}}))
     try:
         load(path)
     except RendererError as exc:
-        assert exc.message == (f"lockfile {path} is format version 3, written by renderer 9.1.0; this renderer "
-                               f"({RENDERER_VERSION}) reads format versions up to 2")
+        assert exc.message == (f"lockfile {path} is format version 4, written by renderer 9.1.0; this renderer "
+                               f"({RENDERER_VERSION}) reads format versions up to 3")
         assert exc.hint is not None and exc.hint.startswith("upgrade renderer to 9.1.0 or later")
     else:
-        raise AssertionError("a version-3 lockfile was read")
+        raise AssertionError("a version-4 lockfile was read")
     path.write_text(json.dumps({"tenants": {}}))
     try:
         load(path)
@@ -89,16 +91,16 @@ def test_plan_and_apply_upgrade_a_version_1_lockfile_in_place(sim: Sim, project:
     changed = apply()
     assert changed.code == 0, changed.output
     assert "Apply complete! Resources: 0 created, 1 updated" in changed.out
-    assert (lock(project)["version"], lock(project)["renderer_version"]) == (2, RENDERER_VERSION)
+    assert (lock(project)["version"], lock(project)["renderer_version"]) == (3, RENDERER_VERSION)
     assert lock(project)["tenants"]["acme-corp"] == current["tenants"]["acme-corp"]
 
 
 def test_newer_lockfile_stops_plan_before_any_api_call(sim: Sim, project: Path) -> None:
-    (project / LOCK).write_text(json.dumps({"version": 3, "renderer_version": "9.1.0", "tenants": {}}))
+    (project / LOCK).write_text(json.dumps({"version": 4, "renderer_version": "9.1.0", "tenants": {}}))
     before = len(sim.record.read_text().splitlines()) if sim.record.exists() else 0
     result = plan()
     assert result.code == 1
-    assert "is format version 3, written by renderer 9.1.0" in result.err
+    assert "is format version 4, written by renderer 9.1.0" in result.err
     assert "hint: upgrade renderer to 9.1.0 or later" in result.err
     assert (len(sim.record.read_text().splitlines()) if sim.record.exists() else 0) == before
 
@@ -106,7 +108,7 @@ def test_newer_lockfile_stops_plan_before_any_api_call(sim: Sim, project: Path) 
 def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
     """`renderer ci apply` rebases its lockfile onto the deploy branch (`lockcommit.merge_lockfiles`): the
     run checked out a version-1 lockfile, main moved on with another version-1 commit (an older
-    renderer), and this run's lockfile is version 2. The merge keeps both sides' tenants."""
+    renderer), and this run's lockfile is the current version. The merge keeps both sides' tenants."""
     repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
     lock_path = Path(str(repo.working_tree_dir)) / LOCK
 
@@ -124,7 +126,7 @@ def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
 
     base = lockfile_at(start, LOCK)
     theirs = lockfile_at(tip, LOCK)
-    assert base.version == theirs.version == 2
+    assert base.version == theirs.version == 3
     ours = base.model_copy(deep=True)  # this run changed acme-corp
     ours.tenants["acme-corp"].status = "failed"
     ours.tenants["acme-corp"].commit = "c" * 40
@@ -135,5 +137,25 @@ def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
     assert merged.tenants["acme-corp"].commit == "c" * 40
     assert merged.tenants["globex"] == base.tenants["globex"]
     written = json.loads(merged.dumps())
-    assert (written["version"], written["renderer_version"]) == (2, RENDERER_VERSION)
+    assert (written["version"], written["renderer_version"]) == (3, RENDERER_VERSION)
     assert written["tenants"]["globex"] == v1["tenants"]["globex"]
+
+
+V2 = ROOT / "tests" / "data" / "render.lock.v2.json"
+
+
+def test_a_version_2_lockfile_reads_as_version_3_without_release_fields(tmp_path: Path) -> None:
+    """Issue 16: format version 3 adds the fleet release fields, all optional; a version-2 file (the
+    version-1 fixture as renderer 0.2 wrote it) reads with none of them and is written as version 3."""
+    old = json.loads(V2.read_text())
+    assert old["version"] == 2
+    lockfile = loads(V2.read_text(), str(V2))
+    assert (lockfile.version, lockfile.renderer_version) == (3, "0.2.0")
+    assert lockfile.rollout is None and lockfile.failed_releases == []
+    assert all(t.release is None for t in lockfile.tenants.values())
+    path = tmp_path / LOCK
+    path.write_text(V2.read_text())
+    write(path, load(path))
+    new = json.loads(path.read_text())
+    assert new["version"] == 3 and "rollout" not in new and "failed_releases" not in new
+    assert _without_versions(new) == _without_versions(old)
