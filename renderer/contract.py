@@ -318,12 +318,12 @@ class Contract:
         parts, names = self._parts(schema, parent, context)
         problems: list[str] = []
         if isinstance(instance, dict):
-            properties: dict[str, Any] = {}
+            properties: dict[str, list[Any]] = {}
             required: set[str] = set()
             open_object = False
             for part in parts:
                 for key, sub in (part.get("properties") or {}).items():
-                    properties.setdefault(key, sub)
+                    properties.setdefault(key, []).append(sub)
                 required |= set(part.get("required") or [])
                 if part.get("additionalProperties") not in (None, False):
                     open_object = True
@@ -332,7 +332,11 @@ class Contract:
             for key, value in instance.items():
                 at = f"{where}/{key}" if where else key
                 if key in properties:
-                    problems += self.undocumented(properties[key], value, context, instance, at, depth + 1)
+                    # Several branches (an unselected oneOf) may document the key: the one that fits best.
+                    candidates: list[list[str]] = [self.undocumented(sub, value, context, instance, at, depth + 1)
+                                                   for sub in properties[key]]
+                    fewest = sorted(candidates, key=len)[0]
+                    problems += fewest
                 elif not open_object and key not in required and not any(
                         (name, key) in UNDOCUMENTED_ALLOWED for name in names):
                     problems.append(f"{at}: not in Render's API description")

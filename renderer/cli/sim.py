@@ -13,7 +13,7 @@ import httpx
 
 from renderer.errors import RendererError
 from renderer.sim.server import serve as run_server
-from renderer.sim.store import DEPLOY_OUTCOMES
+from renderer.sim.store import DEPLOY_OUTCOMES, SERVER_FAILED
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -241,14 +241,21 @@ def rate_limits(scale: float | None, url: str | None, api_key: str | None) -> in
 
 
 @sim.command(name="deploy-outcome")
-@click.argument("outcome", type=click.Choice(DEPLOY_OUTCOMES))
+@click.argument("outcome", type=click.Choice((*DEPLOY_OUTCOMES, SERVER_FAILED)))
 @click.option("--service", "service_id", default=None, help="Only deploys of this service (srv-...).")
 @click.option("--count", type=click.IntRange(min=1), default=1, show_default=True, help="How many deploys.")
+@click.option("--commit", default=None, help="Every later deploy of this commit SHA, on any service (`live` clears).")
+@click.option("--image", default=None, help="Every later deploy of this image digest or reference.")
+@click.option("--delay", type=click.FloatRange(min=0), default=None,
+              help=f"Seconds from live to the server_failed event ({SERVER_FAILED}; default 30).")
 @admin_options
-def deploy_outcome(outcome: str, service_id: str | None, count: int, url: str | None, api_key: str | None) -> int:
-    """Make the next deploys end in OUTCOME."""
-    return _admin(url, api_key, "POST", "/_sim/deploy-outcomes",
-                  {"outcome": outcome, "serviceId": service_id, "count": count})
+def deploy_outcome(outcome: str, service_id: str | None, count: int, commit: str | None, image: str | None,
+                   delay: float | None, url: str | None, api_key: str | None) -> int:
+    """Make the next deploys (or every deploy of a version) end in OUTCOME."""
+    body: dict[str, object] = {"outcome": outcome, "serviceId": service_id, "count": count}
+    if commit or image:
+        body.update(commit=commit, image=image, delaySeconds=delay)
+    return _admin(url, api_key, "POST", "/_sim/deploy-outcomes", body)
 
 
 @sim.command()

@@ -32,6 +32,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -56,6 +57,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.render.com/v1"
 PAGE_LIMIT = 100  # the largest page Render serves (openapi.json: components.parameters.limitParam)
+
+
+def rfc3339(moment: datetime | str) -> str:
+    """A query time as Render takes it (`2026-12-02T20:01:02.000123Z`): a datetime (naive means UTC)
+    or a string passed as given."""
+    if isinstance(moment, str):
+        return moment
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 TIMEOUT_SECONDS = 30.0
 DEFAULT_PARALLELISM = 8
 
@@ -522,35 +533,65 @@ class RenderClient:
     async def delete_secret_file(self, service_id: str, name: str) -> None:
         await self.request("DELETE", f"/services/{service_id}/secret-files/{name}")
 
-    # Deploys
-    async def trigger_deploy(self, service_id: str, *, clear_cache: bool = False,
-                             commit_id: str | None = None) -> JSON | None:
-        """POST /services/{id}/deploys. Returns the deploy: Render's (201), or, when Render queued it behind
+    # Deploys, rollback, events (fleet releases: deploy a given version, roll it back, watch its health)
+    async def trigger_deploy(self, service_id: str, *, clear_cache: bool = False, commit_id: str | None = None,
+                             image_url: str | None = None) -> JSON | None:
+        """POST /services/{id}/deploys. `commit_id`: that commit of a Git-backed service (openapi.json
+        `commitId`, default the branch head; not for cron jobs); `image_url`: that image of an image-backed
+        service (`imageUrl`, e.g. `docker.io/acme/app@sha256:...`; host, repository and name must match
+        the service's image). Returns the deploy: Render's (201), or, when Render queued it behind
         a deploy in progress (202, no body; openapi.json "Queued", recorded for private services and cron
         jobs in ../shared/render/recorded/privateservice_resource__*), the newest `queued` deploy
         (GET /services/{id}/deploys?status=queued). None when no queued deploy is listed (it started
-        already, or Render dropped it as superseded)."""
+        already, or Render dropped it as superseded). Raises `RenderAPIError` (400 for a bad version)."""
         body: JSON = {}
         if clear_cache:
             body["clearCache"] = "clear"
         if commit_id:
             body["commitId"] = commit_id
+        if image_url:
+            body["imageUrl"] = image_url
         result: JSON | None = await self.request("POST", f"/services/{service_id}/deploys", json=body)
         if result is None:
             queued = await self.list_deploys(service_id, statuses=["queued"])
             return queued[0] if queued else None
         return result
 
-    async def list_deploys(self, service_id: str, *, statuses: list[str] | None = None) -> list[JSON]:
-        """GET /services/{id}/deploys (with `status` filters), newest first."""
-        params = {"status": ",".join(statuses)} if statuses else None
-        return await self._list(f"/services/{service_id}/deploys", "deploy", params)
+    async def list_deploys(self, service_id: str, *, statuses: list[str] | None = None,
+                           created_after: datetime | str | None = None) -> list[JSON]:
+        """GET /services/{id}/deploys (with `status` and `createdAfter` filters), newest first."""
+        params: dict[str, Any] = {}
+        if statuses:
+            params["status"] = ",".join(statuses)
+        if created_after is not None:
+            params["createdAfter"] = rfc3339(created_after)
+        return await self._list(f"/services/{service_id}/deploys", "deploy", params or None)
 
     async def get_deploy(self, service_id: str, deploy_id: str) -> JSON:
         return await self._json("GET", f"/services/{service_id}/deploys/{deploy_id}")
 
     async def cancel_deploy(self, service_id: str, deploy_id: str) -> JSON:
         return await self._json("POST", f"/services/{service_id}/deploys/{deploy_id}/cancel")
+
+    async def rollback(self, service_id: str, deploy_id: str) -> JSON:
+        """POST /services/{id}/rollback {deployId}: a new deploy (schemas.deploy, 201, trigger `rollback`)
+        of the commit or image of `deploy_id`, an earlier deploy of the service that was live. Counts
+        against the service's deploy budget. Raises `RenderAPIError` (400: that deploy never went live;
+        404: no such deploy)."""
+        return await self._json("POST", f"/services/{service_id}/rollback", {"deployId": deploy_id})
+
+    async def list_events(self, service_id: str, start_time: datetime | str, end_time: datetime | str | None = None,
+                          types: list[str] | None = None) -> list[JSON]:
+        """GET /services/{id}/events from `start_time` to `end_time` (default now), every page, newest
+        first: schemas.serviceEventWithCursor's `event` objects `{id, timestamp, serviceId, type,
+        details}`. `types` filters by event type (openapi.json eventTypeParam, e.g. `server_failed`,
+        `deploy_ended`). Give `start_time` always: Render's default window is the last hour only."""
+        params: dict[str, Any] = {"startTime": rfc3339(start_time)}
+        if end_time is not None:
+            params["endTime"] = rfc3339(end_time)
+        if types:
+            params["type"] = list(types)  # one type per parameter, repeated (the parameter is a string)
+        return await self._list(f"/services/{service_id}/events", "event", params)
 
     # Static site headers and routes
     async def list_headers(self, service_id: str) -> list[JSON]:

@@ -13,6 +13,7 @@ gives the service rows):
     create_key_value       POST /key-value                                       20 per hour
     create_custom_domain   POST /services/{id}/custom-domains                    50 per hour
     service_action         PATCH /services/{id}, POST /services/{id}/deploys,    10 per minute per service
+                           POST /services/{id}/rollback (a deploy too),
                            POST /services/{id}/suspend, .../resume, .../scale
 
 Every Render response carries `Ratelimit-Limit`, `Ratelimit-Remaining` and `Ratelimit-Reset` for the
@@ -67,7 +68,7 @@ HOURLY_CREATES = (Bucket.CREATE_SERVICE, Bucket.CREATE_POSTGRES, Bucket.CREATE_K
 _CREATES = {"/services": Bucket.CREATE_SERVICE, "/postgres": Bucket.CREATE_POSTGRES,
             "/key-value": Bucket.CREATE_KEY_VALUE}
 _DOMAINS = re.compile(r"^/services/[^/]+/custom-domains$")
-_SERVICE_ACTION = re.compile(r"^/services/(?P<id>[^/]+)(?:/(?P<action>deploys|suspend|resume|scale))?$")
+_SERVICE_ACTION = re.compile(r"^/services/(?P<id>[^/]+)(?:/(?P<action>deploys|rollback|suspend|resume|scale))?$")
 
 
 def classify(method: str, path: str) -> tuple[Bucket, str]:

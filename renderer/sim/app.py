@@ -8,6 +8,12 @@ Render's OpenAPI description when it is available (400 with the first problems),
 409 for a second service with the same name in the workspace, 402 for a paid plan in a workspace without
 payment details, and Render's rate limits (`renderer.sim.ratelimit`).
 
+Deploys carry a commit (the trigger's `commitId`, else the branch head) or an image (the trigger's
+`imageUrl`, else the service's image; `image.sha` is the digest). `POST /v1/services/{id}/rollback` starts a
+deploy of an earlier live deploy's version (trigger `rollback`, no build). `GET /v1/services/{id}/events`
+derives deploy_started, build_started/ended, pre_deploy_started/ended, deploy_ended and server_failed
+events from the deploys' timelines (window `startTime`-`endTime`, default the last hour; `type` filter).
+
 Every `/v1` request first passes `SimASGI`: injected latency and faults (`renderer.sim.faults`), then the
 rate limiter, then the route; it counts answers per endpoint and status for `/_sim/stats`.
 
@@ -31,7 +37,19 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
                                     of the workspace would
     POST   /_sim/deploy-outcomes    {"outcome": "build_failed", "serviceId"?: ..., "count"?: 1}: how the
                                     next deploys end (live, build_failed, update_failed,
-                                    pre_deploy_failed, canceled, deactivated)
+                                    pre_deploy_failed, canceled, deactivated).
+                                    {"outcome", "commit": SHA} or {"outcome", "image": digest or ref}:
+                                    every later deploy of that version ends so, on any service,
+                                    until another rule for it (`live` clears it); one more outcome
+                                    there, `server_failed_after_live` with "delaySeconds"? (30): the
+                                    deploy goes live, then a `server_failed` event comes that long
+                                    after (unless a newer deploy is live by then). Answers
+                                    {"queued": [...], "versions": [...]}
+    POST   /_sim/deploy-timing      {"seconds": N | null}: later deploys take N s from start to live
+                                    (each step scaled alike); null: the recorded 30 s
+    POST   /_sim/push               {"repo", "branch"? (main), "commit"? (random)}: a new head for the
+                                    branch, which deploys without a `commitId` build; services on it
+                                    with `autoDeployTrigger: commit` start a deploy (`new_commit`)
     POST   /_sim/workspace          {"paymentDetails": false}: paid plans then answer 402
 """
 
@@ -56,11 +74,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from renderer.contract import Contract
 from renderer.sim.faults import FaultError, Faults
 from renderer.sim.ratelimit import BUDGETS, RateLimiter
-from renderer.sim.store import JSON, SimError, Store
+from renderer.sim.store import JSON, SimError, Store, parse_time
 
 Handler = Callable[[Request, Any], Any]
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+DEPLOY_TIME_FILTERS = ("createdBefore", "createdAfter", "updatedBefore", "updatedAfter", "finishedBefore",
+                       "finishedAfter")
 
 
 class Recorder:
@@ -316,7 +336,15 @@ class SimApp:
             return [{"cursor": f["name"], "secretFile": f} for f in s.replace_secret_files(sid(request), body)]
 
         def deploy_list(request: Request, _: Any) -> Any:
-            return paginate(request, s.list_deploys(sid(request), q(request, "status")), "deploy", by_id)
+            times = {name: parse_time(value) for name in DEPLOY_TIME_FILTERS
+                     if (value := one(request, name)) is not None}
+            return paginate(request, s.list_deploys(sid(request), q(request, "status"), times), "deploy", by_id)
+
+        def event_list(request: Request, _: Any) -> Any:
+            start, end = one(request, "startTime"), one(request, "endTime")
+            items = s.list_events(sid(request), q(request, "type"), None if start is None else parse_time(start),
+                                  None if end is None else parse_time(end))
+            return paginate(request, items, "event", by_id)
 
         def deploy_create(request: Request, body: Any) -> Any:
             deploy = s.create_deploy(sid(request), body)
@@ -418,8 +446,11 @@ class SimApp:
 
         def outcomes(request: Request, body: Any) -> Any:
             body = body or {}
-            s.force_outcome(str(body.get("outcome")), body.get("serviceId"), int(body.get("count", 1)))
-            return {"queued": s.state["deployOutcomes"]}
+            delay = body.get("delaySeconds")
+            s.force_outcome(str(body.get("outcome")), body.get("serviceId"), int(body.get("count", 1)),
+                            commit=body.get("commit"), image=body.get("image"),
+                            delay=None if delay is None else float(delay))
+            return s.outcomes_json()
 
         svc_ctx = self._service_context
         a = "admin"
@@ -460,6 +491,9 @@ class SimApp:
              lambda r, b: s.get_deploy(sid(r), pp(r, "deployId")), 200, None),
             ("POST", "/v1/services/{serviceId}/deploys/{deployId}/cancel",
              lambda r, b: s.cancel_deploy(sid(r), pp(r, "deployId")), 200, None),
+            ("POST", "/v1/services/{serviceId}/rollback", lambda r, b: s.rollback(sid(r), str(b["deployId"])), 201,
+             None),
+            ("GET", "/v1/services/{serviceId}/events", event_list, 200, None),
             ("GET", "/v1/services/{serviceId}/headers", header_list, 200, None),
             ("PUT", "/v1/services/{serviceId}/headers", lambda r, b: Answer(200, s.replace_headers(sid(r), b)), 200,
              None),
@@ -555,6 +589,8 @@ class SimApp:
             ("GET", "/_sim/rate-limits", lambda r, b: self.rate_limits_json(), 200, a),
             ("POST", "/_sim/rate-limits", rate_limits_post, 200, a),
             ("POST", "/_sim/deploy-outcomes", outcomes, 200, a),
+            ("POST", "/_sim/push", lambda r, b: s.push(b or {}), 200, a),
+            ("POST", "/_sim/deploy-timing", lambda r, b: s.set_deploy_timing(b or {}), 200, a),
             ("POST", "/_sim/workspace", lambda r, b: s.set_workspace(b or {}), 200, a),
         ]
         for method, path, handler, status, extra in table:

@@ -8,8 +8,8 @@ implementation:
 
     POST /v1/services, POST /v1/postgres, POST /v1/key-value (each)            20 per hour
     POST /v1/services/{id}/custom-domains                                      50 per hour
-    PATCH /v1/services/{id}, POST .../deploys, .../suspend, .../resume,
-    .../scale                                                                  10 per minute per service
+    PATCH /v1/services/{id}, POST .../deploys, .../rollback (a deploy too),
+    .../suspend, .../resume, .../scale                                         10 per minute per service
     every other POST, PUT, PATCH, DELETE                                       100 per minute
     every GET                                                                  400 per minute
 
@@ -39,7 +39,7 @@ BUDGETS: dict[str, tuple[int, float]] = {
     "get": (400, MINUTE),
 }
 _CREATES = {"/v1/services": "create_service", "/v1/postgres": "create_postgres", "/v1/key-value": "create_key_value"}
-_ACTION = re.compile(r"^/v1/services/([^/]+)(/deploys|/suspend|/resume|/scale)?$")
+_ACTION = re.compile(r"^/v1/services/([^/]+)(/deploys|/rollback|/suspend|/resume|/scale)?$")
 _DOMAINS = re.compile(r"^/v1/services/[^/]+/custom-domains$")
 
 

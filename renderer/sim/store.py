@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
 import tempfile
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,10 @@ SCALABLE = frozenset({"web_service", "private_service", "background_worker"})
 DOMAIN_SERVICES = frozenset({"web_service", "static_site"})
 SHORT_TYPE = {"static_site": "static", "web_service": "web", "private_service": "pserv",
               "background_worker": "worker", "cron_job": "cron"}
+# A version that goes live, then its server fails (POST /_sim/deploy-outcomes with a commit or image).
+SERVER_FAILED = "server_failed_after_live"
+SERVER_FAILED_DELAY = 30.0  # seconds after going live, unless `delaySeconds` says otherwise
+RECORDED_DEPLOY_SECONDS = 30.0  # start to live in DEPLOY_TIMELINE; POST /_sim/deploy-timing rescales it
 DEPLOY_OUTCOMES = ("live", "build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated")
 # Seconds after creation at which a deploy enters each status, by outcome (module docstring): a deploy
 # that builds, one of an image (nothing to build), one of an image with a pre-deploy command.
@@ -82,6 +88,10 @@ PAYMENT_MESSAGE = "You must enter payment information to perform this request."
 KEY_VALUE_VERSION = "8.1.4"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+# The deprecated integer `status` that build_ended, pre_deploy_ended and deploy_ended details still require
+# (openapi.json); no recording shows its values, so these are the simulator's own.
+_EVENT_STATUS = {"succeeded": 2, "failed": 3, "canceled": 4}
 
 
 class SimError(Exception):
@@ -127,6 +137,26 @@ def normalise_image(reference: str) -> str:
     return f"{registry}/{path}{digest}"
 
 
+def _repository(reference: str) -> str:
+    """A normalised image reference without its tag or digest (`docker.io/library/nginx`)."""
+    name = reference.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}"
+
+
+def parse_time(value: str) -> float:
+    """Epoch seconds of an RFC 3339 timestamp or of a number of epoch seconds (openapi.json's
+    startTime / endTime say both). Raises SimError(400) otherwise."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise SimError(400, f"invalid time {value!r}: give an RFC 3339 timestamp") from None
+
+
 def _start_of(deploy: JSON) -> float:
     """When a deploy started or starts (a queued one later than it was created)."""
     return float(deploy["_start"] if "_start" in deploy else deploy["_created"])
@@ -163,7 +193,8 @@ class Store:
             "workspace": {"paymentDetails": True},
             "services": {}, "envVars": {}, "secretFiles": {}, "deploys": {}, "customDomains": {}, "disks": {},
             "postgres": {}, "postgresSecrets": {}, "postgresExports": {},
-            "keyValue": {}, "keyValueSecrets": {}, "envGroups": {}, "deployOutcomes": [],
+            "keyValue": {}, "keyValueSecrets": {}, "envGroups": {}, "deployOutcomes": [], "versionOutcomes": [],
+            "branchHeads": {}, "deployTiming": {"seconds": None},
             "headers": {}, "routes": {}, "projects": {}, "environments": {},
         }
 
@@ -678,21 +709,57 @@ class Store:
             self.save()
 
     # Deploys
-    def force_outcome(self, outcome: str, service_id: str | None = None, count: int = 1) -> None:
-        """The next `count` deploys (of `service_id`, or of any service) end in `outcome`."""
-        if outcome not in DEPLOY_OUTCOMES:
-            raise SimError(400, f"outcome must be one of {', '.join(DEPLOY_OUTCOMES)}")
+    def force_outcome(self, outcome: str, service_id: str | None = None, count: int = 1, *,
+                      commit: str | None = None, image: str | None = None, delay: float | None = None) -> None:
+        """How deploys end. Without a version selector: the next `count` deploys (of `service_id`, or of
+        any service) end in `outcome`. With `commit` (a commit SHA) or `image` (an image digest or
+        reference): every later deploy of that version, of any service, until another rule for the same
+        version replaces it (`live` clears it). `server_failed_after_live` goes live and emits a
+        `server_failed` event `delay` seconds later (default `SERVER_FAILED_DELAY`)."""
+        allowed = (*DEPLOY_OUTCOMES, SERVER_FAILED)
+        if outcome not in allowed:
+            raise SimError(400, f"outcome must be one of {', '.join(allowed)}")
+        if commit and image:
+            raise SimError(400, "give commit or image, not both")
+        if delay is not None and delay < 0:
+            raise SimError(400, "delaySeconds must be >= 0")
         with self.lock:
-            self.state["deployOutcomes"] += [{"serviceId": service_id, "outcome": outcome}] * max(1, count)
+            if commit or image:
+                key = {"commit": commit} if commit else {"image": image}
+                rules = [r for r in self.state["versionOutcomes"] if {k: r.get(k) for k in key} != key]
+                if outcome != "live":
+                    rules.append({**key, "outcome": outcome,
+                                  "delaySeconds": SERVER_FAILED_DELAY if delay is None else delay})
+                self.state["versionOutcomes"] = rules
+            elif outcome == SERVER_FAILED:
+                raise SimError(400, f"{SERVER_FAILED} needs a commit or image selector")
+            else:
+                self.state["deployOutcomes"] += [{"serviceId": service_id, "outcome": outcome}] * max(1, count)
             self.save()
 
-    def _next_outcome(self, service_id: str) -> str:
+    def outcomes_json(self) -> JSON:
+        return {"queued": self.state["deployOutcomes"], "versions": self.state["versionOutcomes"]}
+
+    def _next_outcome(self, service_id: str, deploy: JSON) -> None:
+        """Sets the deploy's `_outcome` (and `_serverFailedAfter`): a rule for its version first, else
+        the queue of forced outcomes, else the simulator's default."""
+        commit = (deploy.get("_commit") or {}).get("id")
+        image = deploy.get("_image") or {}
+        for rule in self.state["versionOutcomes"]:
+            if (rule.get("commit") and rule["commit"] == commit) or (
+                    rule.get("image") and rule["image"] in (image.get("sha"), image.get("ref"))):
+                if rule["outcome"] == SERVER_FAILED:
+                    deploy["_outcome"], deploy["_serverFailedAfter"] = "live", float(rule["delaySeconds"])
+                else:
+                    deploy["_outcome"] = rule["outcome"]
+                return
         queue: list[JSON] = self.state["deployOutcomes"]
         for index, forced in enumerate(queue):
             if forced["serviceId"] in (None, service_id):
                 del queue[index]
-                return str(forced["outcome"])
-        return self.default_outcome
+                deploy["_outcome"] = str(forced["outcome"])
+                return
+        deploy["_outcome"] = self.default_outcome
 
     def _timeline(self, service: JSON) -> str:
         details = service["serviceDetails"]
@@ -706,31 +773,69 @@ class Store:
         outcome = str(deploy["_outcome"])
         timeline = deploy.get("_timeline", "build")
         if timeline == "instant":
-            return [(0, "live")] if outcome == "live" else IMAGE_TIMELINE[outcome]
-        table = {"build": DEPLOY_TIMELINE, "image": IMAGE_TIMELINE, "image_pre": PRE_DEPLOY_IMAGE_TIMELINE}
-        return table[str(timeline)][outcome]
+            steps = [(0.0, "live")] if outcome == "live" else IMAGE_TIMELINE[outcome]
+        else:
+            table = {"build": DEPLOY_TIMELINE, "image": IMAGE_TIMELINE, "image_pre": PRE_DEPLOY_IMAGE_TIMELINE}
+            steps = table[str(timeline)][outcome]
+        scale = float(deploy.get("_scale", 1.0))
+        return steps if scale == 1.0 else [(offset * scale, name) for offset, name in steps]
+
+    def set_deploy_timing(self, body: JSON) -> JSON:
+        """POST /_sim/deploy-timing {"seconds": N}: deploys created from now on take N seconds from start
+        to live (every step of their timeline scaled alike; a failure ends as far in); `null` restores
+        the recorded 30 s."""
+        seconds = body.get("seconds")
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                                    or seconds <= 0):
+            raise SimError(400, "seconds must be a positive number or null")
+        with self.lock:
+            self.state["deployTiming"] = {"seconds": seconds}
+            self.save()
+            return {"seconds": seconds}
 
     def _in_progress(self, service_id: str, now: float) -> list[JSON]:
         return [d for d in self.state["deploys"].get(service_id, []) if self._status(d, now)[1] is None]
 
-    def _new_deploy(self, service_id: str, trigger: str, *, queue: bool = False) -> JSON:
-        """A deploy of the service's current source. `queue`: it starts when the deploys in progress
-        end (status `queued` until then)."""
+    def branch_head(self, repo: str | None, branch: str | None) -> str:
+        """The commit at the head of a repository's branch: set by POST /_sim/push, else a fixed SHA."""
+        key = f"{repo}@{branch}"
+        head = self.state["branchHeads"].get(key)
+        return str(head) if head else hashlib.sha1(key.encode()).hexdigest()
+
+    def _new_deploy(self, service_id: str, trigger: str, *, queue: bool = False, commit_id: str | None = None,
+                    image_url: str | None = None, rollback_of: JSON | None = None) -> JSON:
+        """A deploy of `commit_id` / `image_url` (the trigger's `commitId` / `imageUrl`), of the deploy
+        `rollback_of` (a rollback: its commit or image, nothing to build), or else of the service's
+        current source (its branch head, or its configured image). `queue`: it starts when the deploys
+        in progress end (status `queued` until then)."""
         service = self._service(service_id)
         now = self.clock.now()
+        timeline = self._timeline(service)
         deploy: JSON = {"id": new_id("dep"), "trigger": trigger, "createdAt": self.clock.iso(now),
-                        "_created": now, "_outcome": self._next_outcome(service_id), "_start": now,
-                        "_timeline": self._timeline(service)}
+                        "_created": now, "_start": now, "_timeline": timeline}
+        if rollback_of is not None:
+            deploy["_rollbackOf"] = rollback_of["id"]
+            deploy["_timeline"] = "instant" if timeline == "instant" else "image"
+            if "_image" in rollback_of:
+                deploy["_image"] = dict(rollback_of["_image"])
+            else:
+                deploy["_commit"] = dict(rollback_of["_commit"])
+        elif service.get("imagePath"):
+            ref = normalise_image(image_url) if image_url else str(service["imagePath"])
+            _, _, digest = ref.partition("@")
+            deploy["_image"] = {"ref": ref, "sha": digest or "sha256:" + hashlib.sha256(ref.encode()).hexdigest()}
+        else:
+            branch = service.get("branch", "main")
+            sha = commit_id or self.branch_head(service.get("repo"), branch)
+            message = f"Commit {sha[:7]}" if commit_id else f"Latest commit on {branch}"
+            deploy["_commit"] = {"id": sha, "message": message, "createdAt": self.clock.iso(now - 86400)}
+        self._next_outcome(service_id, deploy)
+        seconds = self.state["deployTiming"].get("seconds")
+        if seconds:
+            deploy["_scale"] = float(seconds) / RECORDED_DEPLOY_SECONDS
         if queue:
             ends = [self._planned_end(d) for d in self._in_progress(service_id, now)]
             deploy["_start"] = max([now, *ends])
-        if service.get("imagePath"):
-            digest = hashlib.sha256(str(service["imagePath"]).encode()).hexdigest()
-            deploy["_image"] = {"ref": service["imagePath"], "sha": f"sha256:{digest}"}
-        else:  # a Git-backed service: the head of its branch
-            sha = hashlib.sha1(f"{service.get('repo')}@{service.get('branch')}".encode()).hexdigest()
-            deploy["_commit"] = {"id": sha, "message": f"Latest commit on {service.get('branch', 'main')}",
-                                 "createdAt": self.clock.iso(now - 86400)}
         self.state["deploys"].setdefault(service_id, []).append(deploy)
         return deploy
 
@@ -751,6 +856,13 @@ class Store:
                 ended = start + offset if name in DEPLOY_ENDED else None
         return status, ended
 
+    def _superseded_at(self, service_id: str, deploy: JSON) -> float | None:
+        """When a newer deploy of the service went live (the end of this one's time as the live deploy)."""
+        times = [end for later in self.state["deploys"].get(service_id, [])
+                 if later["_created"] > deploy["_created"]
+                 for status, end in [self._status(later, math.inf)] if status == "live" and end is not None]
+        return min(times) if times else None
+
     def _deploy_view(self, service_id: str, deploy: JSON) -> JSON:
         """schemas.deploy as recorded: `commit` (null for an image), `image` {ref, sha} for an image,
         `finishedAt` null until it ends, `startedAt` once a builder has picked it up (1 s after it
@@ -766,32 +878,72 @@ class Store:
             view["startedAt"] = self.clock.iso(start)
         view["finishedAt"] = None if ended is None else self.clock.iso(ended)
         if status == "live":
-            for later in self.state["deploys"].get(service_id, []):
-                if later["_created"] > deploy["_created"] and self._status(later, now)[0] == "live":
-                    status = "deactivated"
-                    break
+            superseded = self._superseded_at(service_id, deploy)
+            if superseded is not None and superseded <= now:
+                status = "deactivated"
         view["status"] = status
         view["updatedAt"] = view["finishedAt"] or view.get("startedAt") or view["createdAt"]
         return view
 
+    def _check_image_url(self, service: JSON, image_url: str) -> None:
+        """openapi.json (create-deploy `imageUrl`): host, repository and image name must match the
+        service's configured image; only the tag or digest may differ."""
+        if not service.get("imagePath"):
+            raise SimError(400, "imageUrl is only supported for image-backed services")
+        if _repository(normalise_image(image_url)) != _repository(str(service["imagePath"])):
+            raise SimError(400, "imageUrl must match the host, repository and image name of the service's image")
+
     def create_deploy(self, service_id: str, body: JSON | None) -> JSON | None:
         """POST /services/{id}/deploys: the new deploy (201), or None (202, queued) when a deploy of a
-        private service or cron job is already in progress (recorded in privateservice_resource__*)."""
+        private service or cron job is already in progress (recorded in privateservice_resource__*).
+        `commitId` deploys that commit (not for cron jobs, openapi.json); `imageUrl` that image."""
+        body = body or {}
         with self.lock:
             service = self._service(service_id)
             if service["suspended"] == "suspended":
                 raise SimError(400, "cannot deploy a suspended service")
-            if (body or {}).get("commitId") and service["type"] == "cron_job":
+            commit_id, image_url = body.get("commitId"), body.get("imageUrl")
+            if commit_id and service["type"] == "cron_job":
                 raise SimError(400, "commitId is not supported for cron jobs")
+            if commit_id and service.get("imagePath"):
+                raise SimError(400, "commitId is only supported for Git-backed services")
+            if image_url:
+                self._check_image_url(service, str(image_url))
             queue = service["type"] in QUEUED_TRIGGER_TYPES and bool(self._in_progress(service_id, self.clock.now()))
-            deploy = self._new_deploy(service_id, "api", queue=queue)
+            deploy = self._new_deploy(service_id, "api", queue=queue, commit_id=commit_id, image_url=image_url)
             self.save()
             return None if queue else self._deploy_view(service_id, deploy)
 
-    def list_deploys(self, service_id: str, statuses: list[str] | None = None) -> list[JSON]:
+    def rollback(self, service_id: str, deploy_id: str) -> JSON:
+        """POST /services/{id}/rollback {deployId}: a new deploy (trigger `rollback`) of that deploy's
+        commit or image, which reuses its build (update, then live; openapi.json: "Roll back deploy").
+        400 for a deploy that never went live (nothing to go back to)."""
+        with self.lock:
+            service = self._service(service_id)
+            if service["suspended"] == "suspended":
+                raise SimError(400, "cannot roll back a suspended service")
+            target = self._deploy(service_id, deploy_id)
+            status, ended = self._status(target, math.inf)
+            if status != "live" or ended is None or ended > self.clock.now():
+                raise SimError(400, f"deploy {deploy_id} never went live; only a deploy that was live can be "
+                                    "rolled back to")
+            deploy = self._new_deploy(service_id, "rollback", rollback_of=target)
+            self.save()
+            return self._deploy_view(service_id, deploy)
+
+    def list_deploys(self, service_id: str, statuses: list[str] | None = None,
+                     times: dict[str, float] | None = None) -> list[JSON]:
+        """GET /services/{id}/deploys, newest first, filtered by status and by `createdBefore`,
+        `createdAfter`, `updatedBefore`, `updatedAfter`, `finishedBefore`, `finishedAfter` (epoch
+        seconds; openapi.json list-deploys)."""
         self._service(service_id)
         views = [self._deploy_view(service_id, d) for d in reversed(self.state["deploys"].get(service_id, []))]
-        return [v for v in views if not statuses or v["status"] in statuses]
+        views = [v for v in views if not statuses or v["status"] in statuses]
+        for name, bound in (times or {}).items():
+            field, _, side = re.sub(r"(Before|After)$", r" \1", name).partition(" ")
+            views = [v for v in views if v.get(field + "At") and (
+                (parse_time(v[field + "At"]) < bound) if side == "Before" else (parse_time(v[field + "At"]) > bound))]
+        return views
 
     def _deploy(self, service_id: str, deploy_id: str) -> JSON:
         self._service(service_id)
@@ -812,6 +964,103 @@ class Store:
             deploy["_canceledAt"] = self.clock.now()
             self.save()
             return self._deploy_view(service_id, deploy)
+
+    def push(self, body: JSON) -> JSON:
+        """POST /_sim/push {repo, branch?, commit?}: a new head for the branch (a random SHA unless given).
+        Services on that repository and branch with auto-deploy on (`autoDeployTrigger: commit`) start
+        a deploy of it (trigger `new_commit`), as Render's auto-deploy does; the others do not."""
+        repo, branch = str(body["repo"]), str(body.get("branch") or "main")
+        commit = str(body.get("commit") or secrets.token_hex(20))
+        if not _FULL_SHA.match(commit):
+            raise SimError(400, "commit must be a full 40-character SHA")
+        with self.lock:
+            self.state["branchHeads"][f"{repo}@{branch}"] = commit
+            started = []
+            for service in self.state["services"].values():
+                if (service.get("repo") == repo and service.get("branch") == branch
+                        and service.get("autoDeployTrigger") == "commit" and service["suspended"] != "suspended"):
+                    started.append(self._new_deploy(service["id"], "new_commit", commit_id=commit)["id"])
+            self.save()
+            return {"commit": commit, "deployIds": started}
+
+    # Service events (GET /services/{id}/events), derived from the deploys' timelines
+    def _deploy_events(self, service_id: str, deploy: JSON, first: bool, now: float) -> list[JSON]:
+        """The events a deploy has caused by `now`, oldest first, each with its time in `_at`:
+        deploy_started at its start; build_started / build_ended around a build; pre_deploy_started /
+        pre_deploy_ended around a pre-deploy command; deploy_ended when it ends (`deployStatus`
+        succeeded, failed or canceled); and for a version set to `server_failed_after_live`, one
+        `server_failed` that long after it went live, while it is still the live deploy. Detail shapes:
+        openapi.json schemas.serviceEventWithCursor (event.details)."""
+        start = _start_of(deploy)
+        if now < start:
+            return []
+        seq: list[tuple[float, str, JSON]] = []
+        build_id = "bld-" + deploy["id"][4:]
+        rollback_of = deploy.get("_rollbackOf")
+        trigger: JSON = {"firstBuild": first, "envUpdated": False, "manual": False, "deployedByRender": False,
+                         "clearCache": False, "rollback": bool(rollback_of)}
+        if rollback_of:
+            trigger["rollbackTargetDeployId"] = rollback_of
+        if deploy.get("_commit") and deploy["trigger"] == "new_commit":
+            trigger["newCommit"] = deploy["_commit"]["id"]
+        seq.append((start, "deploy_started", {"deployId": deploy["id"], "trigger": trigger}))
+        steps = self._steps(deploy)
+        final, ended = self._status(deploy, math.inf)  # a cancel counts from `_canceledAt`
+        if "_canceledAt" in deploy:
+            steps = [(o, n) for o, n in steps if start + o < float(deploy["_canceledAt"])]
+            steps.append((float(deploy["_canceledAt"]) - start, "canceled"))
+        for (offset, name), following in zip(steps, [*steps[1:], (math.inf, "")], strict=True):
+            at, leaves = start + offset, start + following[0]
+            if name == "build_in_progress":
+                seq.append((at, "build_started", {"buildId": build_id, "trigger": trigger}))
+                verdict = {"build_failed": "failed", "canceled": "canceled"}.get(following[1], "succeeded")
+                reason: JSON = {"buildFailed": {"id": build_id}} if verdict == "failed" else {}
+                seq.append((leaves, "build_ended", {"buildId": build_id, "buildStatus": verdict, "reason": reason,
+                                                    "status": _EVENT_STATUS[verdict]}))
+            if name == "pre_deploy_in_progress":
+                run = "dce-" + deploy["id"][4:]
+                verdict = {"pre_deploy_failed": "failed", "canceled": "canceled"}.get(following[1], "succeeded")
+                seq.append((at, "pre_deploy_started", {"deployCommandExecutionId": run, "deployId": deploy["id"]}))
+                seq.append((leaves, "pre_deploy_ended", {"deployCommandExecutionId": run, "deployId": deploy["id"],
+                                                         "preDeployStatus": verdict, "reason": {},
+                                                         "status": _EVENT_STATUS[verdict]}))
+        if ended is not None:
+            ended_at = ended
+            verdict = {"live": "succeeded", "canceled": "canceled", "deactivated": "canceled"}.get(final, "failed")
+            reason = {"buildFailed": {"id": build_id}} if final == "build_failed" else {}
+            seq.append((ended_at, "deploy_ended", {"deployId": deploy["id"], "deployStatus": verdict, "reason": reason,
+                                                   "status": _EVENT_STATUS[verdict]}))
+            if final == "live" and "_serverFailedAfter" in deploy:
+                at = ended_at + float(deploy["_serverFailedAfter"])
+                superseded = self._superseded_at(service_id, deploy)
+                if superseded is None or superseded > at:
+                    instance = f"{service_id}-{deploy['id'][4:9]}"
+                    seq.append((at, "server_failed", {"instanceID": instance,
+                                                      "reason": {"evicted": False, "nonZeroExit": 1}}))
+        events = []
+        for index, (at, kind, details) in enumerate(seq):
+            if at > now:
+                continue
+            digest = hashlib.sha256(f"{deploy['id']}/{index}/{kind}".encode()).digest()
+            event_id = "evt-" + "".join(ID_ALPHABET[b % 32] for b in digest[:20])
+            events.append({"id": event_id, "timestamp": self.clock.iso(at), "serviceId": service_id, "type": kind,
+                           "details": details, "_at": at, "_order": (deploy["_created"], index)})
+        return events
+
+    def list_events(self, service_id: str, types: list[str], start: float | None, end: float | None) -> list[JSON]:
+        """GET /services/{id}/events: events between `start` (default an hour ago) and `end` (default
+        now), epoch seconds, both inclusive; of `types` when given; newest first (openapi.json
+        list-events, startTimeParam / endTimeParam)."""
+        now = self.clock.now()
+        start = now - 3600 if start is None else start
+        end = now if end is None else end
+        self._service(service_id)
+        found: list[JSON] = []
+        for index, deploy in enumerate(self.state["deploys"].get(service_id, [])):
+            found += self._deploy_events(service_id, deploy, index == 0, now)
+        found = [e for e in found if start <= e["_at"] <= end and (not types or e["type"] in types)]
+        found.sort(key=lambda e: (e["_at"], e["_order"]), reverse=True)
+        return [public(e) for e in found]
 
     # Static site headers and routes (redirect and rewrite rules)
     def _static(self, service_id: str) -> JSON:
