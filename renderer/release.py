@@ -155,7 +155,11 @@ def _error_finding(err: Any, document: YamlDocument, filename: str) -> Finding:
         return _finding(document, filename, loc, "missing-key", f"required key `{loc[-1]}` is missing",
                         _HINTS.get(top), at_key=True)
     message = str(err["msg"]).removeprefix("Value error, ")
-    return _finding(document, filename, loc, f"invalid-{top}" if top else "invalid", message, _HINTS.get(top))
+    hint = _HINTS.get(top)
+    if err["type"] == "string_type":  # a SHA of digits only reads as a number
+        message = f"`{yamlio.format_path(loc)}` must be a string, not {type(err['input']).__name__} {err['input']!r}"
+        hint = "quote the value, e.g. `commit: \"0123...\"`"
+    return _finding(document, filename, loc, f"invalid-{top}" if top else "invalid", message, hint)
 
 
 def parse_release(text: str, filename: str) -> tuple[ReleaseFile, YamlDocument]:

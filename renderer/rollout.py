@@ -59,6 +59,9 @@ DEPLOY_FAILED = frozenset({"build_failed", "update_failed", "pre_deploy_failed",
 # (`image_pull_failed`). `server_hardware_failure` is Render's host, not the version, and does not count.
 FAILURE_EVENTS = ("server_failed", "image_pull_failed")
 DEFAULT_POLL = 10.0
+# Seconds between event reads during a bake; events are read from each deploy's start, so a longer
+# interval delays a failure's detection, never hides it.
+BAKE_CHECK_EVERY = 60.0
 # Services whose code a version decides. A Git-backed cron job cannot be deployed at a commit
 # (openapi.json: `commitId` "not supported for cron jobs"), so it is left out and reported as unpinned.
 VERSIONED_KINDS = (Kind.WEB_SERVICE, Kind.PRIVATE_SERVICE, Kind.BACKGROUND_WORKER, Kind.CRON_JOB, Kind.STATIC_SITE)
@@ -190,6 +193,8 @@ class RolloutRunner:
         self.rollback_all = rollback_all
         self.report = RolloutReport()
         self.digest = self.release.release.digest()
+        # Deploy ID -> its `createdAt`, where a bake's event reads start.
+        self.started_at: dict[str, str] = {}
 
     def save(self) -> None:
         lockfile_io.write(self.path, self.lock)
@@ -216,6 +221,7 @@ class RolloutRunner:
         """Poll the deploy until it ends. Raises `_Failed` unless it is live on `target` and was created
         at or after `since` (epoch seconds)."""
         deploy_id = str(deploy["id"])
+        self.started_at[deploy_id] = str(deploy["createdAt"])
         while True:
             status = str(deploy.get("status"))
             if status == DEPLOY_LIVE or status in DEPLOY_FAILED:
@@ -313,8 +319,10 @@ class RolloutRunner:
                 service_id = self._service_id(slug, address)
                 if service_id is None:
                     continue
-                deploy = await self.client.get_deploy(service_id, deploy_id)
-                start = str(deploy.get("createdAt"))
+                if deploy_id not in self.started_at:
+                    deploy = await self.client.get_deploy(service_id, deploy_id)
+                    self.started_at[deploy_id] = str(deploy.get("createdAt"))
+                start = self.started_at[deploy_id]
                 events = await self.client.list_events(service_id, start_time=start, types=list(FAILURE_EVENTS))
                 bad = [e for e in events if e.get("type") in FAILURE_EVENTS]
                 if bad:
@@ -334,7 +342,7 @@ class RolloutRunner:
                 self.report.paused = (f"ring `{wave.ring}` bakes until {_iso(rollout.bake_until)}, after this run "
                                       "may wait; the next run resumes it")
                 return False
-            await self.client.clock.sleep(min(left, max(self.poll, 30.0)))
+            await self.client.clock.sleep(min(left, max(self.poll, BAKE_CHECK_EVERY)))
 
     async def _rollback(self, slugs: list[str]) -> None:
         """Roll every service of `slugs` the rollout deployed back to the deploy it ran before."""

@@ -1,0 +1,237 @@
+"""Issue 16, done when: 9 tenants in 3 rings. A good version reaches every tenant in ring order (from the
+simulator's deploy timestamps: no tenant of ring N+1 deploys before every tenant of ring N is live on
+the target and baked); a version whose build fails on the canary stops there with later rings untouched;
+a version that goes live and then emits `server_failed` in the bake is rolled back, and the canary ends on
+its previous commit; a SIGKILL mid-rollout resumes and finishes with no tenant deployed twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, TLS, Sim, run
+
+V1 = "1" * 40
+V2 = "2" * 40
+V3 = "3" * 40
+V4 = "4" * 40
+RINGS = {"canary": ["t1"], "early": ["t2", "t3", "t4"], "late": ["t5", "t6", "t7", "t8", "t9"]}
+BAKE = 600
+BLUEPRINT = """services:
+  - type: web
+    name: app-web
+    runtime: python
+    repo: https://github.com/backboneos/backboneos
+    branch: main
+    plan: starter
+    buildCommand: pip install -r requirements.txt
+    startCommand: gunicorn app.wsgi
+  - type: worker
+    name: app-worker
+    runtime: python
+    repo: https://github.com/backboneos/backboneos
+    branch: main
+    plan: starter
+    buildCommand: pip install -r requirements.txt
+    startCommand: celery -A app worker
+"""
+
+
+def _release(version: str, bake: int = BAKE) -> str:
+    return (f"version:\n  commit: \"{version}\"\nrings:\n"
+            f"  - name: canary\n    tenants: [t1]\n    bake: {bake}\n"
+            f"  - name: early\n    tenants: [t2, t3, t4]\n    max_parallel: 2\n    bake: {bake}\n"
+            f"  - name: late\n    max_parallel: 3\n    bake: {bake}\n")
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sim: Sim) -> Path:
+    """Nine tenants of a two-service blueprint; t5..t9 join ring `late` by label."""
+    root = tmp_path / "fleet"
+    (root / "blueprints" / "app").mkdir(parents=True)
+    (root / "blueprints" / "app" / "render.yaml.j2").write_text(BLUEPRINT)
+    (root / "tenants").mkdir()
+    for number in range(1, 10):
+        label = "labels:\n  ring: late\n" if number >= 5 else ""
+        (root / "tenants" / f"t{number}.yaml").write_text(f"name: Tenant {number}\nslug: t{number}\nblueprint: app\n"
+                                                          + label)
+    (root / "releases.yaml").write_text(_release(V1))
+    monkeypatch.chdir(root)
+    return root
+
+
+def _deploys(sim: Sim, service_id: str) -> list[dict[str, Any]]:
+    return [d["deploy"] for d in sim.get(f"/services/{service_id}/deploys", limit=100).json()]
+
+
+def _services(root: Path) -> dict[str, dict[str, str]]:
+    lock = json.loads((root / "render.lock.json").read_text())
+    return {slug: {a: r["id"] for a, r in t["resources"].items()} for slug, t in lock["tenants"].items()}
+
+
+def _at(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _of(deploys: list[dict[str, Any]], version: str) -> list[dict[str, Any]]:
+    return [d for d in deploys if (d.get("commit") or {}).get("id") == version]
+
+
+def _live_version(sim: Sim, service_id: str) -> str | None:
+    live = [d for d in _deploys(sim, service_id) if d["status"] == "live"]
+    return (live[0].get("commit") or {}).get("id") if live else None
+
+
+def _apply(*extra: str) -> Any:
+    return run("apply", "--auto-approve", *extra)
+
+
+def test_a_good_version_reaches_every_tenant_in_ring_order(fleet: Path, sim: Sim) -> None:
+    result = _apply()
+    assert result.code == 0, result.output
+    assert "Rollout complete!" in result.out
+    services = _services(fleet)
+    done: dict[str, float] = {}  # ring -> when its last tenant went live on V1
+    for ring, slugs in RINGS.items():
+        starts, ends = [], []
+        for slug in slugs:
+            for sid in services[slug].values():
+                mine = _of(_deploys(sim, sid), V1)
+                assert len(mine) == 1, (slug, mine)  # one deploy per service at the target
+                assert mine[0]["status"] == "live"
+                starts.append(_at(mine[0]["createdAt"]))
+                ends.append(_at(mine[0]["finishedAt"]))
+        if done:
+            previous = list(done.values())[-1]
+            # no tenant of this ring deployed before every tenant of the ring before was live and baked
+            assert min(starts) >= previous + BAKE, (ring, min(starts) - previous)
+        done[ring] = max(ends)
+    lock = json.loads((fleet / "render.lock.json").read_text())
+    assert lock["rollout"]["state"] == "done"
+    assert {t["release"]["state"] for t in lock["tenants"].values()} == {"done"}
+    assert all(set(t["release"]["achieved"].values()) == {V1} for t in lock["tenants"].values())
+    # a second run deploys nothing
+    again = _apply()
+    assert again.code == 0, again.output
+    assert all(len(_of(_deploys(sim, sid), V1)) == 1 for s in services.values() for sid in s.values())
+
+
+def test_a_build_that_fails_on_the_canary_stops_there(fleet: Path, sim: Sim) -> None:
+    assert _apply().code == 0
+    services = _services(fleet)
+    (fleet / "releases.yaml").write_text(_release(V2))
+    assert sim.admin("/_sim/deploy-outcomes", {"outcome": "build_failed", "commit": V2}).status_code == 200
+    result = _apply()
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    canary_web = services["t1"]["web_service.app-web"]
+    failed = _of(_deploys(sim, canary_web), V2)
+    assert failed and failed[0]["status"] == "build_failed"
+    assert f"Rollout failed: t1: web_service.app-web: deploy {failed[0]['id']}: deploy build_failed" in result.out
+    for slug in [s for ring in ("early", "late") for s in RINGS[ring]]:
+        for sid in services[slug].values():
+            assert _of(_deploys(sim, sid), V2) == []  # later rings untouched
+            assert _live_version(sim, sid) == V1
+    lock = json.loads((fleet / "render.lock.json").read_text())
+    assert lock["rollout"]["state"] == "failed"
+    assert lock["failed_releases"][0]["tenant"] == "t1"
+    # a scheduled run does not deploy the failed release again
+    before = sum(len(_deploys(sim, sid)) for s in services.values() for sid in s.values())
+    again = _apply()
+    assert again.code == 0, again.output
+    assert "it is not deployed again until releases.yaml changes" in again.out
+    assert sum(len(_deploys(sim, sid)) for s in services.values() for sid in s.values()) == before
+
+
+def test_a_version_that_fails_in_the_bake_is_rolled_back(fleet: Path, sim: Sim) -> None:
+    assert _apply().code == 0
+    services = _services(fleet)
+    (fleet / "releases.yaml").write_text(_release(V3))
+    assert sim.admin("/_sim/deploy-outcomes", {"outcome": "server_failed_after_live", "commit": V3,
+                                               "delaySeconds": 120}).status_code == 200
+    result = _apply()
+    assert result.code == 1, result.output
+    assert "server_failed" in result.out and "during the bake" in result.out
+    for sid in services["t1"].values():
+        deploys = _deploys(sim, sid)
+        assert _of(deploys, V3), deploys  # it went live on V3 ...
+        assert _live_version(sim, sid) == V1  # ... and the canary ends on its previous commit
+        assert deploys[0]["trigger"] == "rollback"
+    for slug in [s for ring in ("early", "late") for s in RINGS[ring]]:
+        for sid in services[slug].values():
+            assert _of(_deploys(sim, sid), V3) == []
+    lock = json.loads((fleet / "render.lock.json").read_text())
+    assert lock["tenants"]["t1"]["release"]["state"] == "failed"
+    assert set(lock["tenants"]["t1"]["release"]["achieved"].values()) == {V1}
+
+
+def test_a_bake_longer_than_the_run_may_wait_pauses_with_exit_4_and_resumes(fleet: Path, sim: Sim) -> None:
+    assert _apply().code == 0
+    services = _services(fleet)
+    (fleet / "releases.yaml").write_text(_release(V2))
+    paused = _apply("--rollout-timeout", "300")
+    assert paused.code == 4, paused.output
+    assert "Rollout paused: ring `canary` bakes until" in paused.out
+    assert all(_of(_deploys(sim, sid), V2) == [] for sid in services["t2"].values())
+    sim.admin("/_sim/clock/advance", {"seconds": BAKE})
+    resumed = _apply()
+    assert resumed.code == 0, resumed.output
+    for slug in services:
+        for sid in services[slug].values():
+            assert len(_of(_deploys(sim, sid), V2)) == 1
+
+
+def test_sigkill_mid_rollout_resumes_without_deploying_a_tenant_twice(fleet: Path, sim: Sim) -> None:
+    (fleet / "releases.yaml").write_text(_release(V1, bake=0))
+    assert _apply().code == 0
+    services = _services(fleet)
+    (fleet / "releases.yaml").write_text(_release(V4, bake=0))
+    env = {**os.environ, "RENDERER_RATE_LIMITS": "off"}
+    stop = threading.Event()
+
+    def clock() -> None:  # the simulator's time runs 50x faster than the CLI's real-time polling
+        while not stop.is_set():
+            httpx.post(sim.url + "/_sim/clock/advance", json={"seconds": 5}, verify=TLS,
+                       headers={"Authorization": f"Bearer {sim.api_key}"})
+            time.sleep(0.1)
+
+    ticker = threading.Thread(target=clock, daemon=True)
+    ticker.start()
+    process = subprocess.Popen([sys.executable, "-m", "renderer.cli.main", "apply", "--auto-approve",
+                                "--poll-interval", "0.2"], cwd=fleet, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # kill it once ring `early` is deploying
+            if any(_of(_deploys(sim, sid), V4) for sid in services["t2"].values()):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("ring `early` never started")
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        stop.set()
+        ticker.join()
+        if process.poll() is None:
+            process.kill()
+    late = [sid for slug in RINGS["late"] for sid in services[slug].values()]
+    assert all(_of(_deploys(sim, sid), V4) == [] for sid in late)  # killed before the last ring
+    resumed = _apply()
+    assert resumed.code == 0, resumed.output
+    for slug, ids in services.items():
+        for sid in ids.values():
+            assert len(_of(_deploys(sim, sid), V4)) == 1, slug  # no tenant deployed twice
+            assert _live_version(sim, sid) == V4
+    assert ROOT  # the repository root is not touched (the fleet is a temporary directory)
