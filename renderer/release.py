@@ -41,10 +41,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from renderer import yamlio
 from renderer.errors import Finding, ValidationFailed
+from renderer.kind import Kind
+from renderer.resources import DesiredResource
 from renderer.tenant import DNS_LABEL, AppVersion, TenantFile
 from renderer.yamlio import YamlDocument
 
 RELEASE_FILE = Path("releases.yaml")
+# Services whose code a version decides. A Git-backed cron job cannot be deployed at a commit
+# (openapi.json: `commitId` "not supported for cron jobs"), so it is left out and reported as unpinned.
+VERSIONED_KINDS = (Kind.WEB_SERVICE, Kind.PRIVATE_SERVICE, Kind.BACKGROUND_WORKER, Kind.CRON_JOB, Kind.STATIC_SITE)
 REST_RING = "rest"
 RING_LABEL = "ring"
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
@@ -287,6 +292,68 @@ def service_target(release: ReleaseFile, tenant: TenantFile, service: str, image
         return pin.for_image(image_backed)
     chosen = release.services.get(service, release.version)
     return chosen.for_image(image_backed)
+
+
+def short(version: str | None) -> str:
+    """A version as the plan and status show it: 7 hex digits of a SHA or digest; `-` for none."""
+    if not version:
+        return "-"
+    return version.removeprefix("sha256:")[:7] if version.startswith("sha256:") else version[:7]
+
+
+def image_backed(resource: DesiredResource) -> bool:
+    return resource.fields.get("runtime") == "image"
+
+
+def deploy_version(deploy: dict[str, Any]) -> str | None:
+    """The version a deploy carries (schemas.deploy): `image.sha` for an image, else `commit.id`."""
+    image = deploy.get("image")
+    if isinstance(image, dict) and image.get("sha"):
+        return str(image["sha"])
+    commit = deploy.get("commit")
+    if isinstance(commit, dict) and commit.get("id"):
+        return str(commit["id"])
+    return None
+
+
+def versioned_services(resources: list[DesiredResource]) -> list[DesiredResource]:
+    """The tenant's services a version decides, in dependency order (a service after those it reads);
+    Git-backed cron jobs are left out (`VERSIONED_KINDS`)."""
+    services = [r for r in resources if r.kind in VERSIONED_KINDS
+                and not (r.kind is Kind.CRON_JOB and not image_backed(r))]
+    return [r for level in dependency_levels(services) for r in level]
+
+
+def unpinned_services(resources: list[DesiredResource]) -> list[DesiredResource]:
+    """Git-backed cron jobs: their code follows the branch (no deploy takes a commit for them)."""
+    return [r for r in resources if r.kind is Kind.CRON_JOB and not image_backed(r)]
+
+
+def dependency_levels(services: list[DesiredResource]) -> list[list[DesiredResource]]:
+    """Services grouped so that each reads only services of earlier groups; a group deploys together."""
+    by_address = {s.address: s for s in services}
+    levels: list[list[DesiredResource]] = []
+    done: set[str] = set()
+    left = list(services)
+    while left:
+        ready = [s for s in left if not (s.depends_on() & set(by_address)) - done]
+        if not ready:  # a cycle (validation refuses them): keep blueprint order
+            ready = left
+        levels.append(ready)
+        done |= {s.address for s in ready}
+        left = [s for s in left if s.address not in done]
+    return levels
+
+
+def tenant_targets(release: ReleaseFile, tenant: TenantFile, resources: list[DesiredResource]) -> dict[str, str]:
+    """Address -> target version of each versioned service (services with no target for their kind of
+    source, e.g. an image-backed one when the release names only a commit, keep what they run)."""
+    out: dict[str, str] = {}
+    for resource in versioned_services(resources):
+        target = service_target(release, tenant, resource.blueprint_name, image_backed(resource))
+        if target is not None:
+            out[resource.address] = target
+    return out
 
 
 def release_schema() -> dict[str, Any]:

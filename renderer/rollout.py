@@ -39,12 +39,20 @@ from typing import Any
 
 from renderer import lockfile as lockfile_io
 from renderer.concurrency import OrderedOutput, run_tenants
-from renderer.configuration import Configuration, TenantConfig
+from renderer.configuration import Configuration
 from renderer.errors import ExitCode, RendererError
-from renderer.kind import Kind
 from renderer.kinds.service import image_reference
 from renderer.lockfile import FailedRelease, Lockfile, Rollout, TenantRelease
-from renderer.release import LoadedRelease, Wave, service_target, waves
+from renderer.release import (
+    Wave,
+    dependency_levels,
+    deploy_version,
+    image_backed,
+    short,
+    tenant_targets,
+    versioned_services,
+    waves,
+)
 from renderer.render_api.client import RenderClient
 from renderer.resources import DesiredResource
 
@@ -62,71 +70,6 @@ DEFAULT_POLL = 10.0
 # Seconds between event reads during a bake; events are read from each deploy's start, so a longer
 # interval delays a failure's detection, never hides it.
 BAKE_CHECK_EVERY = 60.0
-# Services whose code a version decides. A Git-backed cron job cannot be deployed at a commit
-# (openapi.json: `commitId` "not supported for cron jobs"), so it is left out and reported as unpinned.
-VERSIONED_KINDS = (Kind.WEB_SERVICE, Kind.PRIVATE_SERVICE, Kind.BACKGROUND_WORKER, Kind.CRON_JOB, Kind.STATIC_SITE)
-
-
-def short(version: str | None) -> str:
-    """A version as the plan and status show it: 7 hex digits of a SHA or digest; `-` for none."""
-    if not version:
-        return "-"
-    return version.removeprefix("sha256:")[:7] if version.startswith("sha256:") else version[:7]
-
-
-def image_backed(resource: DesiredResource) -> bool:
-    return resource.fields.get("runtime") == "image"
-
-
-def deploy_version(deploy: JSON) -> str | None:
-    """The version a deploy carries (schemas.deploy): `image.sha` for an image, else `commit.id`."""
-    image = deploy.get("image")
-    if isinstance(image, dict) and image.get("sha"):
-        return str(image["sha"])
-    commit = deploy.get("commit")
-    if isinstance(commit, dict) and commit.get("id"):
-        return str(commit["id"])
-    return None
-
-
-def versioned_services(tenant: TenantConfig) -> list[DesiredResource]:
-    """The tenant's services a version decides, in dependency order (a service after those it reads);
-    Git-backed cron jobs are left out (`VERSIONED_KINDS`)."""
-    services = [r for r in tenant.resources if r.kind in VERSIONED_KINDS
-                and not (r.kind is Kind.CRON_JOB and not image_backed(r))]
-    return [r for level in dependency_levels(services) for r in level]
-
-
-def unpinned_services(tenant: TenantConfig) -> list[DesiredResource]:
-    """Git-backed cron jobs: their code follows the branch (no deploy takes a commit for them)."""
-    return [r for r in tenant.resources if r.kind is Kind.CRON_JOB and not image_backed(r)]
-
-
-def dependency_levels(services: list[DesiredResource]) -> list[list[DesiredResource]]:
-    """Services grouped so that each reads only services of earlier groups; a group deploys together."""
-    by_address = {s.address: s for s in services}
-    levels: list[list[DesiredResource]] = []
-    done: set[str] = set()
-    left = list(services)
-    while left:
-        ready = [s for s in left if not (s.depends_on() & set(by_address)) - done]
-        if not ready:  # a cycle (validation refuses them): keep blueprint order
-            ready = left
-        levels.append(ready)
-        done |= {s.address for s in ready}
-        left = [s for s in left if s.address not in done]
-    return levels
-
-
-def tenant_targets(release: LoadedRelease, tenant: TenantConfig) -> dict[str, str]:
-    """Address -> target version of each versioned service (services with no target for their kind of
-    source, e.g. an image-backed one when the release names only a commit, keep what they run)."""
-    out: dict[str, str] = {}
-    for resource in versioned_services(tenant):
-        target = service_target(release.release, tenant.file, resource.blueprint_name, image_backed(resource))
-        if target is not None:
-            out[resource.address] = target
-    return out
 
 
 class RolloutFailed(RendererError):
@@ -282,7 +225,7 @@ class RolloutRunner:
         tenant = self.config.tenants[slug]
         state = self._release_of(slug)
         state.target = dict(targets)
-        for level in dependency_levels(versioned_services(tenant)):
+        for level in dependency_levels(versioned_services(tenant.resources)):
             todo = [r for r in level if r.address in targets]
             results = await asyncio.gather(*(self._deploy_service(slug, r, targets[r.address]) for r in todo),
                                            return_exceptions=True)
@@ -298,7 +241,8 @@ class RolloutRunner:
 
     # --- waves ---------------------------------------------------------------------------------------
     def _targets(self, slug: str) -> dict[str, str]:
-        return tenant_targets(self.release, self.config.tenants[slug])
+        tenant = self.config.tenants[slug]
+        return tenant_targets(self.release.release, tenant.file, tenant.resources)
 
     async def _run_wave(self, wave: Wave, targets: dict[str, dict[str, str]]) -> None:
         slugs = [s for s in wave.tenants if s in self.lock.tenants and targets[s]]

@@ -235,3 +235,32 @@ def test_sigkill_mid_rollout_resumes_without_deploying_a_tenant_twice(fleet: Pat
             assert len(_of(_deploys(sim, sid), V4)) == 1, slug  # no tenant deployed twice
             assert _live_version(sim, sid) == V4
     assert ROOT  # the repository root is not touched (the fleet is a temporary directory)
+
+
+def test_plan_shows_each_version_change_and_the_rollout(fleet: Path, sim: Sim) -> None:
+    """The plan's live version is the commit of each service's live deploy; a version change is an update
+    of the service with its own line; the markdown (PR comment) has the waves and today's skew."""
+    (fleet / "releases.yaml").write_text(_release(V1, bake=0))
+    assert _apply().code == 0
+    assert run("plan").out.startswith("No changes.")
+    (fleet / "releases.yaml").write_text(_release(V2))
+    (fleet / "tenants" / "t9.yaml").write_text((fleet / "tenants" / "t9.yaml").read_text()
+                                               + f"version:\n  commit: \"{V1}\"\n")  # held back
+    text = run("plan", "--detailed-exitcode")
+    assert text.code == 2, text.output
+    assert ('  ~ web_service.app-web  "app-web-t1" ' in text.out
+            and "      ~ version 1111111 -> 2222222  # ring canary, wave 1\n" in text.out)
+    assert text.out.count("~ version 1111111 -> 2222222") == 16  # 8 tenants x 2 services; t9 is pinned
+    assert "Wave 3: ring late, 5 tenant(s), 3 at once, bake 600 s; deploys t5, t6, t7, t8\n" in text.out
+    assert "Versions running today: 1111111 on 9 tenant(s)" in text.out
+    assert text.out.endswith("Plan: 0 to create, 0 to update, 0 to replace, 0 to delete. 16 to deploy at a new "
+                             "version.\n")
+    document = json.loads(run("plan", "--format", "json").out)
+    assert {(v["tenant"], v["before"], v["after"]) for v in document["versions"]} == {
+        (f"t{n}", V1, V2) for n in range(1, 9)}
+    assert [w["ring"] for w in document["rollout"]["waves"]] == ["canary", "early", "late"]
+    markdown = run("plan", "--format", "markdown").out
+    assert "| 1 | canary | t1 | 1 | 600 s | 1 tenant(s) |" in markdown
+    assert "| 3 | late | t5, t6, t7, t8, t9 | 3 | 600 s | 4 tenant(s) |" in markdown
+    assert "Version skew today: `1111111` on 9 tenant(s)" in markdown
+    assert "!     version 1111111 -> 2222222  # ring early, wave 2" in markdown
