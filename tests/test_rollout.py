@@ -264,3 +264,20 @@ def test_plan_shows_each_version_change_and_the_rollout(fleet: Path, sim: Sim) -
     assert "| 3 | late | t5, t6, t7, t8, t9 | 3 | 600 s | 4 tenant(s) |" in markdown
     assert "Version skew today: `1111111` on 9 tenant(s)" in markdown
     assert "!     version 1111111 -> 2222222  # ring early, wave 2" in markdown
+
+
+def test_status_shows_each_tenants_live_version_target_and_rollout_state(fleet: Path, sim: Sim) -> None:
+    (fleet / "releases.yaml").write_text(_release(V1, bake=0))
+    assert _apply().code == 0
+    (fleet / "releases.yaml").write_text(_release(V2, bake=3600))
+    assert _apply("--rollout-timeout", "60").code == 4  # the canary is on V2 and bakes; the rest wait
+    text = run("status")
+    assert text.code == 0, text.output
+    assert "Tenant t1 (active, release done)" in text.out
+    assert "Tenant t2 (active, release pending)" in text.out
+    document = json.loads(run("status", "--format", "json").out)
+    tenants = {t["slug"]: t for t in document["tenants"]}
+    assert tenants["t1"]["release_state"] == "done" and tenants["t2"]["release_state"] == "pending"
+    assert {(r["version"], r["target"]) for r in tenants["t1"]["resources"]} == {(V2, V2)}
+    assert {(r["version"], r["target"]) for r in tenants["t2"]["resources"]} == {(V1, V2)}
+    assert "1111111 -> 2222222" in text.out and "2222222  " in text.out
