@@ -113,6 +113,18 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _went_live_before(deploys: list[JSON], current: JSON) -> str | None:
+    """The ID of the deploy that was live before `current`: the newest earlier deploy that went live (now
+    `deactivated`: Render's status for a deploy a newer live one replaced) of another version."""
+    created = _epoch(str(current["createdAt"]))
+    for deploy in deploys:  # newest first
+        if (_epoch(str(deploy["createdAt"])) < created and deploy.get("finishedAt")
+                and deploy.get("status") in (DEPLOY_LIVE, "deactivated")
+                and deploy_version(deploy) != deploy_version(current)):
+            return str(deploy["id"])
+    return None
+
+
 class _Failed(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.describe())
@@ -181,26 +193,30 @@ class RolloutRunner:
             raise _Failed(Failure(slug, address, deploy_id, "the live deploy predates the trigger"))
         return deploy
 
-    async def _deploy_service(self, slug: str, resource: DesiredResource, target: str) -> None:
+    async def _deploy_service(self, slug: str, resource: DesiredResource, target: str, resuming: bool) -> None:
         address = resource.address
         service_id = self._service_id(slug, address)
         if service_id is None:
             return  # not created yet (a create waits for Render's budget): the next run deploys it
         state = self._release_of(slug)
-        live, deploys = await self._live(service_id)
-        if live is not None and deploy_version(live) == target:
-            state.achieved[address] = target
-            return
-        under_way = next((d for d in deploys if d.get("status") not in DEPLOY_FAILED and d.get("status") != DEPLOY_LIVE
-                          and deploy_version(d) == target), None)
-        if under_way is not None:  # started by a run that was stopped: follow it, never deploy twice
-            deploy, since = under_way, _epoch(str(under_way["createdAt"]))
-            state.deploys[address] = str(deploy["id"])
-        else:
-            if live is not None and address not in state.previous:
-                state.previous[address] = str(live["id"])
-                self.save()
-            since = self.client.clock.epoch()
+        known = state.achieved.get(address)
+        deploy: JSON | None = None
+        since = self.client.clock.epoch()
+        # A tenant this release has not touched, whose recorded version is another one, deploys at once;
+        # otherwise look first: already live on the target, or a deploy at the target under way (a run
+        # that was stopped started it): never deploy twice.
+        if resuming or known is None or known == target:
+            live, deploys = await self._live(service_id)
+            if live is not None and deploy_version(live) == target:
+                state.achieved[address] = target
+                return
+            if live is not None:
+                state.previous.setdefault(address, str(live["id"]))
+            under_way = next((d for d in deploys if d.get("status") not in DEPLOY_FAILED
+                              and d.get("status") != DEPLOY_LIVE and deploy_version(d) == target), None)
+            if under_way is not None:
+                deploy, since = under_way, _epoch(str(under_way["createdAt"]))
+        if deploy is None:
             if image_backed(resource):
                 repository = image_reference(str(resource.fields.get("image") or ""))[0]
                 started = await self.client.trigger_deploy(service_id, image_url=f"{repository}@{target}")
@@ -211,10 +227,9 @@ class RolloutRunner:
                 if started is None:
                     raise _Failed(Failure(slug, address, None, "Render accepted the deploy but does not list it"))
             deploy = started
-            state.deploys[address] = str(deploy["id"])
-            state.state = "deploying"
-            self.save()
             self.emit(f"{slug}: {address}: deploy {deploy['id']} of {short(target)} started")
+        state.deploys[address] = str(deploy["id"])
+        self.save()
         deploy = await self._follow(slug, address, service_id, deploy, target, since)
         state.achieved[address] = target
         self.report.deployed.append(f"{slug}/{address}")
@@ -225,10 +240,14 @@ class RolloutRunner:
         tenant = self.config.tenants[slug]
         state = self._release_of(slug)
         state.target = dict(targets)
+        resuming = state.state != "pending"
+        # Recorded before the first trigger, so a run stopped after it looks before it deploys again.
+        state.state = "deploying"
+        self.save()
         for level in dependency_levels(versioned_services(tenant.resources)):
             todo = [r for r in level if r.address in targets]
-            results = await asyncio.gather(*(self._deploy_service(slug, r, targets[r.address]) for r in todo),
-                                           return_exceptions=True)
+            results = await asyncio.gather(*(self._deploy_service(slug, r, targets[r.address], resuming)
+                                             for r in todo), return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException):
                     if isinstance(result, _Failed):
@@ -277,6 +296,8 @@ class RolloutRunner:
     async def _bake(self, wave: Wave, rollout: Rollout) -> bool:
         """Bake the wave until `rollout.bake_until`. False when the run's deadline comes first (paused)."""
         assert rollout.bake_until is not None
+        if wave.bake == 0:
+            return True  # no bake: the next wave starts once this one is live on the target
         while True:
             await self._bake_check(wave)
             left = rollout.bake_until - self.client.clock.epoch()
@@ -292,17 +313,22 @@ class RolloutRunner:
         """Roll every service of `slugs` the rollout deployed back to the deploy it ran before."""
         for slug in slugs:
             state = self.lock.tenants[slug].release if slug in self.lock.tenants else None
-            if state is None or not state.previous:
+            if state is None:
                 continue
-            for address, previous in sorted(state.previous.items()):
+            for address, ours in sorted(state.deploys.items()):
                 service_id = self._service_id(slug, address)
-                if service_id is None or address not in state.deploys:
+                if service_id is None:
                     continue
-                live, _ = await self._live(service_id)
-                old = await self.client.get_deploy(service_id, previous)
-                version = deploy_version(old)
-                if live is not None and (live.get("id") == previous or deploy_version(live) == version):
-                    continue  # never went live on the new version, or back already
+                live, deploys = await self._live(service_id)
+                if live is None or live.get("id") != ours:
+                    continue  # never went live on the new version, or replaced since
+                previous = state.previous.get(address) or _went_live_before(deploys, live)
+                if previous is None:
+                    self.emit(f"{slug}: {address}: no earlier live deploy to roll back to")
+                    continue
+                state.previous[address] = previous
+                old = next((d for d in deploys if d.get("id") == previous), None)
+                version = deploy_version(old) if old is not None else None
                 since = self.client.clock.epoch()
                 deploy = await self.client.rollback(service_id, previous)
                 self.emit(f"{slug}: {address}: rolling back to deploy {previous} ({short(version)}): "
