@@ -150,6 +150,8 @@ class RolloutRunner:
         self.digest = self.release.release.digest()
         # Deploy ID -> its `createdAt`, where a bake's event reads start.
         self.started_at: dict[str, str] = {}
+        # The shortest time from creation to live of this run's deploys (seconds), once one is live.
+        self.expected: float | None = None
 
     def save(self) -> None:
         lockfile_io.write(self.path, self.lock)
@@ -177,12 +179,20 @@ class RolloutRunner:
         at or after `since` (epoch seconds)."""
         deploy_id = str(deploy["id"])
         self.started_at[deploy_id] = str(deploy["createdAt"])
+        created = _epoch(str(deploy["createdAt"]))
+        began = self.client.clock.epoch()  # on this clock: Render's timestamps may be skewed from it
         while True:
             status = str(deploy.get("status"))
             if status == DEPLOY_LIVE or status in DEPLOY_FAILED:
                 break
-            await self.client.clock.sleep(self.poll)
+            # Not before the time this run's deploys have taken so far: reads before then are spent for nothing
+            # (Render's GET budget is shared by every deploy followed).
+            early = began + self.expected - self.client.clock.epoch() if self.expected else 0.0
+            await self.client.clock.sleep(max(self.poll, early))
             deploy = await self.client.get_deploy(service_id, deploy_id)
+        if status == DEPLOY_LIVE and deploy.get("finishedAt"):
+            took = _epoch(str(deploy["finishedAt"])) - created
+            self.expected = took if self.expected is None else min(self.expected, took)
         if status != DEPLOY_LIVE:
             raise _Failed(Failure(slug, address, deploy_id, f"deploy {status}"))
         version = deploy_version(deploy)
@@ -231,9 +241,8 @@ class RolloutRunner:
         state.deploys[address] = str(deploy["id"])
         self.save()
         deploy = await self._follow(slug, address, service_id, deploy, target, since)
-        state.achieved[address] = target
+        state.achieved[address] = target  # saved with the tenant's state
         self.report.deployed.append(f"{slug}/{address}")
-        self.save()
         self.emit(f"{slug}: {address}: deploy {deploy['id']} live on {short(target)}")
 
     async def _deploy_tenant(self, slug: str, targets: dict[str, str]) -> None:
