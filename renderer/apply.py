@@ -55,7 +55,8 @@ from renderer.journal import Journal
 from renderer.kind import Kind
 from renderer.kinds.base import ApplyContext, References
 from renderer.kinds.registry import CREATE_ORDER, desired_fields, ops_for
-from renderer.lockfile import LockedResource, LockedTenant, Lockfile
+from renderer.live import DEPLOY_FAILED, DEPLOY_FAILURE_REASONS, DEPLOY_LIVE, deploy_version
+from renderer.lockfile import LockedDeploy, LockedResource, LockedTenant, Lockfile
 from renderer.plan.model import Action, Change, Plan
 from renderer.progress import WaitProgress
 from renderer.refresh import ConnectionInfo, LiveState, find_by_id, find_by_name
@@ -68,9 +69,6 @@ T = TypeVar("T")
 
 __all__ = ["Applier", "ApplyReport", "apply_lock", "apply_plan", "recover", "wait_for_deploys"]
 
-# Deploy statuses (openapi.json: schemas.deployStatus). `live` is success; these end a deploy as failed.
-DEPLOY_LIVE = "live"
-DEPLOY_FAILED = frozenset({"build_failed", "update_failed", "pre_deploy_failed", "canceled", "deactivated"})
 DEFAULT_WAIT_TIMEOUT = 1800.0
 DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -78,13 +76,21 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 
 @dataclass
 class DeployRecord:
-    """A deploy apply started (or that a create started): which tenant and service, and its last status."""
+    """A deploy apply started (or that a create started): which tenant and service, its last status and
+    the version it deploys (`deploy_version`; None until Render says)."""
 
     tenant: str
     address: str
     service_id: str
     deploy_id: str
     status: str = "created"
+    version: str | None = None
+
+    @property
+    def failure(self) -> str:
+        """`tenant/address (deploy dep-... build_failed: the build failed)`: what failed and why."""
+        why = DEPLOY_FAILURE_REASONS.get(self.status, self.status)
+        return f"{self.tenant}/{self.address} (deploy {self.deploy_id} {self.status}: {why})"
 
 
 @dataclass
@@ -322,8 +328,21 @@ class Applier(ApplyContext):
         tenant = self.lockfile.tenants.get(slug)
         return {e.name: addr for addr, e in tenant.resources.items() if e.kind is kind} if tenant else {}
 
-    def deploy_started(self, change: Change, service_id: str, deploy_id: str) -> None:
-        self.report.deploys.append(DeployRecord(change.tenant, change.address, service_id, deploy_id))
+    def deploy_started(self, change: Change, service_id: str, deploy_id: str, version: str | None = None,
+                       status: str = "created") -> None:
+        """Note the deploy for the report and the wait, and record it as the service's last deploy."""
+        self.report.deploys.append(DeployRecord(change.tenant, change.address, service_id, deploy_id, status,
+                                                version))
+        tenant = self.lockfile.tenants.get(change.tenant)
+        entry = tenant.resources.get(change.address) if tenant is not None else None
+        if entry is not None:
+            entry.deploy = LockedDeploy(id=deploy_id, target=version, status=status)
+            self._save()
+
+    def deploy_target(self, slug: str, address: str) -> str | None:
+        tenant = self.lockfile.tenants.get(slug)
+        entry = tenant.resources.get(address) if tenant else None
+        return entry.deploy.target if entry is not None and entry.deploy is not None else None
 
     def planned(self, slug: str) -> list[DesiredResource]:
         return [c.desired for c in self.plan.changes if c.tenant == slug and c.desired is not None]
@@ -643,6 +662,7 @@ async def wait_for_deploys(
             for record in list(pending):
                 deploy = await client.get_deploy(record.service_id, record.deploy_id)
                 record.status = str(deploy.get("status"))
+                record.version = record.version or deploy_version(deploy)
                 if record.status == DEPLOY_LIVE or record.status in DEPLOY_FAILED:
                     pending.remove(record)
                     progress.finish(record.deploy_id)
@@ -665,7 +685,7 @@ async def wait_for_deploys(
 async def apply_plan(
     plan: Plan, client: RenderClient, lockfile: Lockfile, lockfile_path: Path, live: LiveState,
     *, emit: Emit, environ: Mapping[str, str] | None = None,
-    fingerprints: Fingerprinter | None = None, wait: bool = False, console: Console | None = None,
+    fingerprints: Fingerprinter | None = None, wait: bool = True, console: Console | None = None,
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL_SECONDS, skip_backup: bool = False,
     backup_timeout: float = DEFAULT_BACKUP_TIMEOUT, backup_poll: float = DEFAULT_BACKUP_POLL,
     tenant_parallelism: int = DEFAULT_TENANT_PARALLELISM, max_create_wait: float = MAX_CREATE_WAIT,
@@ -694,13 +714,29 @@ async def apply_plan(
         left = [c for c in plan.actionable() if f"{c.tenant}/{c.address}" in set(report.remaining)]
         emit(stop_message(left, create_budget(client), gate.resets_in))
     if wait and report.deploys:
-        failed = await wait_for_deploys(client, report.deploys, emit=emit, console=console, timeout=wait_timeout,
-                                        poll=poll)
+        try:
+            failed = await wait_for_deploys(client, report.deploys, emit=emit, console=console,
+                                            timeout=wait_timeout, poll=poll)
+        finally:
+            record_deploys(lockfile, report.deploys)
+            lockfile_io.write(lockfile_path, lockfile)
         for record in failed:
-            report.failed.append(f"{record.tenant}/{record.address} (deploy {record.deploy_id} {record.status})")
+            report.failed.append(record.failure)
             tenant = lockfile.tenants.get(record.tenant)
             if tenant is not None:
                 tenant.status = "failed"
         if failed:
             lockfile_io.write(lockfile_path, lockfile)
     return report
+
+
+def record_deploys(lockfile: Lockfile, deploys: Iterable[DeployRecord]) -> None:
+    """Each deploy's last status and version into its service's lockfile entry (`LockedResource.deploy`),
+    unless a later deploy of that service is recorded there already."""
+    for record in deploys:
+        tenant = lockfile.tenants.get(record.tenant)
+        entry = tenant.resources.get(record.address) if tenant is not None else None
+        if entry is None or (entry.deploy is not None and entry.deploy.id != record.deploy_id):
+            continue
+        entry.deploy = LockedDeploy(id=record.deploy_id, status=record.status,
+                                    target=record.version or (entry.deploy.target if entry.deploy else None))

@@ -22,7 +22,7 @@ from renderer.blueprint.validate import SchemaValidator, compile_schema, validat
 from renderer.errors import Finding, RendererError, ValidationFailed, errors_in
 from renderer.release import LoadedRelease, check_release, load_release
 from renderer.resources import DesiredResource, suffixed
-from renderer.tenant import TenantFile, discover, load_tenant
+from renderer.tenant import TenantFile, discover, load_tenant, tenant_warnings
 from renderer.translate import secret_findings, translate
 from renderer.yamlio import format_path
 
@@ -157,7 +157,7 @@ def check_tenants(paths: Iterable[Path], blueprints_dir: Path, schema: SchemaVal
         except ValidationFailed as exc:
             per_tenant.append((slug, str(path), exc.findings))
             continue
-        tenant_findings = validate(blueprint, schema, strict=strict)
+        tenant_findings = tenant_warnings(tenant_file) + validate(blueprint, schema, strict=strict)
         if tenant_file.tenant.secrets and not errors_in(tenant_findings):
             # load_configuration reports Blueprint features renderer does not manage yet
             with contextlib.suppress(RendererError):

@@ -16,7 +16,8 @@ Shape (format version 3):
          "resources": {"web_service.backboneos-backend": {
              "kind": "web_service", "name": "backboneos-backend-acme-corp", "id": "srv-...",
              "env_vars": ["DATABASE_URL", "TENANT_NAME", ...],
-             "applied": {"plan": "sha256:...", "envVars.DATABASE_URL": "hmac-sha256:...", ...}}}}}}
+             "applied": {"plan": "sha256:...", "envVars.DATABASE_URL": "hmac-sha256:...", ...},
+             "deploy": {"id": "dep-...", "target": "<commit SHA | sha256:digest>", "status": "live"}}}}}}
 
 A disk or custom domain records `parent`, the address of its service (`"parent":
 "web_service.backboneos-backend"`); it is reached through that service's ID.
@@ -32,6 +33,11 @@ provisioning status (`provisioning`, `active`, `failed`, `deleting`); `deletion_
 from the tenant file and keeps protecting after that file is deleted. `status`, `deletion_protection`
 and `applied` were added without a format change: a file without them reads as no status, no
 protection and no fingerprints.
+
+`deploy` (a service's, since format version 3) records the last deploy renderer started on it: its ID, its
+target version (the commit or image digest Render answered for it) and its status when renderer last
+looked (`live`, or a failure such as `build_failed`). A service whose deploy is not `live` is a pending
+change in the next plan, and apply deploys its target again.
 
 `renderer_version` (top level, since format version 2) is the release of renderer that wrote the file,
 as Terraform's state records `terraform_version` and copier's answers file the template's `_commit`: a
@@ -89,6 +95,18 @@ ReleaseState = Literal["pending", "deploying", "done", "failed", "rolled_back"]
 RolloutState = Literal["in_progress", "baking", "done", "failed"]
 
 
+class LockedDeploy(BaseModel):
+    """The last deploy renderer started on a service (format version 3): its Render ID, its `target` (the
+    version it deploys: a commit SHA, or an image digest `sha256:...`; None until Render says), and
+    `status`, the deploy's status (openapi.json schemas.deployStatus) when renderer last looked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    target: str | None = None
+    status: str = "created"
+
+
 class LockedResource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -99,6 +117,8 @@ class LockedResource(BaseModel):
     applied: dict[str, str] = Field(default_factory=dict)
     # A disk's or custom domain's service (its address in the same tenant).
     parent: str | None = None
+    # A service's last deploy renderer started (format version 3; None before or never).
+    deploy: LockedDeploy | None = None
 
 
 class TenantRelease(BaseModel):
@@ -207,6 +227,8 @@ class Lockfile(BaseModel):
                 resource["env_vars"] = sorted(resource["env_vars"])
                 if resource["parent"] is None:
                     del resource["parent"]
+                if resource["deploy"] is None:
+                    del resource["deploy"]
         return json.dumps(data, sort_keys=True, indent=2) + "\n"
 
 
@@ -216,7 +238,8 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 3 adds the fleet release fields (`release`, `rollout`, `failed_releases`), all optional."""
+    """Version 3 adds optional fields only (a service's `deploy`; the fleet release's `release`,
+    `rollout` and `failed_releases`): a version-2 file reads as it is."""
     return {**data, "version": 3}
 
 

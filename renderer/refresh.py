@@ -19,13 +19,15 @@ from typing import TypeVar
 from renderer.kind import Kind
 from renderer.kinds.base import Listing
 from renderer.kinds.registry import MODULES, ops_for
-from renderer.live import ConnectionInfo, LiveResource, LiveState
+from renderer.live import DEPLOY_FAILED, DEPLOY_LIVE, ConnectionInfo, LiveResource, LiveState
+from renderer.lockfile import Lockfile
 from renderer.render_api.client import JSON, RenderClient
+from renderer.render_api.errors import NotFound
 
 T = TypeVar("T")
 DEFAULT_CONCURRENCY = 8
 __all__ = ["DEFAULT_CONCURRENCY", "ConnectionInfo", "LiveResource", "LiveState", "find_by_id", "find_by_name",
-           "name_key", "refresh"]
+           "name_key", "refresh", "refresh_deploys"]
 
 
 def name_key(kind: Kind, name: str) -> tuple[str, str]:
@@ -107,3 +109,24 @@ async def find_by_name(client: RenderClient, kind: Kind, name: str, parent_id: s
     A disk or custom domain is looked up among its service's (`parent_id`; None finds nothing).
     """
     return await ops_for(kind).find_by_name(client, kind, name, parent_id)
+
+
+async def refresh_deploys(client: RenderClient, lockfile: Lockfile, slugs: Iterable[str], live: LiveState, *,
+                          concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    """Read (GET /services/{id}/deploys/{deployId}) the last deploy the lockfile records for each service
+    of the tenants `slugs` whose end it does not record (an apply that did not wait for it) into
+    `live.deploys`. A deploy recorded as ended costs no call; one Render no longer has is left out."""
+    unsettled = [(entry.id, entry.deploy.id) for slug in slugs if (tenant := lockfile.tenants.get(slug))
+                 for entry in tenant.resources.values()
+                 if entry.kind.is_service and entry.deploy is not None and entry.id in live.resources
+                 and entry.deploy.status != DEPLOY_LIVE and entry.deploy.status not in DEPLOY_FAILED]
+
+    async def read(sid: str, deploy_id: str) -> tuple[str, JSON | None]:
+        try:
+            return sid, await client.get_deploy(sid, deploy_id)
+        except NotFound:
+            return sid, None
+
+    for sid, deploy in await _bounded((read(sid, did) for sid, did in unsettled), concurrency):
+        if deploy is not None:
+            live.deploys[sid] = deploy

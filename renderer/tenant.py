@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict, JsonValue
 
 from renderer import yamlio
@@ -32,6 +41,7 @@ ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GIT_PATH = r"[A-Za-z0-9][A-Za-z0-9._~/-]*"
 HTTPS_GIT_URL = re.compile(rf"^https://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?/{_GIT_PATH}$")
 SSH_GIT_URL = re.compile(rf"^git@[A-Za-z0-9.-]+:{_GIT_PATH}$")
+FULL_SHA = re.compile(r"^[0-9a-f]{40}$")  # a commit, by its full SHA-1 (never a branch or tag that can move)
 RESERVED_ENV_KEYS = frozenset({"TENANT_SLUG", "TENANT_NAME", "CUSTOM_PLUGINS_PATH"})
 # Unicode's private-use area: never meaningful in a tenant file, and renderer's template machinery uses
 # some of these code points internally (renderer.blueprint.template).
@@ -159,6 +169,7 @@ class Tenant(BaseModel):
     - `region`: overrides the region of every resource in the blueprint.
     - `plan`: overrides the instance type of every service (datastores keep the blueprint's plan).
     - `custom_plugin_repo`: an `https://` or `git@host:path` git URL cloned into `./custom_plugins`.
+    - `custom_plugin_ref`: the commit of `custom_plugin_repo` to build (a full SHA); unpinned is a warning.
     - `env`: extra environment variables, as the blueprint places them.
     - `secrets`: `{KEY: {from_env: VAR}}`; the value of environment variable VAR at apply time becomes
       env var KEY of every service whose blueprint entry declares KEY with `sync: false`.
@@ -186,6 +197,11 @@ class Tenant(BaseModel):
                                   "metacharacters; cloned into ./custom_plugins at build time.",
         json_schema_extra={"pattern": f"{HTTPS_GIT_URL.pattern}|{SSH_GIT_URL.pattern}"},
         examples=["https://github.com/acme/custom-plugins.git"])
+    custom_plugin_ref: str | None = Field(
+        default=None, description="The commit of custom_plugin_repo to build, a full 40-character SHA: every build "
+                                  "fetches exactly it. Without it a build takes whatever the repository's default "
+                                  "branch holds that day (a validation warning).",
+        json_schema_extra={"pattern": FULL_SHA.pattern}, examples=["3f9a1c0d2b4e6f8a0c1e3d5b7a9f1e2d4c6b8a0f"])
     env: dict[str, EnvValue] = Field(
         default_factory=dict, description="Extra environment variables (string values); the blueprint places them.",
         json_schema_extra={"propertyNames": _ENV_NAMES})
@@ -256,6 +272,17 @@ class Tenant(BaseModel):
             )
         return value
 
+    @field_validator("custom_plugin_ref")
+    @classmethod
+    def _full_sha(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if not FULL_SHA.fullmatch(value):
+            raise ValueError(f"custom_plugin_ref {value!r} is not a full commit SHA (40 lowercase hex characters)")
+        if not info.data.get("custom_plugin_repo"):
+            raise ValueError("custom_plugin_ref pins custom_plugin_repo, which is not set")
+        return value
+
     @field_validator("env")
     @classmethod
     def _env_keys(cls, value: dict[str, str]) -> dict[str, str]:
@@ -288,6 +315,8 @@ def _strings(value: Any) -> list[str]:
 _HINTS: dict[str, str] = {
     "slug": "use lowercase letters, digits and '-', e.g. `slug: acme-corp`, and name the file after it",
     "custom_plugin_repo": "use a plain URL such as `https://github.com/acme/custom-plugins.git`",
+    "custom_plugin_ref": "the full SHA of the plugin commit to build (`git rev-parse HEAD` in the plugin repository), "
+                         "with `custom_plugin_repo` set",
     "env": "use keys like `FEATURE_FLAGS` with quoted string values",
     "region": "one of oregon, ohio, virginia, frankfurt, singapore",
     "plan": "one of free, starter, standard, pro, pro plus, pro max, pro ultra",
@@ -417,6 +446,22 @@ class TenantFile:
     path: Path
     tenant: Tenant
     document: YamlDocument
+
+
+def tenant_warnings(tenant_file: TenantFile) -> list[Finding]:
+    """Warnings about a valid tenant file: a `custom_plugin_repo` without `custom_plugin_ref` (each build
+    clones whatever the plugin repository's default branch holds then, so a build is not reproducible)."""
+    tenant = tenant_file.tenant
+    if not tenant.custom_plugin_repo or tenant.custom_plugin_ref:
+        return []
+    line, column = tenant_file.document.value_position(["custom_plugin_repo"])
+    return [Finding(
+        file=str(tenant_file.path), line=line, column=column, path="custom_plugin_repo", layer="tenant",
+        rule="unpinned-plugin-repo", severity="warning",
+        message="custom_plugin_repo is not pinned: each build clones what its default branch holds at that moment, "
+                "so two builds of one version can differ",
+        hint="add `custom_plugin_ref: <full commit SHA>` (`git rev-parse HEAD` in the plugin repository); the build "
+             "then fetches exactly that commit")]
 
 
 def load_tenant(path: Path) -> TenantFile:

@@ -71,6 +71,9 @@ def test_lockfile_is_deterministic_json(sim: Sim, project: Path) -> None:
     assert web["kind"] == "web_service" and web["name"] == "backboneos-backend-acme-corp"
     assert web["id"].startswith("srv-")
     assert acme["resources"]["postgres.backboneos-db"]["id"].startswith("dpg-")
+    assert web["deploy"]["id"].startswith("dep-") and web["deploy"]["status"] == "live"
+    assert re.fullmatch(r"[0-9a-f]{40}", web["deploy"]["target"])  # the commit Render built
+    assert "deploy" not in acme["resources"]["postgres.backboneos-db"]
 
 
 def test_created_services_carry_tenant_settings(sim: Sim, project: Path) -> None:
@@ -78,8 +81,10 @@ def test_created_services_carry_tenant_settings(sim: Sim, project: Path) -> None
     ids = lock_ids(project / LOCK)
     acme_web = sim.get(f"/services/{ids['acme-corp/web_service.backboneos-backend']}").json()
     build = acme_web["serviceDetails"]["envSpecificDetails"]["buildCommand"]
-    assert build == ("pip install -r requirements.txt && git clone --depth 1 -- "
-                     "https://github.com/acme/custom-plugins.git ./custom_plugins")
+    assert build == ("pip install -r requirements.txt && git init -q ./custom_plugins && git -C ./custom_plugins "
+                     "fetch -q --depth 1 -- https://github.com/acme/custom-plugins.git "
+                     "3f9a1c0d2b4e6f8a0c1e3d5b7a9f1e2d4c6b8a0f && git -C ./custom_plugins checkout -q --detach "
+                     "FETCH_HEAD")  # the pinned plugin commit (custom_plugin_ref), exactly
     env = {e["envVar"]["key"]: e["envVar"]["value"]
            for e in sim.get(f"/services/{acme_web['id']}/env-vars", limit=100).json()}
     assert env["TENANT_SLUG"] == "acme-corp"

@@ -1,8 +1,8 @@
 """Issue 10: the lockfile format grows by versions. A version-1 lockfile (tests/data/render.lock.v1.json,
 written by `renderer apply` of renderer 0.1 before format version 2: three tenants, each with a web
-service, a worker, Postgres, a custom domain and a disk) and a version-2 one (tests/data/render.lock.v2.json)
-read as the current version (3), are written as it, merge with current lockfiles, and a lockfile of a
-newer format is refused with the release to use."""
+service, a worker, Postgres, a custom domain and a disk) reads as the current version (3 since issue 16),
+is written as it, merges with current lockfiles, and a lockfile of a newer format is refused with the
+release to use. A version-2 lockfile (tests/data/render.lock.v2.json) reads as version 3 unchanged."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.conftest import ROOT, Sim
 from tests.helpers import apply, lock, plan
 
 V1 = ROOT / "tests" / "data" / "render.lock.v1.json"
+V2 = ROOT / "tests" / "data" / "render.lock.v2.json"
 LOCK = "render.lock.json"
 
 
@@ -52,6 +53,22 @@ def test_one_migration_per_version_step() -> None:
     upgraded = MIGRATIONS[1](json.loads(V1.read_text()))
     assert (upgraded["version"], upgraded["renderer_version"]) == (2, None)
     assert MIGRATIONS[2](upgraded) == {**upgraded, "version": 3}  # the release fields are optional
+
+
+def test_a_version_2_lockfile_reads_as_version_3_without_deploy_records(tmp_path: Path) -> None:
+    text = V2.read_text()
+    old = json.loads(text)
+    assert old["version"] == 2
+    lockfile = loads(text, str(V2))
+    assert (lockfile.version, lockfile.renderer_version) == (3, "0.1.0")
+    web = lockfile.tenants["globex"].resources["web_service.backboneos-backend"]
+    assert web.deploy is None  # no record of a deploy: nothing is pending because of one
+    assert MIGRATIONS[2](old) == {**old, "version": 3}
+    path = tmp_path / LOCK
+    path.write_text(text)
+    write(path, load(path))
+    new = json.loads(path.read_text())
+    assert new["version"] == 3 and _without_versions(new) == _without_versions(old)
 
 
 def test_a_lockfile_of_a_newer_format_names_the_release_that_wrote_it(tmp_path: Path) -> None:
@@ -141,16 +158,13 @@ def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
     assert written["tenants"]["globex"] == v1["tenants"]["globex"]
 
 
-V2 = ROOT / "tests" / "data" / "render.lock.v2.json"
-
-
 def test_a_version_2_lockfile_reads_as_version_3_without_release_fields(tmp_path: Path) -> None:
-    """Issue 16: format version 3 adds the fleet release fields, all optional; a version-2 file (the
-    version-1 fixture as renderer 0.2 wrote it) reads with none of them and is written as version 3."""
+    """Issue 16: format version 3 adds the fleet release fields, all optional; a version-2 file reads
+    with none of them and is written as version 3 without them."""
     old = json.loads(V2.read_text())
     assert old["version"] == 2
     lockfile = loads(V2.read_text(), str(V2))
-    assert (lockfile.version, lockfile.renderer_version) == (3, "0.2.0")
+    assert lockfile.version == 3
     assert lockfile.rollout is None and lockfile.failed_releases == []
     assert all(t.release is None for t in lockfile.tenants.values())
     path = tmp_path / LOCK

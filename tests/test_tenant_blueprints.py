@@ -120,8 +120,8 @@ def test_validate_paths_directories_and_blueprint_files(project: Path) -> None:
     assert sorted(p.name for p in (project / "out").iterdir()) == ["acme-corp.yaml", "globex.yaml", "initech.yaml"]
     strict = run("validate", "--strict", "--blueprint", "out")
     assert (strict.code, strict.out.splitlines()[-1]) == (0, "Valid: 3 files.")
-    assert "git clone --depth 1 -- https://github.com/acme/custom-plugins.git ./custom_plugins" in (
-        project / "out" / "acme-corp.yaml").read_text()
+    assert ("git -C ./custom_plugins fetch -q --depth 1 -- https://github.com/acme/custom-plugins.git "
+            "3f9a1c0d2b4e6f8a0c1e3d5b7a9f1e2d4c6b8a0f") in (project / "out" / "acme-corp.yaml").read_text()
     assert run("render").code == 1 and run("render", "--all").code == 1  # SLUG or --all --out
 
 

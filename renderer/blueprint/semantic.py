@@ -416,6 +416,13 @@ class _Rules:
                     self.error((*resource.path, "runtime"), "runtime-commands",
                                f"a {kind.label} with `runtime: image` needs `image: {{url: ...}}`",
                                "add `image:` with the `url` of the image to run, e.g. `docker.io/library/nginx:1.27`")
+                elif isinstance(image.get("url"), str) and _mutable_tag(image["url"]):
+                    url = image["url"]
+                    self.error((*resource.path, "image", "url"), "mutable-image-tag",
+                               f"image `{url}` is given by a mutable tag (`:latest` or no tag): which build a "
+                               "tenant runs changes with each push of the tag, and a deploy is not reproducible",
+                               f"pin the digest: `{url.split('@')[0]}@sha256:<digest>` (`docker buildx imagetools "
+                               "inspect` prints it); a release moves the digest", severity="warning")
 
     def disks(self) -> None:
         for resource in self.index.resources:
@@ -513,6 +520,15 @@ class _Rules:
         self.merge_key_lists()
         self.placeholders()
         return self.findings
+
+
+def _mutable_tag(url: str) -> bool:
+    """Whether an image URL names its image by `:latest` or by no tag at all, without a digest
+    (docs.docker.com: a reference without a tag means `latest`)."""
+    if "@sha256:" in url:
+        return False
+    last = url.rsplit("/", 1)[-1]
+    return ":" not in last or last.rsplit(":", 1)[1] == "latest"
 
 
 def _collection_label(collection: str) -> str:

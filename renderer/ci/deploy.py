@@ -17,10 +17,12 @@ commit `render.lock.json` back.
    of the process), the lockfile as apply left it is stamped with provenance (`commit`, `pull_request`
    on each tenant this run changed) and committed (`lockcommit`), and the journal branch is deleted or
    replaced by what apply left.
-6. The outcome: `complete` (exit 0); `incomplete` (exit 4: apply stopped early with work left, its
+6. Apply waits for the deploys it started (unless `--no-wait`): a deploy that fails fails the run
+   (exit 1, the tenant `failed` in the lockfile; the next plan shows it pending).
+7. The outcome: `complete` (exit 0); `incomplete` (exit 4: apply stopped early with work left, its
    `ApplyReport.exit_code` 4, or Render's rate limit refused a write even after retrying; the hourly
    scheduled run resumes it); `failed` (the apply's error is raised again, exit 1).
-7. The job summary shows the plan, the outcome and where the lockfile went; the output directory gets a
+8. The job summary shows the plan, the outcome and where the lockfile went; the output directory gets a
    copy of the final lockfile.
 """
 
@@ -39,7 +41,7 @@ import git
 
 from renderer import journal as journal_io
 from renderer import lockfile as lockfile_io
-from renderer.apply import DEFAULT_LOCK_TIMEOUT, ApplyReport
+from renderer.apply import DEFAULT_LOCK_TIMEOUT, DEFAULT_WAIT_TIMEOUT, ApplyReport
 from renderer.ci.allow import (
     NONE,
     AllowKind,
@@ -87,6 +89,8 @@ class ApplyRun:
     branch: str = "main"
     push_mode: PushMode = PushMode.AUTO
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    wait: bool = True
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     # Seconds the release rollout may wait in this job (a longer bake pauses it: incomplete, resumed).
     rollout_timeout: float | None = None
 
@@ -343,7 +347,8 @@ class Deploy:
     def _apply(self) -> None:
         applied = Applied()
         options = ApplyOptions(allow_destroy=True, allow_replace=True, allow_data_loss=True, allow_mass_destroy=True,
-                               lock_timeout=self.run.lock_timeout, apply_unchanged=False,
+                               lock_timeout=self.run.lock_timeout, apply_unchanged=False, wait=self.run.wait,
+                               wait_timeout=self.run.wait_timeout,
                                last_applied=tuple(self.last_applied), rollout_timeout=self.run.rollout_timeout)
         try:
             asyncio.run(apply_run(self.run.inputs, options, emit=self.emit, show=self._show, confirm=self._confirm,

@@ -79,11 +79,14 @@ def _apply(plan_inputs: Inputs, saved: SavedPlan | None, options: ApplyOptions, 
 @click.option("--allow-mass-destroy", is_flag=True,
               help="Allow tearing down more than max(1, 10%) of the lockfile's tenants, or all of them, or "
                    "destroying datastores of more than max(2, 10%) of them in one run.")
-@click.option("--wait", is_flag=True, help="Follow the deploys apply started until they are live.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Follow the deploys apply started until each is live or failed (a failed one fails the run "
+                   "and marks its tenant failed); --no-wait leaves them running (the next plan reads how they "
+                   "ended).")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_TIMEOUT, show_default=True,
-              help="Seconds --wait waits for deploys.")
+              help="Seconds to wait for deploys.")
 @click.option("--poll-interval", type=click.FloatRange(min=0), default=DEFAULT_POLL_SECONDS, show_default=True,
-              help="Seconds between deploy status reads with --wait.")
+              help="Seconds between deploy status reads while waiting.")
 @click.option("--skip-backup", is_flag=True,
               help="Delete Postgres databases without exporting them first (default: export and wait).")
 @click.option("--backup-timeout", type=click.FloatRange(min=0), default=DEFAULT_BACKUP_TIMEOUT, show_default=True,
@@ -107,12 +110,12 @@ def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, sche
 
     With PLAN (a file from `renderer plan --out`), apply exactly that plan without asking, and refuse it
     when the tenant files, blueprints, lockfile or live state changed since it was made. The lockfile is
-    written after every create and delete. Exit 0 when done, 1 on error, a failed deploy (--wait) or
-    when cancelled, 4 when it stopped early with work left (Render's budget of service creates per hour
-    spent: re-run later and it carries on). Every Postgres database is exported before it is deleted
-    unless --skip-backup. Deleting or replacing a Postgres database, Key Value instance or disk destroys
-    its data: it needs --allow-data-loss as well as --allow-destroy or --allow-replace. Reads
-    RENDER_API_URL, RENDER_API_KEY,
+    written after every create and delete. Apply waits for the deploys it starts (unless --no-wait).
+    Exit 0 when done, 1 on error, a failed deploy or when cancelled, 4 when it stopped early with work
+    left (Render's budget of service creates per hour spent: re-run later and it carries on). Every
+    Postgres database is exported before it is deleted unless --skip-backup. Deleting or replacing a
+    Postgres database, Key Value instance or disk destroys its data: it needs --allow-data-loss as well
+    as --allow-destroy or --allow-replace. Reads RENDER_API_URL, RENDER_API_KEY,
     RENDER_OWNER_ID, RENDERER_FINGERPRINT_KEY and the environment variables tenant secrets name.
 
     With a releases.yaml, apply then rolls the release out ring by ring (docs/releases.md): exit 1 when

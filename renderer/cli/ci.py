@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from renderer.apply import DEFAULT_LOCK_TIMEOUT
+from renderer.apply import DEFAULT_LOCK_TIMEOUT, DEFAULT_WAIT_TIMEOUT
 from renderer.ci.context import GitHubEnv
 from renderer.ci.deploy import ApplyRun, run_apply
 from renderer.ci.drift_issue import DriftRun, run_drift
@@ -77,11 +77,17 @@ def plan(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile:
                    "direct: only commit to the branch; pull-request: always through a bot pull request.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
               help="Seconds to wait for the apply lock held by another apply or import of this lockfile.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Follow the deploys apply started until each is live or failed (a failed one fails the run, "
+                   "marks its tenant failed and records the outcome `failed`, not `complete`).")
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_TIMEOUT, show_default=True,
+              help="Seconds to wait for deploys.")
 @click.option("--rollout-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="Seconds the release rollout may wait in this job; a bake that ends later pauses the rollout "
                    "(exit 4, progress committed) and the scheduled run resumes it.")
 def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path, out_dir: Path | None,
-          branch: str, remote: str, push_mode: str, lock_timeout: float, rollout_timeout: float | None) -> int:
+          branch: str, remote: str, push_mode: str, lock_timeout: float, wait: bool, wait_timeout: float,
+          rollout_timeout: float | None) -> int:
     """Plan every tenant, apply, and commit render.lock.json back to the deploy branch.
 
     First, under the apply lock, an apply interrupted earlier is recovered from its journal (kept on
@@ -91,7 +97,7 @@ def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile
     same name; deletion protection is never lifted. The lockfile is committed (by github-actions[bot],
     [skip ci]) even when apply fails or stops half-way, through a bot pull request when the branch is
     protected. A scheduled run only resumes an apply that stopped with work left (exit 4) or was
-    interrupted.
+    interrupted. Apply waits for the deploys it starts (unless --no-wait): a failed deploy fails the run.
 
     Reads GITHUB_EVENT_PATH (push, schedule or workflow_dispatch), GITHUB_REPOSITORY, GITHUB_TOKEN,
     GITHUB_API_URL, GITHUB_STEP_SUMMARY, GITHUB_SHA, RENDER_API_URL, RENDER_API_KEY, RENDER_OWNER_ID,
@@ -100,8 +106,8 @@ def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile
     or the release rollout paused in a bake (progress committed; resumed later).
     """
     run = ApplyRun(inputs=inputs(tenants_dir, blueprints_dir, schema, lockfile), out_dir=out_dir, branch=branch,
-                   remote=remote, push_mode=PushMode(push_mode), lock_timeout=lock_timeout,
-                   rollout_timeout=rollout_timeout)
+                   remote=remote, push_mode=PushMode(push_mode), lock_timeout=lock_timeout, wait=wait,
+                   wait_timeout=wait_timeout, rollout_timeout=rollout_timeout)
     return run_apply(run, GitHubEnv.from_environ(), _emit)
 
 

@@ -138,8 +138,15 @@ class ApplyContext(ABC):
         """Render name -> address of tenant `slug`'s resources of `kind` in the lockfile."""
 
     @abstractmethod
-    def deploy_started(self, change: Change, service_id: str, deploy_id: str) -> None:
-        """Note a deploy the write started, for the report and `--wait`."""
+    def deploy_started(self, change: Change, service_id: str, deploy_id: str, version: str | None = None,
+                       status: str = "created") -> None:
+        """Note a deploy the write started (with the version it deploys, when Render said), for the report,
+        the wait and the lockfile (the service's last deploy)."""
+
+    @abstractmethod
+    def deploy_target(self, slug: str, address: str) -> str | None:
+        """The version the lockfile records for tenant `slug`'s service `address` (its last deploy's), or
+        None."""
 
     @abstractmethod
     def planned(self, slug: str) -> Iterable[DesiredResource]:

@@ -29,8 +29,8 @@ from renderer.kinds.base import (
     TranslateContext,
     api_plan,
 )
-from renderer.live import LiveResource
-from renderer.plan.model import Change
+from renderer.live import LiveResource, deploy_version
+from renderer.plan.model import DEPLOY_FIELD, Change
 from renderer.pricing.cost import cron_lines, service_lines, static_site_lines
 from renderer.pricing.model import CostLine, Usage
 from renderer.pricing.table import PriceTable
@@ -69,7 +69,12 @@ DEFAULT_PUBLISH_PATH = "public"
 # An autoscaling criterion the blueprint leaves off is sent disabled; Render still wants a percentage.
 DISABLED_TARGET_PERCENT = 70
 
-TOP_LEVEL_FIELDS = ("repo", "branch", "rootDir")
+# Auto-deploy is off on every managed service, whatever the blueprint says: renderer decides what each
+# tenant runs and when (a push to the branch deploys nothing). Both fields, as Render's answers carry both
+# (../shared/render/recorded/privateservice_resource__git: PATCH `autoDeployTrigger: off` answers
+# `autoDeploy: no`, `autoDeployTrigger: off`).
+AUTO_DEPLOY_OFF = {"autoDeploy": "no", "autoDeployTrigger": "off"}
+TOP_LEVEL_FIELDS = ("repo", "branch", "rootDir", "autoDeploy", "autoDeployTrigger")
 DETAIL_FIELDS = ("plan", "healthCheckPath", "preDeployCommand", "runtime", "schedule", "publishPath")
 ENV_SPECIFIC_FIELDS = ("buildCommand", "startCommand", "dockerCommand", "dockerContext", "dockerfilePath")
 # Fields that Render reports as "" or leaves out (or null) interchangeably: compared as "". Commands
@@ -79,6 +84,21 @@ EMPTY_AS_MISSING = frozenset({
 })
 DEFAULT_REGISTRY = "docker.io"
 _DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})$")
+
+
+def deploy_pin(desired: DesiredResource, target: str | None) -> dict[str, str]:
+    """`trigger_deploy`'s arguments that deploy `target` on the desired service: `image_url` (the service's
+    image repository at that digest) for an image-backed service and a `sha256:` target, `commit_id` for a
+    Git-backed one; nothing for a Git-backed cron job (openapi.json create-deploy: `commitId` is "Not
+    supported for cron jobs") or without a target."""
+    if not target:
+        return {}
+    if target.startswith("sha256:"):
+        image = desired.fields.get("image")
+        return {"image_url": f"{image_reference(str(image))[0]}@{target}"} if image else {}
+    if desired.kind is Kind.CRON_JOB or runtime_class(desired.fields.get("runtime")) == "image":
+        return {}
+    return {"commit_id": target}
 
 
 def scalable(kind: Kind) -> bool:
@@ -188,11 +208,16 @@ def service_fields(service: JSON, env_groups: list[str] | None = None) -> dict[s
     `env_groups`: the names of the env groups linked to it (from the env groups' `serviceLinks`)."""
     details = service.get("serviceDetails") or {}
     env_details = details.get("envSpecificDetails") or {}
+    auto = service.get("autoDeploy")
+    # Older answers carry only `autoDeploy` (recorded in webservice_resource__web_service): its trigger.
+    trigger = service.get("autoDeployTrigger") or {"no": "off", "yes": "commit"}.get(str(auto))
     if not SERVICE_TYPES[Kind(service["type"])].code:
         return {"rootDir": service.get("rootDir", ""), "repo": service.get("repo"), "branch": service.get("branch"),
                 "buildCommand": details.get("buildCommand"), "publishPath": details.get("publishPath"),
-                "envGroups": sorted(env_groups or [])}
+                "envGroups": sorted(env_groups or []), "autoDeploy": auto, "autoDeployTrigger": trigger}
     fields: dict[str, Any] = {
+        "autoDeploy": auto,
+        "autoDeployTrigger": trigger,
         "runtime": details.get("runtime") or details.get("env"),
         "region": details.get("region"),
         "plan": details.get("plan"),
@@ -400,7 +425,7 @@ class ServiceOps(KindOps):
     def translate(self, tr: TranslateContext, path: DocPath, item: Any, kind: Kind) -> list[DesiredResource]:
         service = SERVICE_TYPES[kind]
         name = str(item["name"])
-        fields: dict[str, Any] = {"rootDir": str(item.get("rootDir", ""))}
+        fields: dict[str, Any] = {"rootDir": str(item.get("rootDir", "")), **AUTO_DEPLOY_OFF}
         for key in ("repo", "branch"):
             if key in item:
                 fields[key] = str(item[key])
@@ -539,10 +564,17 @@ class ServiceOps(KindOps):
                 continue
             key = fc.path.removeprefix("envVars.")
             await self._env_write(ctx, change, sid, key, None if not fc.after_set else by_key[key])
-        deploy = await ctx.write("deploy", change, lambda: client.trigger_deploy(sid),
-                                 lambda r: {"deploy": (r or {}).get("id")}, id=sid)
+        # A deploy that did not go live is retried at its version; otherwise Render deploys the service's
+        # source (its branch head or its image).
+        pin = deploy_pin(desired, ctx.deploy_target(change.tenant, change.address)) if any(
+            f.path == DEPLOY_FIELD for f in change.fields) else {}
+
+        async def trigger() -> JSON | None:
+            return await client.trigger_deploy(sid, commit_id=pin.get("commit_id"), image_url=pin.get("image_url"))
+
+        deploy = await ctx.write("deploy", change, trigger, lambda r: {"deploy": (r or {}).get("id")}, id=sid)
         if deploy and deploy.get("id"):
-            ctx.deploy_started(change, sid, deploy["id"])
+            ctx.deploy_started(change, sid, deploy["id"], deploy_version(deploy), str(deploy.get("status", "created")))
 
     async def _env_write(self, ctx: ApplyContext, change: Change, sid: str, key: str, env: EnvVar | None) -> None:
         """One env var: PUT /services/{id}/env-vars/{key}, or DELETE it when `env` is None."""

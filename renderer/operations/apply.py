@@ -62,7 +62,7 @@ class ApplyOptions:
     allow_replace: bool = False
     allow_data_loss: bool = False
     allow_mass_destroy: bool = False
-    wait: bool = False
+    wait: bool = True
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     poll: float = DEFAULT_POLL_SECONDS
     skip_backup: bool = False

@@ -24,7 +24,7 @@ from renderer.plan.model import Notice, Plan, TenantSource
 from renderer.plan.versions import version_plan
 from renderer.pricing.model import Usage
 from renderer.pricing.table import load_price_table
-from renderer.refresh import LiveState
+from renderer.refresh import LiveState, refresh_deploys
 from renderer.release import deploy_version, versioned_services
 from renderer.render_api.client import RenderClient
 from renderer.render_api.errors import RenderAPIError
@@ -121,6 +121,7 @@ async def make_plan(
         no_tenant_files(inputs.tenants_dir, inputs.lockfile, lockfile.tenants, "plan")
     slugs = plan_scope(configuration, lockfile, inputs.only)
     live = await refresh_scope(client, lockfile, slugs)
+    await refresh_deploys(client, lockfile, slugs, live)
     journal = journal_io.journal_path(inputs.lockfile)
     interrupted = journal_io.read(journal)
     try:

@@ -23,9 +23,12 @@ from typing import Any
 
 from renderer.errors import RendererError
 from renderer.fingerprint import PLAIN_PREFIX, Fingerprinter
+from renderer.kind import Kind
 from renderer.kinds.registry import CREATE_ORDER, ops_for
+from renderer.live import DEPLOY_FAILED, DEPLOY_FAILURE_REASONS, DEPLOY_LIVE
 from renderer.lockfile import LockedResource, Lockfile
 from renderer.plan.model import (
+    DEPLOY_FIELD,
     Action,
     Change,
     FieldChange,
@@ -291,6 +294,35 @@ def _with_identity(slug: str, change: Change, locked: Mapping[str, LockedResourc
     return change.model_copy(update={"live_name": current.name, "identity": problem})
 
 
+def short_version(version: str | None) -> str:
+    """A version as plans print it: a commit's first 7 characters, `sha256:` and 12 of a digest."""
+    if not version:
+        return "(version unknown)"
+    return version[:19] if version.startswith("sha256:") else version[:7]
+
+
+def _deploy_pending(ctx: _Context, resource: DesiredResource, entry: LockedResource,
+                    live: LiveState) -> tuple[FieldChange, str] | None:
+    """The service's last deploy renderer started did not go live (`LockedResource.deploy`, its status
+    as Render now answers when the lockfile does not know how it ended): the `deploy` field change and
+    the reason's detail, or None. A deploy still under way is a notice, not a change."""
+    deploy = entry.deploy
+    if not resource.kind.is_service or deploy is None:
+        return None
+    status = str(live.deploys.get(entry.id, {}).get("status") or deploy.status)
+    version = short_version(deploy.target)
+    if status == DEPLOY_LIVE:
+        return None
+    if status not in DEPLOY_FAILED:
+        ctx.notices.append(Notice(tenant=ctx.slug, kind="deploy_in_progress", message=(
+            f"{resource.address}: deploy {deploy.id} of {version} is {status}; a plan after it ends shows "
+            "whether it went live")))
+        return None
+    why = DEPLOY_FAILURE_REASONS.get(status, status)
+    change = FieldChange(path=DEPLOY_FIELD, before=f"{status} {version}", after=f"live {version}")
+    return change, f"{deploy.id} {status} ({why}); apply deploys {version} again"
+
+
 def entry_address(change: Change) -> str:
     return change.previous_address or change.address
 
@@ -380,11 +412,19 @@ def build_plan(
                     **common, action=Action.REPLACE, reason=Reason.CANNOT_UPDATE, detail=why,
                     id=entry.id, fields=fields, protected=protected, data_loss=ops_for(resource.kind).loses_data))
                 continue
-            if not fields:
+            pending_deploy = _deploy_pending(ctx, resource, entry, live)
+            if not fields and pending_deploy is None:
                 tenant_changes.append(Change(**common, action=Action.NO_OP, reason=Reason.UNCHANGED,
                                              id=entry.id))
                 continue
+            if not fields:
+                assert pending_deploy is not None
+                tenant_changes.append(Change(**common, action=Action.UPDATE, reason=Reason.DEPLOY_NOT_LIVE,
+                                             detail=pending_deploy[1], id=entry.id, fields=[pending_deploy[0]]))
+                continue
             reason = Reason.DRIFT if all(f.drift for f in fields) else Reason.FIELD_CHANGED
+            if pending_deploy is not None:
+                fields = [*fields, pending_deploy[0]]
             tenant_changes.append(Change(**common, action=Action.UPDATE, reason=reason, id=entry.id,
                                          fields=fields))
 
@@ -398,6 +438,11 @@ def build_plan(
                                          action=Action.DELETE, reason=reason, detail=detail, id=entry.id,
                                          protected=protected, data_loss=ops_for(entry.kind).loses_data))
 
+        notices.extend(Notice(tenant=slug, kind="unpinned", message=(
+            f"{r.address}: a Git-backed cron job runs its branch head: Render takes no commit for a cron job's "
+            "deploy (openapi.json create-deploy: commitId \"Not supported for cron jobs\"), so its version is not "
+            "pinned; run it from an image pinned by digest to pin it"))
+            for r in desired.values() if r.kind is Kind.CRON_JOB and r.fields.get("runtime") != "image")
         notices.extend(_rename_notices(slug, tenant_changes, live))
         tenant_changes = _type_replaces(tenant_changes, locked)
         tenant_changes = [_with_identity(slug, c, locked, live) for c in tenant_changes]

@@ -58,16 +58,22 @@ class Reason(StrEnum):
     TENANT_REMOVED = "tenant removed"
     DRIFT = "drift: changed outside renderer"
     MISSING_LIVE = "missing live: deleted outside renderer"
+    DEPLOY_NOT_LIVE = "deploy not live"
     UNCHANGED = "unchanged"
 
     @property
     def separator(self) -> str:
         """What joins the reason and a `Change.detail` in text."""
-        if self is Reason.CANNOT_UPDATE:
+        if self in (Reason.CANNOT_UPDATE, Reason.DEPLOY_NOT_LIVE):
             return ": "
         if self in (Reason.REMOVED_FROM_BLUEPRINT, Reason.TENANT_REMOVED):
             return "; "
         return " "
+
+
+# The pseudo-field of a service whose last deploy renderer started did not go live (`LockedResource.deploy`):
+# `before` is that deploy's status and version, `after` the version apply deploys again.
+DEPLOY_FIELD = "deploy"
 
 
 class FieldChange(BaseModel):
@@ -153,7 +159,7 @@ class ManualAction(BaseModel):
 
 
 NoticeKind = Literal["possible_rename", "secret_unavailable", "deletion_protection", "mass_destroy", "identity",
-                     "interrupted_apply", "rate_budget"]
+                     "interrupted_apply", "rate_budget", "deploy_in_progress", "unpinned"]
 
 
 class Notice(BaseModel):
