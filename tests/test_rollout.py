@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, TLS, Sim, run
+from tests.ci_support import Actions, GitProject, ci_apply
+from tests.conftest import ROOT, TLS, Sim, SimClock, run
+from tests.github_fake import FakeGitHub
 
 V1 = "1" * 40
 V2 = "2" * 40
@@ -281,3 +283,36 @@ def test_status_shows_each_tenants_live_version_target_and_rollout_state(fleet: 
     assert {(r["version"], r["target"]) for r in tenants["t1"]["resources"]} == {(V2, V2)}
     assert {(r["version"], r["target"]) for r in tenants["t2"]["resources"]} == {(V1, V2)}
     assert "1111111 -> 2222222" in text.out and "2222222  " in text.out
+
+
+def test_ci_apply_pauses_a_bake_longer_than_the_job_and_the_scheduled_run_resumes_it(
+        sim: Sim, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client_seam: SimClock) -> None:
+    """deploy.yml: a bake longer than the job may wait ends the run with exit 4 and `Renderer-Apply:
+    incomplete` (progress committed in render.lock.json); the hourly scheduled run picks the rollout up."""
+    actions = Actions(tmp_path, monkeypatch, github)
+    project = GitProject(tmp_path, ["globex", "initech"])
+    monkeypatch.chdir(project.path)
+    project.write("releases.yaml", f"version:\n  commit: \"{V1}\"\nrings:\n"
+                                   "  - {name: canary, tenants: [globex], bake: 1h}\n"
+                                   "  - {name: everyone, tenants: [initech]}\n")
+    project.commit("Release 1111111")
+    code, out = ci_apply(actions, "0" * 40, project.sha(), "--rollout-timeout", "300")
+    assert code == 4, out
+    tip = project.origin.commit("main")
+    assert "Renderer-Apply: incomplete" in str(tip.message)
+    lock = json.loads(project.origin_file("main", "render.lock.json"))
+    assert lock["rollout"]["state"] == "baking" and lock["rollout"]["wave"] == 0
+    assert lock["tenants"]["globex"]["release"]["state"] == "done"
+    assert lock["tenants"]["initech"]["release"]["state"] == "pending"
+
+    project.sync_main()
+    client_seam.offset += 3600  # an hour later: the scheduled run
+    sim.admin("/_sim/clock/advance", {"seconds": 3600})
+    actions.event("schedule", {"schedule": "17 * * * *"}, sha=project.sha())
+    resumed = run("ci", "apply", "--rollout-timeout", "300")
+    assert resumed.code == 0, resumed.output
+    tip = project.origin.commit("main")
+    assert "Renderer-Apply: complete" in str(tip.message)
+    lock = json.loads(project.origin_file("main", "render.lock.json"))
+    assert lock["rollout"]["state"] == "done"
+    assert set(lock["tenants"]["initech"]["release"]["achieved"].values()) == {V1}
