@@ -316,3 +316,27 @@ def test_ci_apply_pauses_a_bake_longer_than_the_job_and_the_scheduled_run_resume
     lock = json.loads(project.origin_file("main", "render.lock.json"))
     assert lock["rollout"]["state"] == "done"
     assert set(lock["tenants"]["initech"]["release"]["achieved"].values()) == {V1}
+
+
+def test_a_failure_in_a_later_ring_keeps_earlier_rings_unless_rollback_all(fleet: Path, sim: Sim) -> None:
+    (fleet / "releases.yaml").write_text(_release(V1, bake=0))
+    assert _apply().code == 0
+    services = _services(fleet)
+    (fleet / "releases.yaml").write_text(_release(V2, bake=0))
+    broken = services["t3"]["web_service.app-web"]
+    assert sim.admin("/_sim/deploy-outcomes", {"outcome": "update_failed", "serviceId": broken}).status_code == 200
+    kept = _apply()
+    assert kept.code == 1, kept.output
+    assert f"Rollout failed: t3: web_service.app-web: deploy {_of(_deploys(sim, broken), V2)[0]['id']}: deploy " \
+           "update_failed" in kept.out
+    assert all(_live_version(sim, sid) == V2 for sid in services["t1"].values())  # the canary keeps it
+    assert all(_live_version(sim, sid) == V1 for slug in ("t2", "t3", "t4") for sid in services[slug].values())
+    assert all(_of(_deploys(sim, sid), V2) == [] for slug in RINGS["late"] for sid in services[slug].values())
+
+    (fleet / "releases.yaml").write_text(_release(V3, bake=0))
+    assert sim.admin("/_sim/deploy-outcomes", {"outcome": "update_failed", "serviceId": broken}).status_code == 200
+    every = _apply("--rollback-all")
+    assert every.code == 1, every.output
+    for slug in ("t1", "t2", "t3", "t4"):  # every ring the release reached is back on its previous version
+        assert all(_live_version(sim, sid) != V3 for sid in services[slug].values()), slug
+    assert all(_live_version(sim, sid) == V2 for sid in services["t1"].values())
