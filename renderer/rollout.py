@@ -30,6 +30,7 @@ target at once (without a bake of its own).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ DEPLOY_FAILED = frozenset({"build_failed", "update_failed", "pre_deploy_failed",
 # (`image_pull_failed`). `server_hardware_failure` is Render's host, not the version, and does not count.
 FAILURE_EVENTS = ("server_failed", "image_pull_failed")
 DEFAULT_POLL = 10.0
+SAVE_EVERY = 2.0  # seconds (real time) between lockfile writes of a deploy's progress
 # Seconds between event reads during a bake; events are read from each deploy's start, so a longer
 # interval delays a failure's detection, never hides it.
 BAKE_CHECK_EVERY = 60.0
@@ -152,9 +154,14 @@ class RolloutRunner:
         self.started_at: dict[str, str] = {}
         # The shortest time from creation to live of this run's deploys (seconds), once one is live.
         self.expected: float | None = None
+        self.saved = 0.0  # time.monotonic() of the last lockfile write
 
-    def save(self) -> None:
-        lockfile_io.write(self.path, self.lock)
+    def save(self, *, now: bool = True) -> None:
+        """Write the lockfile; `now=False` at most every `SAVE_EVERY` seconds (progress a resume can also
+        read from Render; the lockfile of a 1,000-tenant fleet is a megabyte)."""
+        if now or time.monotonic() - self.saved >= SAVE_EVERY:
+            lockfile_io.write(self.path, self.lock)
+            self.saved = time.monotonic()
 
     def _release_of(self, slug: str) -> TenantRelease:
         tenant = self.lock.tenants[slug]
@@ -239,20 +246,26 @@ class RolloutRunner:
             deploy = started
             self.emit(f"{slug}: {address}: deploy {deploy['id']} of {short(target)} started")
         state.deploys[address] = str(deploy["id"])
-        self.save()
+        self.save(now=False)
         deploy = await self._follow(slug, address, service_id, deploy, target, since)
         state.achieved[address] = target  # saved with the tenant's state
         self.report.deployed.append(f"{slug}/{address}")
         self.emit(f"{slug}: {address}: deploy {deploy['id']} live on {short(target)}")
 
-    async def _deploy_tenant(self, slug: str, targets: dict[str, str]) -> None:
+    def _start(self, slugs: list[str], targets: dict[str, dict[str, str]]) -> dict[str, bool]:
+        """Mark the tenants `deploying` in one lockfile write before any of them deploys, so a run stopped
+        after a trigger looks before it deploys again. Returns whether each was under way already."""
+        resuming = {}
+        for slug in slugs:
+            state = self._release_of(slug)
+            resuming[slug] = state.state != "pending"
+            state.target, state.state = dict(targets[slug]), "deploying"
+        self.save()
+        return resuming
+
+    async def _deploy_tenant(self, slug: str, targets: dict[str, str], resuming: bool) -> None:
         tenant = self.config.tenants[slug]
         state = self._release_of(slug)
-        state.target = dict(targets)
-        resuming = state.state != "pending"
-        # Recorded before the first trigger, so a run stopped after it looks before it deploys again.
-        state.state = "deploying"
-        self.save()
         for level in dependency_levels(versioned_services(tenant.resources)):
             todo = [r for r in level if r.address in targets]
             results = await asyncio.gather(*(self._deploy_service(slug, r, targets[r.address], resuming)
@@ -265,7 +278,7 @@ class RolloutRunner:
                     raise result
         if all(state.achieved.get(a) == v for a, v in targets.items()):
             state.state = "done"
-        self.save()
+        self.save(now=False)
 
     # --- waves ---------------------------------------------------------------------------------------
     def _targets(self, slug: str) -> dict[str, str]:
@@ -274,10 +287,12 @@ class RolloutRunner:
 
     async def _run_wave(self, wave: Wave, targets: dict[str, dict[str, str]]) -> None:
         slugs = [s for s in wave.tenants if s in self.lock.tenants and targets[s]]
+        resuming = self._start(slugs, targets)
         output = OrderedOutput(self.emit, slugs)
-        failures = await run_tenants(slugs, lambda s: self._deploy_tenant(s, targets[s]),
+        failures = await run_tenants(slugs, lambda s: self._deploy_tenant(s, targets[s], resuming[s]),
                                      parallelism=wave.max_parallel, output=output)
         output.flush()
+        self.save()
         for _, exc in failures:
             raise exc
 
@@ -415,7 +430,7 @@ class RolloutRunner:
             rollout.wave = 0  # a finished release: check every tenant again (onboarded ones, drift)
         for slug, versions in self._catch_up(all_waves, rollout.wave, targets).items():
             try:
-                await self._deploy_tenant(slug, versions)
+                await self._deploy_tenant(slug, versions, self._start([slug], {slug: versions})[slug])
             except _Failed as exc:
                 await self._fail(exc.failure, 0, [Wave("onboarding", (slug,), 1, 0)], rollout)
                 return self.report
