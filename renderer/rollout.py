@@ -137,8 +137,11 @@ class RolloutRunner:
     """One rollout run (module docstring). Single writer of the lockfile on one event loop."""
 
     def __init__(self, client: RenderClient, configuration: Configuration, lockfile: Lockfile, path: Path, *,
-                 emit: Emit, poll: float, deadline: float | None, rollback_all: bool) -> None:
+                 emit: Emit, poll: float, deadline: float | None, rollback_all: bool, pending: set[str]) -> None:
         assert configuration.release is not None
+        # Tenants the plan found with a live version other than the target: deployed even when the lockfile
+        # says they are done (someone deployed another version by hand, or a deploy failed since).
+        self.pending = pending
         self.client = client
         self.release = configuration.release
         self.config = configuration
@@ -285,8 +288,17 @@ class RolloutRunner:
         tenant = self.config.tenants[slug]
         return tenant_targets(self.release.release, tenant.file, tenant.resources)
 
-    async def _run_wave(self, wave: Wave, targets: dict[str, dict[str, str]]) -> None:
-        slugs = [s for s in wave.tenants if s in self.lock.tenants and targets[s]]
+    def _settled(self, slug: str, targets: dict[str, str]) -> bool:
+        """Done with this release at these targets, and the plan saw no version change for it."""
+        state = self.lock.tenants[slug].release
+        return (state is not None and state.state == "done" and slug not in self.pending
+                and all(state.achieved.get(a) == v for a, v in targets.items()))
+
+    async def _run_wave(self, wave: Wave, targets: dict[str, dict[str, str]]) -> int:
+        """Deploy the wave's tenants that are not settled; returns how many it took on."""
+        slugs = [s for s in wave.tenants if s in self.lock.tenants and targets[s] and not self._settled(s, targets[s])]
+        if not slugs:
+            return 0
         resuming = self._start(slugs, targets)
         output = OrderedOutput(self.emit, slugs)
         failures = await run_tenants(slugs, lambda s: self._deploy_tenant(s, targets[s], resuming[s]),
@@ -295,6 +307,7 @@ class RolloutRunner:
         self.save()
         for _, exc in failures:
             raise exc
+        return len(slugs)
 
     async def _bake_check(self, wave: Wave) -> None:
         """Raise `_Failed` for a failure event of the wave's services since their rollout deploys began."""
@@ -440,12 +453,14 @@ class RolloutRunner:
                 rollout.wave, rollout.state, rollout.bake_until = index, "in_progress", None
                 self.save()
                 try:
-                    await self._run_wave(wave, targets)
+                    took = await self._run_wave(wave, targets)
                 except _Failed as exc:
                     await self._fail(exc.failure, index, all_waves, rollout)
                     return self.report
                 rollout.state, rollout.bake_until = "baking", self.client.clock.epoch() + wave.bake
                 self.save()
+                if not took:  # nothing deployed in this wave: nothing to bake
+                    continue
                 self.emit(f"ring `{wave.ring}`: {len(wave.tenants)} tenant(s) live on the target"
                           + (f"; baking {wave.bake} s" if wave.bake else ""))
             try:
@@ -470,19 +485,22 @@ def rollout_summary(report: RolloutReport) -> str:
         return f"Rollout paused: {report.paused}."
     if report.skipped:
         return f"Rollout skipped: {report.skipped}."
+    if not report.deployed:
+        return "Release: every tenant runs its target version."
     return f"Rollout complete! {len(report.deployed)} service deploy(s)."
 
 
 async def run_rollout(client: RenderClient, configuration: Configuration, lockfile: Lockfile, path: Path, *,
                       emit: Emit, poll: float = DEFAULT_POLL, timeout: float | None = None,
-                      rollback_all: bool = False) -> RolloutReport:
+                      rollback_all: bool = False, pending: set[str] | None = None) -> RolloutReport:
     """Roll the release of `configuration` out (module docstring); the caller holds the apply lock.
     `timeout` (seconds on the client's clock) is how long this run may wait: a bake that ends later pauses
     the rollout (`RolloutReport.paused`, exit 4). Returns the report; API errors propagate after the
-    lockfile has recorded the progress."""
+    lockfile has recorded the progress. `pending`: tenants whose live version the plan found off target
+    (deployed even when the lockfile records them done)."""
     if configuration.release is None:
         return RolloutReport(skipped="no releases.yaml")
     deadline = None if timeout is None else client.clock.epoch() + timeout
     runner = RolloutRunner(client, configuration, lockfile, path, emit=emit, poll=poll, deadline=deadline,
-                      rollback_all=rollback_all)
+                      rollback_all=rollback_all, pending=pending or set())
     return await runner.run()

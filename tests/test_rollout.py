@@ -126,7 +126,18 @@ def test_a_good_version_reaches_every_tenant_in_ring_order(fleet: Path, sim: Sim
     # a second run deploys nothing
     again = _apply()
     assert again.code == 0, again.output
+    assert "Release: every tenant runs its target version." in again.out
     assert all(len(_of(_deploys(sim, sid), V1)) == 1 for s in services.values() for sid in s.values())
+    # a version deployed by hand is a pending change, and apply brings the service back to the target
+    by_hand = services["t5"]["web_service.app-web"]
+    with sim.http() as http:
+        assert http.post(f"/services/{by_hand}/deploys", json={"commitId": V2}).status_code == 201
+    sim.admin("/_sim/clock/advance", {"seconds": 120})
+    planned = run("plan")
+    assert "~ version 2222222 -> 1111111  # ring late, wave 3" in planned.out
+    fixed = _apply()
+    assert fixed.code == 0, fixed.output
+    assert _live_version(sim, by_hand) == V1 and len(_of(_deploys(sim, by_hand), V1)) == 2
 
 
 def test_a_build_that_fails_on_the_canary_stops_there(fleet: Path, sim: Sim) -> None:

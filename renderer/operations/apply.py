@@ -179,4 +179,4 @@ async def _rollout(inputs: Inputs, options: ApplyOptions, planned: Planned, api:
         return None
     return await run_rollout(api, planned.configuration, planned.lockfile, inputs.lockfile, emit=emit,
                              poll=options.rollout_poll, timeout=options.rollout_timeout,
-                             rollback_all=options.rollback_all)
+                             rollback_all=options.rollback_all, pending={v.tenant for v in planned.plan.versions})
