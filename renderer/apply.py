@@ -25,6 +25,7 @@ here and go only into request bodies; the lockfile gets their fingerprints (`ren
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -70,7 +71,7 @@ T = TypeVar("T")
 __all__ = ["Applier", "ApplyReport", "apply_lock", "apply_plan", "recover", "wait_for_deploys"]
 
 DEFAULT_WAIT_TIMEOUT = 1800.0
-DEFAULT_POLL_SECONDS = 5.0
+DEFAULT_POLL_SECONDS = 10.0  # a deploy takes minutes on Render; every read spends the 400-a-minute GET budget
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
@@ -221,6 +222,7 @@ class Applier(ApplyContext):
         self.backup_timeout = backup_timeout
         self.backup_poll = backup_poll
         self._written = lockfile.dumps()
+        self.live_deploys = live.deploys
         self.connections: dict[tuple[str, str], ConnectionInfo] = {}
         # What `fromService` reads, per (tenant, address) of the kinds other resources read.
         self.references: dict[tuple[str, str], References] = {}
@@ -338,6 +340,14 @@ class Applier(ApplyContext):
         if entry is not None:
             entry.deploy = LockedDeploy(id=deploy_id, target=version, status=status)
             self._save()
+
+    def _settle_deploy(self, entry: LockedResource) -> None:
+        """What the plan read of a deploy an earlier run did not wait for (`LiveState.deploys`) into the
+        entry, so later plans need not read it again."""
+        deploy = self.live_deploys.get(entry.id)
+        if entry.deploy is not None and deploy is not None and deploy.get("id") == entry.deploy.id:
+            entry.deploy = LockedDeploy(id=entry.deploy.id, status=str(deploy.get("status", entry.deploy.status)),
+                                        target=deploy_version(deploy) or entry.deploy.target)
 
     def deploy_target(self, slug: str, address: str) -> str | None:
         tenant = self.lockfile.tenants.get(slug)
@@ -570,6 +580,7 @@ class Applier(ApplyContext):
                 if entry is not None:
                     entry.env_vars = _managed_keys(change.desired)
                     entry.applied = self.applied_fingerprints(slug, change.desired, entry.applied)
+                    self._settle_deploy(entry)
         tenant.blueprint = source.blueprint
         tenant.blueprint_digest = source.blueprint_digest
         tenant.tenant_file = source.tenant_file
@@ -649,9 +660,10 @@ async def wait_for_deploys(
     client: RenderClient, deploys: list[DeployRecord], *, emit: Emit, console: Console | None = None,
     timeout: float = DEFAULT_WAIT_TIMEOUT, poll: float = DEFAULT_POLL_SECONDS,
 ) -> list[DeployRecord]:
-    """Follow deploys (GET /services/{id}/deploys/{deployId}) until each is `live` or failed, polling
-    every `poll` seconds on the client's clock, with progress (`renderer.progress.WaitProgress`): a live
-    display on a terminal `console`, else a line through `emit` at each status change and every 30 s.
+    """Follow deploys (GET /services/{id}/deploys/{deployId}, the pending ones at once) until each is `live`
+    or failed, polling every `poll` seconds on the client's clock, with progress
+    (`renderer.progress.WaitProgress`): a live display on a terminal `console`, else a line through `emit`
+    at each status change and every 30 s.
     Returns the deploys that failed (status in `DEPLOY_FAILED`). Raises `RendererError` when `timeout`
     seconds pass first."""
     pending = list(deploys)
@@ -659,8 +671,8 @@ async def wait_for_deploys(
     deadline = client.clock.now() + timeout
     with WaitProgress(client.clock, emit, console) as progress:
         while pending:
-            for record in list(pending):
-                deploy = await client.get_deploy(record.service_id, record.deploy_id)
+            answers = await asyncio.gather(*(client.get_deploy(r.service_id, r.deploy_id) for r in pending))
+            for record, deploy in zip(list(pending), answers, strict=True):
                 record.status = str(deploy.get("status"))
                 record.version = record.version or deploy_version(deploy)
                 if record.status == DEPLOY_LIVE or record.status in DEPLOY_FAILED:

@@ -60,7 +60,9 @@ def test_apply_over_budget_does_what_fits_and_resumes(small_budget: Sim, project
                                                       ) -> None:
     clock = client_seam
     sim = small_budget
-    first = apply("--no-wait")  # waiting for the deploys would move the clock the budget window is read on
+    # Deploys live in 1 s: waiting for them (one poll) barely moves the clock the budget window is read on.
+    assert sim.admin("/_sim/deploy-timing", {"seconds": 1}).status_code == 200
+    first = apply()
     assert first.code == 4, first.output
     # Plan order: acme-corp takes the two creates; globex and initech get their databases only.
     assert _service_names(sim) == ["backboneos-backend-acme-corp", "backboneos-worker-acme-corp"]

@@ -66,7 +66,8 @@ def test_apply_confirmation_reads_stdin_when_not_a_terminal(sim: Sim, project: P
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def apply(answer: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "renderer.cli.main", "apply"], input=answer, env=env,
+        # --no-wait: a real-time process; the test is about the confirmation, not the deploys.
+        return subprocess.run([sys.executable, "-m", "renderer.cli.main", "apply", "--no-wait"], input=answer, env=env,
                               cwd=project, capture_output=True, text=True, timeout=120)
 
     cancelled = apply("no\n")

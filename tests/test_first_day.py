@@ -353,7 +353,7 @@ def test_apply_wait_reports_each_deploy_status_change(sim: Sim, project: Path) -
     deploy = lines[0].split("deploy ")[1].split(":")[0]
     label = f"globex: web_service.backboneos-backend: deploy {deploy}"
     # The simulator's deploys start under way as Render's do (issue 12): build_in_progress, update_in_progress
-    # after 20 s, live after 30 s; apply polls every 5 s of the client's clock (plus the real time a poll takes).
+    # after 20 s, live after 30 s; apply polls every 10 s of the client's clock (plus the real time a poll takes).
     assert (lines[0], lines[-1]) == (f"{label}: build_in_progress", f"{label} live")
     assert [re.sub(r" after \d+ s$", "", line) for line in lines[1:-1]] == [f"{label}: update_in_progress"]
     elapsed = [int(line.rsplit(" ", 2)[1]) for line in lines[1:-1]]

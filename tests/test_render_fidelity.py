@@ -126,7 +126,7 @@ def test_a_queued_deploy_is_found_and_waited_for(sim: Sim, tmp_path: Path) -> No
              "envVars": [{"key": "MODE", "value": "one"}]}
     project.blueprint({"services": [pserv]})
     project.tenant("acme")
-    assert project.apply().code == 0
+    assert project.apply("--no-wait").code == 0  # its first deploy is still under way
     sid = project.lock()["tenants"]["acme"]["resources"]["private_service.internal"]["id"]
     project.blueprint({"services": [{**pserv, "envVars": [{"key": "MODE", "value": "two"}]}]})
     start = sim.exchanges()

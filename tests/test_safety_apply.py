@@ -37,7 +37,8 @@ def test_two_applies_through_a_link_and_its_target_do_not_write_concurrently(sim
     link.symlink_to(LOCK)
     start = sim.exchanges()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "renderer.cli.main", "apply", "--auto-approve"]
+    # --no-wait: these processes run on real time, and the test is about the lock, not the deploys.
+    command = [sys.executable, "-m", "renderer.cli.main", "apply", "--auto-approve", "--no-wait"]
     processes = [subprocess.Popen([*command, *extra], cwd=project, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
                  for extra in ((), ("--lockfile", "link.json"))]
