@@ -43,7 +43,7 @@ from renderer.concurrency import OrderedOutput, run_tenants
 from renderer.configuration import Configuration
 from renderer.errors import ExitCode, RendererError
 from renderer.kinds.service import image_reference
-from renderer.lockfile import FailedRelease, Lockfile, Rollout, TenantRelease
+from renderer.lockfile import FailedRelease, LockedDeploy, Lockfile, Rollout, TenantRelease
 from renderer.release import (
     Wave,
     dependency_levels,
@@ -172,6 +172,14 @@ class RolloutRunner:
             tenant.release = TenantRelease()
         return tenant.release
 
+    def _record(self, slug: str, address: str, deploy: JSON) -> None:
+        """The service's `deploy` in the lockfile (`LockedResource.deploy`, which apply's own deploys of the
+        service build at): the rollout's deploy, or the one left live when it failed."""
+        entry = self.lock.tenants[slug].resources.get(address)
+        if entry is not None:
+            entry.deploy = LockedDeploy(id=str(deploy["id"]), target=deploy_version(deploy),
+                                        status=str(deploy.get("status") or "created"))
+
     def _service_id(self, slug: str, address: str) -> str | None:
         tenant = self.lock.tenants.get(slug)
         entry = tenant.resources.get(address) if tenant is not None else None
@@ -249,8 +257,10 @@ class RolloutRunner:
             deploy = started
             self.emit(f"{slug}: {address}: deploy {deploy['id']} of {short(target)} started")
         state.deploys[address] = str(deploy["id"])
+        self._record(slug, address, deploy)
         self.save(now=False)
         deploy = await self._follow(slug, address, service_id, deploy, target, since)
+        self._record(slug, address, deploy)
         state.achieved[address] = target  # saved with the tenant's state
         self.report.deployed.append(f"{slug}/{address}")
         self.emit(f"{slug}: {address}: deploy {deploy['id']} live on {short(target)}")
@@ -358,7 +368,9 @@ class RolloutRunner:
                     continue
                 live, deploys = await self._live(service_id)
                 if live is None or live.get("id") != ours:
-                    continue  # never went live on the new version, or replaced since
+                    if live is not None:  # never went live on the new version: the service runs this one
+                        self._record(slug, address, live)
+                    continue
                 previous = state.previous.get(address) or _went_live_before(deploys, live)
                 if previous is None:
                     self.emit(f"{slug}: {address}: no earlier live deploy to roll back to")
@@ -371,7 +383,8 @@ class RolloutRunner:
                 self.emit(f"{slug}: {address}: rolling back to deploy {previous} ({short(version)}): "
                           f"deploy {deploy['id']}")
                 try:
-                    await self._follow(slug, address, service_id, deploy, version or "", since)
+                    deploy = await self._follow(slug, address, service_id, deploy, version or "", since)
+                    self._record(slug, address, deploy)
                 except _Failed as exc:
                     raise RolloutFailed(f"rollback of {slug}/{address} failed: {exc.failure.reason}",
                                         hint="roll the service back in the Render dashboard") from None

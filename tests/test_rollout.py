@@ -138,6 +138,13 @@ def test_a_good_version_reaches_every_tenant_in_ring_order(fleet: Path, sim: Sim
     fixed = _apply()
     assert fixed.code == 0, fixed.output
     assert _live_version(sim, by_hand) == V1 and len(_of(_deploys(sim, by_hand), V1)) == 2
+    # an infrastructure change deploys each changed service at its release version, not its branch head
+    blueprint = fleet / "blueprints" / "app" / "render.yaml.j2"
+    blueprint.write_text(blueprint.read_text().replace("gunicorn app.wsgi", "gunicorn app.wsgi --workers 4"))
+    changed = _apply()
+    assert changed.code == 0, changed.output
+    assert "9 updated" in changed.out
+    assert all(_live_version(sim, s["web_service.app-web"]) == V1 for s in services.values())
 
 
 def test_a_build_that_fails_on_the_canary_stops_there(fleet: Path, sim: Sim) -> None:
