@@ -115,20 +115,25 @@ class VirtualClock:
         return time.time() + self.offset
 
     async def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
-            await asyncio.sleep(0)
-            return
+        # A zero sleep waits for the next tick too: a task that polls with zero sleeps would otherwise keep
+        # the loop busy and the clock still.
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self.sleepers, (self.epoch() + seconds, next(self.sequence), future))
+        heapq.heappush(self.sleepers, (self.epoch() + max(seconds, 0.0), next(self.sequence), future))
         await future
 
     async def drive(self, done: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
+        idle = 0
         while not done.is_set():
             await asyncio.sleep(0.001)
             ready = len(loop._ready)  # type: ignore[attr-defined]  # tasks that can run now
-            if ready or self.transport.in_flight or not self.sleepers:
+            if self.transport.in_flight or not self.sleepers:
+                idle = 0
                 continue
+            idle = idle + 1 if ready else 100
+            if idle < 20:  # tasks still running: let them reach their sleeps first
+                continue
+            idle = 0
             wake = self.sleepers[0][0]
             delta = wake - self.epoch()
             if delta > 0:

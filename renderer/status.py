@@ -142,7 +142,7 @@ def render_text(report: StatusReport, width: int = WIDTH) -> str:
     out = io.StringIO()
     console = Console(file=out, width=width, highlight=False, no_color=True)
     groups = groupby(report.rows, key=lambda r: (r.tenant, r.tenant_status, r.release_state))
-    versions = any(r.version or r.target for r in report.rows)
+    versions = any(r.target for r in report.rows)  # a fleet release manages versions: show them
     for index, ((slug, tenant_status, release_state), group) in enumerate(groups):
         if index:
             console.print()
