@@ -15,7 +15,7 @@ from renderer.resources import DesiredResource
 from tests.ci_support import Actions, GitProject, ci_apply
 from tests.conftest import Sim, run
 from tests.github_fake import FakeGitHub
-from tests.helpers import add_blueprint_line, apply, lock, lock_id, only_tenant, plan
+from tests.helpers import add_blueprint_line, apply, exchanges_since, lock, lock_id, only_tenant, plan
 
 REPO = "https://github.com/backboneos/backboneos"  # the base_crm blueprint's repository
 BAD = "b" * 40
@@ -193,3 +193,37 @@ def test_deploy_pin_by_kind_and_source() -> None:
     assert deploy_pin(service(Kind.CRON_JOB, runtime="image", image="ghcr.io/a/b:1"), digest) == {
         "image_url": f"ghcr.io/a/b@{digest}"}
     assert deploy_pin(service(Kind.WEB_SERVICE, runtime="python"), None) == {}
+
+
+def test_a_failed_image_deploy_is_retried_at_its_digest(sim: Sim, project: Path) -> None:
+    only_tenant(project, "globex")
+    digest = "sha256:" + "d" * 64
+    add_blueprint_line(project, "services:", "  - type: pserv\n    name: cache\n    runtime: image\n    image:\n"
+                                             f"      url: ghcr.io/acme/cache@{digest}\n")
+    fail_builds_of_image = {"outcome": "update_failed", "image": digest}
+    assert sim.admin("/_sim/deploy-outcomes", fail_builds_of_image).status_code == 200
+    failed = apply()
+    assert failed.code == 1, failed.output
+    cache = lock(project)["tenants"]["globex"]["resources"]["private_service.cache"]
+    assert cache["deploy"]["target"] == digest and cache["deploy"]["status"] == "update_failed"
+    planned = plan()
+    assert f"apply deploys {digest[:19]} again" in planned.out
+
+    assert sim.admin("/_sim/deploy-outcomes", {**fail_builds_of_image, "outcome": "live"}).status_code == 200
+    start = sim.exchanges()
+    assert apply("--auto-approve").code == 0
+    triggers = [e for e in exchanges_since(sim, start)
+                if (e["method"], e["path"]) == ("POST", f"/v1/services/{cache['id']}/deploys")]
+    assert [t["request"] for t in triggers] == [{"imageUrl": f"ghcr.io/acme/cache@{digest}"}]
+    assert lock(project)["tenants"]["globex"]["resources"]["private_service.cache"]["deploy"]["status"] == "live"
+
+
+def test_a_git_backed_cron_job_is_reported_unpinned(sim: Sim, project: Path) -> None:
+    only_tenant(project, "globex")
+    add_blueprint_line(project, "services:", "  - type: cron\n    name: nightly\n    runtime: python\n"
+                                             f"    repo: {REPO}\n    schedule: \"0 3 * * *\"\n"
+                                             "    buildCommand: pip install .\n    startCommand: python nightly.py\n")
+    planned = plan()
+    assert ("globex: cron_job.nightly: a Git-backed cron job runs its branch head: Render takes no commit for a "
+            "cron job's deploy") in planned.out
+    assert "web_service.backboneos-backend: a Git-backed cron job" not in planned.out
