@@ -358,3 +358,22 @@ def test_a_failure_in_a_later_ring_keeps_earlier_rings_unless_rollback_all(fleet
     for slug in ("t1", "t2", "t3", "t4"):  # every ring the release reached is back on its previous version
         assert all(_live_version(sim, sid) != V3 for sid in services[slug].values()), slug
     assert all(_live_version(sim, sid) == V2 for sid in services["t1"].values())
+
+
+def test_a_tenant_onboarded_during_a_rollout_starts_on_the_version_its_ring_has_reached(
+        fleet: Path, sim: Sim, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 22 services: more than Render's 20 creates an hour, raised here on both sides
+    assert sim.admin("/_sim/rate-limits", {"scale": 1, "budgets": {"create_service": 100}}).status_code == 200
+    monkeypatch.setenv("RENDERER_RATE_LIMITS", "create_service=100/1h")
+    (fleet / "releases.yaml").write_text(_release(V1, bake=0))
+    assert _apply().code == 0
+    (fleet / "releases.yaml").write_text(_release(V2, bake=3600).replace("tenants: [t1]", "tenants: [t1, t10]"))
+    (fleet / "tenants" / "t10.yaml").write_text("name: Tenant 10\nslug: t10\nblueprint: app\n")
+    (fleet / "tenants" / "t11.yaml").write_text("name: Tenant 11\nslug: t11\nblueprint: app\nlabels:\n  ring: late\n")
+    paused = _apply("--rollout-timeout", "60")  # the canary ring (t1, and t10 created with it) bakes an hour
+    assert paused.code == 4, paused.output
+    services = _services(fleet)
+    # t10 joined the ring the release is in: it has the new version; t11's ring is not reached: its ring-mates'
+    assert {_live_version(sim, sid) for sid in services["t10"].values()} == {V2}
+    assert {_live_version(sim, sid) for sid in services["t11"].values()} == {V1}
+    assert {_live_version(sim, sid) for sid in services["t5"].values()} == {V1}
