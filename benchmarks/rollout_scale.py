@@ -3,16 +3,15 @@
 Starts `renderer sim serve` with Render's published budgets (x1) and a fixed simulated build-and-deploy
 time (`POST /_sim/deploy-timing`, default 600 s), seeds the fleet's services (`/_sim/seed`, no API calls:
 a web service and a background worker per tenant), writes the tenant files, a two-service blueprint and
-releases.yaml to a temporary directory and the lockfile recording the seeded IDs. A first release (not
-measured) records each tenant's version, as every release after the first finds it; then the measured
-release moves every tenant to a new commit through `renderer.rollout.run_rollout`, the engine
-`renderer apply` runs.
+releases.yaml to a temporary directory and the lockfile recording the seeded IDs and, as an earlier
+release leaves it, each service's version (the commit its seeded deploy runs, read from one service).
+The measured release moves every tenant to a new commit through `renderer.rollout.run_rollout`, the
+engine `renderer apply` runs.
 
-Time is simulated: the client's clock is a discrete-event clock (`VirtualClock`) whose sleeps (polls,
-rate-limit waits) end only when every task is waiting on it and no request is in flight; it then moves
-the simulator's clock (`/_sim/clock/advance`) to the earliest wake-up. The simulator's clock is real time
-plus what was advanced, so processing time counts too (the wall time printed is never less than the
-simulated time the release took).
+Time is simulated: the simulator runs with `--frozen-clock` (its clock moves only when advanced) and the
+client's clock is a discrete-event clock (`VirtualClock`) whose sleeps (polls, rate-limit waits) end only
+when every task is waiting on it and no request is in flight; it then moves both clocks
+(`/_sim/clock/advance`) to the earliest wake-up. Processing time on this machine is not in the figure.
 
 Printed: the wall time on the simulated clock, API calls per tenant, 429 answers (target 0), the lower
 bound with its formula and `ratio R` (target <= 1.2). Lower bound: for each ring, the larger of (its
@@ -35,6 +34,7 @@ import os
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +48,15 @@ from simproc import launch  # noqa: E402 (benchmarks/ is on sys.path when a benc
 from renderer import lockfile as lockfile_io  # noqa: E402
 from renderer.configuration import load_configuration  # noqa: E402
 from renderer.kind import Kind  # noqa: E402
-from renderer.lockfile import LockedResource, LockedTenant, Lockfile  # noqa: E402
+from renderer.lockfile import LockedResource, LockedTenant, Lockfile, TenantRelease  # noqa: E402
+from renderer.release import deploy_version  # noqa: E402
 from renderer.render_api.client import RenderClient, Settings  # noqa: E402
 from renderer.render_api.limits import Bucket, RateLimits  # noqa: E402
 from renderer.rollout import run_rollout  # noqa: E402
 
 API_KEY = "bench"
-V1, V2 = "a" * 40, "b" * 40
+V2 = "b" * 40
+WEB = "web_service.app-web"
 BLUEPRINT = """services:
   - type: web
     name: app-web
@@ -100,19 +102,19 @@ class VirtualClock:
     waits until a driver task (`drive`) finds every task idle and moves both clocks to the earliest
     wake-up."""
 
-    def __init__(self, admin: httpx.AsyncClient, transport: CountingTransport) -> None:
+    def __init__(self, admin: httpx.AsyncClient, transport: CountingTransport, epoch: float) -> None:
         self.admin = admin
         self.transport = transport
+        self.base = epoch  # the simulator's frozen clock
         self.offset = 0.0
         self.sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self.sequence = itertools.count()
-        self.started = time.time()
 
     def now(self) -> float:
-        return time.monotonic() + self.offset
+        return self.base + self.offset
 
     def epoch(self) -> float:
-        return time.time() + self.offset
+        return self.base + self.offset
 
     async def sleep(self, seconds: float) -> None:
         # A zero sleep waits for the next tick too: a task that polls with zero sleeps would otherwise keep
@@ -190,25 +192,30 @@ async def bench(url: str, owner: str, work: Path, args: argparse.Namespace, ring
         await admin.post("/_sim/clock/advance", json={"seconds": 3600})  # the seeded services' deploys end
         await admin.post("/_sim/deploy-timing", json={"seconds": args.deploy_seconds})
         transport = CountingTransport()
-        clock = VirtualClock(admin, transport)
-        clock.offset = (await admin.get("/_sim/clock")).json()["offset"]  # the client's clock is the simulator's
+        now = (await admin.get("/_sim/clock")).json()["now"]
+        clock = VirtualClock(admin, transport, datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp())
         settings = Settings(base_url=url + "/v1", api_key=API_KEY, owner_id=owner)
         limits = RateLimits.render()
         async with RenderClient(settings, transport, rate_limits=limits, clock=clock,
                                 parallelism=args.parallelism) as client:
             lock = await seeded_lockfile(client, slugs)
+            running = deploy_version((await client.list_deploys(lock.tenants[slugs[0]].resources[WEB].id))[0])
+            assert running is not None
+            for tenant in lock.tenants.values():  # as the release before this one left them
+                tenant.release = TenantRelease(state="done", target={a: running for a in tenant.resources},
+                                               achieved={a: running for a in tenant.resources})
             path = work / "render.lock.json"
             lockfile_io.write(path, lock)
             results: dict[str, Any] = {}
 
             def debug(line: str) -> None:  # BENCH_DEBUG=1: the rollout's lines with the simulated time
                 if os.environ.get("BENCH_DEBUG"):
-                    print(f"{clock.epoch() - clock.started:8.0f} {line}")
-            for version, measured in ((V1, False), (V2, True)):
+                    print(f"{clock.offset:8.0f} {line}")
+            for version, measured in ((V2, True),):
                 write_release(work, rings, version)
                 configuration = load_configuration(work / "tenants", work / "blueprints", None)
                 await admin.delete("/_sim/stats")
-                start = (await admin.get("/_sim/clock")).json()["offset"] + time.time()
+                start = (await admin.get("/_sim/clock")).json()["offset"]
                 done = asyncio.Event()
                 driver = asyncio.create_task(clock.drive(done))
                 try:
@@ -216,7 +223,7 @@ async def bench(url: str, owner: str, work: Path, args: argparse.Namespace, ring
                 finally:
                     done.set()
                     await driver
-                end = (await admin.get("/_sim/clock")).json()["offset"] + time.time()
+                end = (await admin.get("/_sim/clock")).json()["offset"]
                 assert report.failure is None and not report.paused, report
                 if measured:
                     stats = (await admin.get("/_sim/stats")).json()
@@ -239,7 +246,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
         work = Path(tmp)
         command = [sys.executable, "-m", "renderer.cli.main", "sim", "serve", "--port", "0",
-                   "--state", str(work / "sim-state.json"), "--api-key", API_KEY]
+                   "--state", str(work / "sim-state.json"), "--api-key", API_KEY, "--frozen-clock"]
         openapi = os.environ.get("RENDERER_OPENAPI") or str(ROOT.parent / "shared" / "render" / "openapi.json")
         if Path(openapi).is_file():
             command += ["--openapi", openapi]
