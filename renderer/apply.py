@@ -357,6 +357,10 @@ class Applier(ApplyContext):
         entry = tenant.resources.get(address) if tenant else None
         return entry.deploy.target if entry is not None and entry.deploy is not None else None
 
+    def release_version(self, slug: str, address: str) -> str | None:
+        tenant = self.lockfile.tenants.get(slug)
+        return tenant.release.achieved.get(address) if tenant is not None and tenant.release is not None else None
+
     def planned(self, slug: str) -> list[DesiredResource]:
         return [c.desired for c in self.plan.changes if c.tenant == slug and c.desired is not None]
 

@@ -20,8 +20,9 @@ from renderer.blueprint.model import Blueprint, resource_kind, resources
 from renderer.blueprint.render import load_blueprint_file, render_tenant
 from renderer.blueprint.validate import SchemaValidator, compile_schema, validate
 from renderer.errors import Finding, RendererError, ValidationFailed, errors_in
+from renderer.release import LoadedRelease, check_release, load_release
 from renderer.resources import DesiredResource, suffixed
-from renderer.tenant import TenantFile, discover, load_tenant, tenant_warnings
+from renderer.tenant import TenantFile, discover, load_tenant, tenant_file_names, tenant_warnings
 from renderer.translate import environment_findings, secret_findings, translate
 from renderer.yamlio import format_path
 
@@ -47,6 +48,8 @@ class Configuration:
 
     tenants: dict[str, TenantConfig] = field(default_factory=dict)
     warnings: list[Finding] = field(default_factory=list)
+    # releases.yaml beside the tenants directory (None: the fleet's versions are not managed).
+    release: LoadedRelease | None = None
 
     def desired(self) -> list[DesiredResource]:
         return [r for t in self.tenants.values() for r in t.resources]
@@ -209,6 +212,25 @@ def no_tenant_files(tenants_dir: Path, lockfile: Path, recorded: Iterable[str], 
             f"({shown}), which `renderer plan` shows torn down.")
 
 
+def release_path(tenants_dir: Path) -> Path:
+    """The release file: `releases.yaml` beside the tenants directory (the repository root)."""
+    return tenants_dir.parent / "releases.yaml"
+
+
+def check_release_file(tenants_dir: Path, rendered: dict[str, RenderedTenant],
+                       known: Collection[str] | None = None) -> tuple[list[Finding], LoadedRelease | None]:
+    """Load releases.yaml (beside `tenants_dir`) and check it against the tenants that loaded; `known`
+    (a scoped load: every tenant file's slug) names the tenants that exist when not all were loaded.
+    Returns its findings and the loaded file (None when there is none or it does not parse)."""
+    try:
+        loaded = load_release(release_path(tenants_dir))
+    except ValidationFailed as exc:
+        return exc.findings, None
+    if loaded is None:
+        return [], None
+    return check_release(loaded, {slug: t.file for slug, t in rendered.items()}, known), loaded
+
+
 def load_configuration(
     tenants_dir: Path, blueprints_dir: Path, schema: SchemaValidator | None, *, strict: bool = False,
     only: Collection[str] | None = None, taken: Mapping[tuple[str, str], str] | None = None,
@@ -221,9 +243,14 @@ def load_configuration(
     `RendererError` from translation for Blueprint features renderer does not manage yet.
     """
     findings, rendered = check_tenants(discover(tenants_dir, only), blueprints_dir, schema, strict=strict, taken=taken)
+    # A scoped load checks the release file against its own tenants; ring and pin names are checked
+    # against every tenant file's name (`renderer validate` checks the whole fleet's labels).
+    known = None if only is None else {name.removesuffix(".yaml") for name in tenant_file_names(tenants_dir)}
+    release_findings, release = check_release_file(tenants_dir, rendered, known)
+    findings += release_findings
     if errors_in(findings):
         raise ValidationFailed(findings)
-    config = Configuration(warnings=findings)
+    config = Configuration(warnings=findings, release=release)
     for slug, tenant in rendered.items():
         config.tenants[slug] = TenantConfig(tenant.file, tenant.blueprint,
                                             translate(tenant.file.tenant, tenant.blueprint))

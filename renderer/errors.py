@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Layer = Literal["yaml", "template", "tenant", "schema", "semantic"]
+Layer = Literal["yaml", "template", "tenant", "schema", "semantic", "release"]
 Severity = Literal["error", "warning"]
 
 

@@ -53,6 +53,16 @@ it) is in the error. Every write records the writing release.
 last apply left it (`{"resets_at": <epoch seconds>, "used": N}`), so the next run, in a new process,
 knows what is left of the window before it sends anything (`renderer.budget`).
 
+`release` (optional, per tenant, since format version 3) is the tenant's part of the fleet release
+(`renderer.rollout`, docs/releases.md): `target` and `achieved` map a service address to a version (a
+40-hex commit SHA or a `sha256:` image digest), `previous` to the deploy it ran before the rollout
+deployed it (what a rollback returns to), `deploys` to the deploy the rollout started, and `state` says
+where the tenant is (`pending`, `deploying`, `done`, `failed`, `rolled_back`). `rollout` (optional, top
+level) is the progress of the current release: its `release` digest (of releases.yaml), the index of
+the `wave` under way, `state` (`in_progress`, `baking`, `done`, `failed`) and `bake_until` (epoch
+seconds) while a wave bakes. `failed_releases` lists the releases that failed (digest, tenant, service,
+deploy, reason): scheduled runs do not deploy them again until releases.yaml changes.
+
 The format grows by versions: `loads` reads every earlier version and upgrades it in memory, one
 migration function per version step (`MIGRATIONS`), and `dumps` writes the current one. A field a later
 version adds gets its step here (`_v1_to_v2` is the first), so an older lockfile is never an error.
@@ -86,6 +96,8 @@ def _renderer_release() -> str:
 
 RENDERER_VERSION = _renderer_release()
 TenantStatus = Literal["provisioning", "active", "failed", "deleting"]
+ReleaseState = Literal["pending", "deploying", "done", "failed", "rolled_back"]
+RolloutState = Literal["in_progress", "baking", "done", "failed"]
 
 
 class LockedDeploy(BaseModel):
@@ -116,6 +128,41 @@ class LockedResource(BaseModel):
     environment: str | None = None
 
 
+class TenantRelease(BaseModel):
+    """A tenant's part of the fleet release (module docstring): versions and deploys by service address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: ReleaseState = "pending"
+    target: dict[str, str] = Field(default_factory=dict)
+    achieved: dict[str, str] = Field(default_factory=dict)
+    previous: dict[str, str] = Field(default_factory=dict)
+    deploys: dict[str, str] = Field(default_factory=dict)
+
+
+class Rollout(BaseModel):
+    """The progress of the release under way or last run (module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    release: str
+    state: RolloutState = "in_progress"
+    wave: int = 0
+    bake_until: float | None = None
+
+
+class FailedRelease(BaseModel):
+    """A release that failed: where and why. Not deployed again until releases.yaml changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    release: str
+    tenant: str
+    service: str
+    deploy: str | None = None
+    reason: str
+
+
 class LockedTenant(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -128,6 +175,8 @@ class LockedTenant(BaseModel):
     # Provenance, set by `renderer ci apply`: the commit and pull request that last applied the tenant.
     commit: str | None = None
     pull_request: int | None = None
+    # The tenant's part of the fleet release (format version 3).
+    release: TenantRelease | None = None
 
 
 class CreateWindow(BaseModel):
@@ -148,6 +197,8 @@ class Lockfile(BaseModel):
     renderer_version: str | None = None
     tenants: dict[str, LockedTenant] = Field(default_factory=dict)
     service_create_window: CreateWindow | None = None
+    rollout: Rollout | None = None
+    failed_releases: list[FailedRelease] = Field(default_factory=list)
 
     def ids(self) -> set[str]:
         return {r.id for t in self.tenants.values() for r in t.resources.values()}
@@ -171,9 +222,14 @@ class Lockfile(BaseModel):
         indent, trailing newline."""
         data = self.model_dump(mode="json")
         data["renderer_version"] = RENDERER_VERSION
-        if data.get("service_create_window") is None:
-            del data["service_create_window"]
+        for optional in ("service_create_window", "rollout"):
+            if data.get(optional) is None:
+                del data[optional]
+        if not data["failed_releases"]:
+            del data["failed_releases"]
         for tenant in data["tenants"].values():
+            if tenant["release"] is None:
+                del tenant["release"]
             for resource in tenant["resources"].values():
                 resource["env_vars"] = sorted(resource["env_vars"])
                 if resource["parent"] is None:
@@ -191,9 +247,10 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 3 adds the kinds `project` and `environment`, a resource's optional `environment` and a
-    service's optional `deploy`; a version-2 file has none of them (its tenants' resources sit at the
-    workspace root, no deploy recorded) and reads as it is."""
+    """Version 3 adds the kinds `project` and `environment`, a resource's optional `environment`, a
+    service's optional `deploy` and the fleet release's `release`, `rollout` and `failed_releases`, all
+    optional: a version-2 file has none of them (its tenants' resources sit at the workspace root, no
+    deploy or release recorded) and reads as it is."""
     return {**data, "version": 3}
 
 

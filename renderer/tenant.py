@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict, JsonValue
 
 from renderer import yamlio
@@ -106,6 +115,53 @@ class ExpectedUsage(BaseModel):
         return value
 
 
+# An application version: a full Git commit SHA (40 hex digits) or an image digest (`sha256:` and 64 hex
+# digits), the forms Render's deploy objects carry (openapi.json: schemas.deploy `commit.id`, `image.sha`).
+COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+LABEL_KEY = re.compile(r"^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$")
+
+
+class AppVersion(BaseModel):
+    """An application version (releases.yaml `version`, a pin): `commit` for Git-backed services (a full
+    40-hex SHA, the `commitId` of POST /services/{id}/deploys), `image` for image-backed ones (a
+    `sha256:` digest, sent as the service's image at that digest, `imageUrl`). At least one is set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    commit: str | None = Field(default=None, description="A full Git commit SHA (40 lowercase hex digits).",
+                               json_schema_extra={"pattern": COMMIT_SHA.pattern},
+                               examples=["8d0e4b1c2a3f4e5d6c7b8a9f0e1d2c3b4a5f6e7d"])
+    image: str | None = Field(default=None, description="An image digest: `sha256:` and 64 lowercase hex digits.",
+                              json_schema_extra={"pattern": IMAGE_DIGEST.pattern})
+
+    @field_validator("commit")
+    @classmethod
+    def _full_sha(cls, value: str | None) -> str | None:
+        if value is not None and not COMMIT_SHA.fullmatch(value):
+            raise ValueError(f"commit {value!r} is not a full Git commit SHA (40 lowercase hex digits); a short "
+                             "SHA, a branch or a tag can move")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not IMAGE_DIGEST.fullmatch(value):
+            raise ValueError(f"image {value!r} is not an image digest (`sha256:` and 64 lowercase hex digits); "
+                             "a tag such as `:latest` can move")
+        return value
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> AppVersion:
+        if self.commit is None and self.image is None:
+            raise ValueError("a version needs `commit` (a full Git SHA) or `image` (a sha256: digest)")
+        return self
+
+    def for_image(self, image_backed: bool) -> str | None:
+        """The version a service deploys: the digest for an image-backed one, else the commit."""
+        return self.image if image_backed else self.commit
+
+
 class Tenant(BaseModel):
     """One tenant file, `tenants/<slug>.yaml`. Unknown keys are rejected.
 
@@ -129,6 +185,9 @@ class Tenant(BaseModel):
       `deletion_protection`, which is renderer's own refusal to delete.
     Both apply to the environment renderer makes for a blueprint without `projects:`; a blueprint with
     `projects:` sets its environments' own (`networking.isolation`, `permissions.protection`).
+    - `labels`: free `key: value` labels; `ring: <name>` puts the tenant in that ring of releases.yaml.
+    - `version`: pins the tenant's application version (`commit` and/or `image`), holding it back or
+      running it ahead of releases.yaml's (docs/releases.md).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, title="renderer tenant file")
@@ -175,6 +234,22 @@ class Tenant(BaseModel):
     expected_usage: ExpectedUsage | None = Field(
         default=None, description="Stated monthly usage that prices cron minutes, bandwidth and build minutes "
                                   "(otherwise shown as rates).")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Free `key: value` labels; `ring: <name>` puts the tenant in that ring "
+                                          "of releases.yaml.",
+        json_schema_extra={"propertyNames": {"pattern": LABEL_KEY.pattern}}, examples=[{"ring": "canary"}])
+    version: AppVersion | None = Field(
+        default=None, description="Pins this tenant's application version (hold back or run ahead of "
+                                  "releases.yaml): `commit` (a full SHA) and/or `image` (a sha256: digest).")
+
+    @field_validator("labels")
+    @classmethod
+    def _label_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not LABEL_KEY.fullmatch(key):
+                raise ValueError(f"label key {key!r} is not a label name (lowercase letters, digits, '-', '_' "
+                                 "and '.')")
+        return value
 
     @field_validator("*")
     @classmethod
@@ -272,6 +347,9 @@ _HINTS: dict[str, str] = {
     "protected_environment": "true (only workspace admins, and an API key of a workspace admin, may change the "
                              "tenant's environment) or false (default)",
     "expected_usage": "e.g. `expected_usage: {cron_minutes: {nightly-report: 300}, bandwidth_gb: 20}`",
+    "labels": "string values by label name, e.g. `labels: {ring: canary}`",
+    "version": "e.g. `version: {commit: 8d0e4b1c2a3f4e5d6c7b8a9f0e1d2c3b4a5f6e7d}` (a full SHA) or "
+               "`version: {image: \"sha256:<64 hex digits>\"}`",
 }
 
 
@@ -299,6 +377,8 @@ def _finding_from_error(err: Any, document: YamlDocument, filename: str) -> Find
         allowed = list(SecretRef.model_fields) if len(loc) == 3 and loc[0] == "secrets" else list(Tenant.model_fields)
         if len(loc) == 2 and loc[0] == "expected_usage":
             allowed = list(ExpectedUsage.model_fields)
+        if len(loc) == 2 and loc[0] == "version":
+            allowed = list(AppVersion.model_fields)
         close = difflib.get_close_matches(key, allowed, n=1)
         unknown_hint = f"did you mean `{close[0]}`?" if close else "allowed keys: " + ", ".join(allowed)
         return Finding(file=filename, line=line, column=column, path=path, layer="tenant",

@@ -325,8 +325,12 @@ def test_status_fits_120_columns_and_has_json(sim: Sim, project: Path) -> None:
     resource = next(r for r in doc["tenants"][0]["resources"] if r["id"] == web)
     assert resource == {"address": "web_service.backboneos-backend", "name": "backboneos-backend-acme-corp",
                         "id": web, "state": resource["state"], "suspended": "suspended",
-                        "url": "https://backboneos-backend-acme-corp.onrender.com", "cost": resource["cost"]}
+                        "url": "https://backboneos-backend-acme-corp.onrender.com", "cost": resource["cost"],
+                        "version": resource["version"], "target": None}
     assert resource["cost"]["monthly_cents"] > 0  # issue 17: each resource's monthly cost
+    # issue 16: the live deploy's commit; no target without a releases.yaml
+    assert re.fullmatch(r"[0-9a-f]{40}", resource["version"])
+    assert doc["tenants"][0]["release_state"] is None
     assert resource["state"].startswith("deploy ")
 
 

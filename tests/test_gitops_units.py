@@ -70,6 +70,18 @@ def test_renderer_code_change_selects_every_tenant() -> None:
     assert {affected.primary(s).why for s in affected.slugs} == {"`renderer/` changed"}
 
 
+def test_release_file_change_selects_every_tenant() -> None:
+    """Issue 16: a pull request that changes only releases.yaml changes every tenant's version or ring,
+    so its plan (and PR comment with the rollout section) covers every tenant."""
+    changes = [ChangedPath("releases.yaml", "M"), ChangedPath("docs/releases.md", "M")]
+    affected = select(changes, tenants_dir="tenants", blueprints_dir="blueprints", tenant_blueprints=BLUEPRINTS,
+                      locked_blueprints={"gone": "base_crm"}, release_file="releases.yaml")
+    assert affected.slugs == ["acme-corp", "globex", "gone", "initech"]
+    assert {affected.primary(s).rule for s in affected.slugs} == {Rule.RELEASE_FILE}
+    assert {affected.primary(s).why for s in affected.slugs} == {"`releases.yaml` changed"}
+    assert affected.unmatched == ["docs/releases.md"]
+
+
 def test_unknown_base_commit_is_a_clear_error(tmp_path: Path) -> None:
     project = GitProject(tmp_path, ["globex"])
     with pytest.raises(RendererError) as error:

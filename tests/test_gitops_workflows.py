@@ -48,8 +48,10 @@ def test_zizmor_finds_nothing_medium_or_higher(persona: str) -> None:
 def test_plan_workflow_shape() -> None:
     doc = load(WORKFLOWS / "plan.yml")
     assert set(doc["on"]) == {"pull_request"}
-    # The lockfile is input (issue 11): a pull request that edits render.lock.json is planned.
-    assert doc["on"]["pull_request"]["paths"] == ["tenants/**", "blueprints/**", "renderer/**", "render.lock.json"]
+    # The lockfile is input (issue 11): a pull request that edits render.lock.json is planned; so is the
+    # release file (issue 16).
+    assert doc["on"]["pull_request"]["paths"] == ["tenants/**", "blueprints/**", "releases.yaml", "renderer/**",
+                                                  "render.lock.json"]
     assert doc["permissions"] == {}
     job = doc["jobs"]["plan"]
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
@@ -62,13 +64,16 @@ def test_deploy_workflow_shape() -> None:
     doc = load(WORKFLOWS / "deploy.yml")
     assert set(doc["on"]) == {"push", "schedule", "workflow_dispatch"}
     assert doc["on"]["push"]["branches"] == ["main"]
-    assert doc["on"]["push"]["paths"] == ["tenants/**", "blueprints/**", "renderer/**", "render.lock.json"]
+    assert doc["on"]["push"]["paths"] == ["tenants/**", "blueprints/**", "releases.yaml", "renderer/**",
+                                          "render.lock.json"]
     assert doc["concurrency"] == {"group": "renderer-deploy", "cancel-in-progress": False}
     assert doc["permissions"] == {}
     job = doc["jobs"]["apply"]
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     runs = [s["run"] for s in job["steps"] if "run" in s]
-    assert runs == ["make env", ".venv/bin/renderer ci apply --out renderer-apply"]
+    # a release's bake longer than the job may wait pauses the rollout (exit 4); the schedule resumes it
+    assert runs == ["make env", ".venv/bin/renderer ci apply --out renderer-apply --rollout-timeout 5400"]
+    assert job["timeout-minutes"] * 60 > 5400
     assert doc["on"]["workflow_dispatch"]["inputs"]["allow_destroy"]["type"] == "boolean"
 
 

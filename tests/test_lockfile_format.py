@@ -27,7 +27,7 @@ def _without_versions(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in ("version", "renderer_version")}
 
 
-def test_a_version_1_lockfile_reads_as_version_2_and_is_written_as_version_2(tmp_path: Path) -> None:
+def test_a_version_1_lockfile_reads_and_is_written_as_the_current_version(tmp_path: Path) -> None:
     text = V1.read_text()
     old = json.loads(text)
     assert old["version"] == 1 and "renderer_version" not in old
@@ -52,6 +52,7 @@ def test_one_migration_per_version_step() -> None:
     assert sorted(MIGRATIONS) == list(range(1, FORMAT_VERSION))
     upgraded = MIGRATIONS[1](json.loads(V1.read_text()))
     assert (upgraded["version"], upgraded["renderer_version"]) == (2, None)
+    assert MIGRATIONS[2](upgraded) == {**upgraded, "version": 3}  # the release fields are optional
 
 
 def test_a_version_2_lockfile_reads_as_version_3_without_deploy_records(tmp_path: Path) -> None:
@@ -124,7 +125,7 @@ def test_newer_lockfile_stops_plan_before_any_api_call(sim: Sim, project: Path) 
 def test_lockfile_merge_across_versions(tmp_path: Path) -> None:
     """`renderer ci apply` rebases its lockfile onto the deploy branch (`lockcommit.merge_lockfiles`): the
     run checked out a version-1 lockfile, main moved on with another version-1 commit (an older
-    renderer), and this run's lockfile is version 2. The merge keeps both sides' tenants."""
+    renderer), and this run's lockfile is the current version. The merge keeps both sides' tenants."""
     repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
     lock_path = Path(str(repo.working_tree_dir)) / LOCK
 
@@ -175,4 +176,20 @@ def test_a_version_2_lockfile_reads_as_version_3_with_no_projects_and_is_written
     write(path, load(path))
     new = json.loads(path.read_text())
     assert new["version"] == 3
+
+
+def test_a_version_2_lockfile_reads_as_version_3_without_release_fields(tmp_path: Path) -> None:
+    """Issue 16: format version 3 adds the fleet release fields, all optional; a version-2 file reads
+    with none of them and is written as version 3 without them."""
+    old = json.loads(V2.read_text())
+    assert old["version"] == 2
+    lockfile = loads(V2.read_text(), str(V2))
+    assert lockfile.version == 3
+    assert lockfile.rollout is None and lockfile.failed_releases == []
+    assert all(t.release is None for t in lockfile.tenants.values())
+    path = tmp_path / LOCK
+    path.write_text(V2.read_text())
+    write(path, load(path))
+    new = json.loads(path.read_text())
+    assert new["version"] == 3 and "rollout" not in new and "failed_releases" not in new
     assert _without_versions(new) == _without_versions(old)

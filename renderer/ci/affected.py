@@ -9,7 +9,9 @@ Rules, most specific first (a tenant selected by several is shown under the firs
    tenant's teardown; a renamed file is the old slug removed and the new one added);
 2. `blueprint`: a file under `blueprints/<name>/` changed: every tenant using blueprint `<name>` (tenant
    files of the PR, and tenants only in the lockfile, i.e. being torn down);
-3. `renderer`: anything under `renderer/` changed: every tenant.
+3. `release file`: `releases.yaml` (beside `tenants/`) changed: every tenant (it decides each tenant's
+   application version and the rollout's rings, docs/releases.md);
+4. `renderer`: anything under `renderer/` changed: every tenant.
 
 Changed paths come from gitpython: the diff from the merge base of the base commit and HEAD to HEAD,
 so commits that landed on the base branch after the PR branched are not counted.
@@ -34,6 +36,7 @@ class Rule(StrEnum):
     LOCKFILE = "lockfile"
     TENANT_FILE = "tenant file"
     BLUEPRINT = "blueprint"
+    RELEASE_FILE = "release file"
     RENDERER = "renderer"
 
 
@@ -115,11 +118,11 @@ def changed_paths(repo: git.Repo, base: str, head: str = "HEAD") -> list[Changed
 
 def select(
     changes: Iterable[ChangedPath], *, tenants_dir: str, blueprints_dir: str, code_dir: str = "renderer",
-    tenant_blueprints: Mapping[str, str], locked_blueprints: Mapping[str, str],
+    tenant_blueprints: Mapping[str, str], locked_blueprints: Mapping[str, str], release_file: str | None = None,
 ) -> Affected:
-    """Apply the rules. Directories are repository-relative POSIX paths; `tenant_blueprints` maps each
-    tenant with a file at HEAD to its blueprint, `locked_blueprints` each lockfile tenant to the
-    blueprint it was applied with."""
+    """Apply the rules. Directories and `release_file` are repository-relative POSIX paths;
+    `tenant_blueprints` maps each tenant with a file at HEAD to its blueprint, `locked_blueprints` each
+    lockfile tenant to the blueprint it was applied with."""
     affected = Affected()
     every = {**locked_blueprints, **tenant_blueprints}
     tenants_root = PurePosixPath(tenants_dir)
@@ -139,6 +142,9 @@ def select(
                 affected.add(slug, Rule.BLUEPRINT, f"blueprint `{name}` changed")
             if not users:
                 affected.unmatched.append(change.path)
+        elif release_file is not None and change.path == release_file:
+            for slug in every:
+                affected.add(slug, Rule.RELEASE_FILE, f"`{release_file}` changed")
         elif code_root in path.parents:
             for slug in every:
                 affected.add(slug, Rule.RENDERER, f"`{code_dir}/` changed")

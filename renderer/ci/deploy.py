@@ -71,6 +71,7 @@ from renderer.plan.render_json import render_json
 from renderer.plan.render_markdown import render_markdown
 from renderer.plan.render_text import render_text
 from renderer.render_api.errors import RateLimited
+from renderer.rollout import RolloutReport, rollout_summary
 
 Emit = Callable[[str], None]
 STATUS_TRAILER = "Renderer-Apply"
@@ -90,6 +91,8 @@ class ApplyRun:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     wait: bool = True
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT
+    # Seconds the release rollout may wait in this job (a longer bake pauses it: incomplete, resumed).
+    rollout_timeout: float | None = None
 
 
 @dataclass
@@ -99,6 +102,7 @@ class Outcome:
     plan: Plan | None = None
     before: Lockfile | None = None
     report: ApplyReport | None = None
+    rollout: RolloutReport | None = None
     refused: bool = False
     started: bool = False
     recovered: list[str] = field(default_factory=list)
@@ -111,6 +115,8 @@ class Outcome:
         """`complete`, `incomplete` (stopped early with work left: resumed later) or `failed`."""
         if self.error is None:
             code = ExitCode(self.report.exit_code) if self.report is not None else ExitCode.OK
+            if code == ExitCode.OK and self.rollout is not None:
+                code = self.rollout.exit_code
             return {ExitCode.OK: "complete", ExitCode.INCOMPLETE: "incomplete"}.get(code, "failed")
         if isinstance(self.error, RendererError) and self.error.exit_code == ExitCode.INCOMPLETE:
             return "incomplete"
@@ -127,6 +133,8 @@ class Outcome:
 
     def stopped_why(self) -> str:
         """One line on why an incomplete or failed run stopped."""
+        if self.rollout is not None and self.rollout.exit_code and self.error is None:
+            return rollout_summary(self.rollout)
         if self.report is not None and self.error is None:
             return self.report.summary()
         first_line = str(self.error).splitlines()[0] if self.error is not None else "stopped before the end"
@@ -341,15 +349,18 @@ class Deploy:
         options = ApplyOptions(allow_destroy=True, allow_replace=True, allow_data_loss=True, allow_mass_destroy=True,
                                lock_timeout=self.run.lock_timeout, apply_unchanged=False, wait=self.run.wait,
                                wait_timeout=self.run.wait_timeout,
-                               last_applied=tuple(self.last_applied))
+                               last_applied=tuple(self.last_applied), rollout_timeout=self.run.rollout_timeout)
         try:
             asyncio.run(apply_run(self.run.inputs, options, emit=self.emit, show=self._show, confirm=self._confirm,
                                   permit=self._permit, applied=applied))
         finally:
             self.outcome.recovered, self.outcome.started = applied.recovered, applied.started
             self.outcome.report = applied.report
+            self.outcome.rollout = applied.rollout
         if applied.report is not None:
             self.emit(applied.report.summary())
+        if applied.rollout is not None:
+            self.emit(rollout_summary(applied.rollout))
 
     def _stamp(self, before: Lockfile, pull: int | None) -> tuple[Lockfile, list[str]]:
         """The lockfile as apply left it, with `commit`/`pull_request` set on each tenant this run changed."""
@@ -469,8 +480,12 @@ class Deploy:
                           f"{out.stopped_why()}\n```")
         elif out.error is not None:
             blocks.append(f"**Apply failed:**\n\n```\n{out.error}\n```")
+        elif out.rollout is not None and out.rollout.failure is not None:
+            blocks.append(f"**{out.report.summary() if out.report else ''}**\n\n**{rollout_summary(out.rollout)}**")
         elif out.report is not None:
             blocks.append(f"**{out.report.summary()}**")
+            if out.rollout is not None:
+                blocks.append(f"**{rollout_summary(out.rollout)}**")
         if out.plan is not None:
             for kind in AllowKind:
                 allow = self.allows[kind]

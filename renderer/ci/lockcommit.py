@@ -91,6 +91,11 @@ def merge_lockfiles(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[L
         else:
             merged.tenants[slug] = o.model_copy(deep=True)
     merged.tenants = dict(sorted(merged.tenants.items()))
+    # The fleet release's progress is this run's when it moved it; failed releases are kept from both.
+    if ours.rollout != base.rollout:
+        merged.rollout = ours.rollout.model_copy(deep=True) if ours.rollout is not None else None
+    merged.failed_releases = [*merged.failed_releases,
+                              *(f for f in ours.failed_releases if f not in merged.failed_releases)]
     return merged, conflicts
 
 

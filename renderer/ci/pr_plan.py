@@ -29,6 +29,7 @@ from renderer.ci.context import GitHubEnv, PullRequest
 from renderer.ci.github import GitHubClient
 from renderer.ci.lockcommit import BOT_BRANCH, lockfile_at
 from renderer.ci.tenant_secrets import actions_mask, expand_tenant_secrets, scrub
+from renderer.configuration import release_path
 from renderer.errors import RendererError
 from renderer.lockfile import Lockfile
 from renderer.operations.plan import Planned, make_plan
@@ -190,7 +191,8 @@ def run_plan(run: PlanRun, gh: GitHubEnv, emit: Emit, environ: MutableMapping[st
         changes, tenants_dir=repo_relative(repo, run.inputs.tenants_dir),
         blueprints_dir=repo_relative(repo, run.inputs.blueprints_dir), code_dir=run.code_dir,
         tenant_blueprints=tenant_blueprints,
-        locked_blueprints={slug: t.blueprint for slug, t in lockfile.tenants.items()})
+        locked_blueprints={slug: t.blueprint for slug, t in lockfile.tenants.items()},
+        release_file=repo_relative(repo, release_path(run.inputs.tenants_dir)))
     lock_in_repo = repo_relative(repo, run.inputs.lockfile)
     base_lockfile = lockfile_at(start, lock_in_repo)
     affected_mod.lockfile_changes(affected, lock_in_repo, base_lockfile, lockfile,

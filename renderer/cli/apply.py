@@ -22,6 +22,7 @@ from renderer.operations.plan import Planned
 from renderer.operations.scope import Inputs
 from renderer.plan.render_text import manual_lines, render_text
 from renderer.plan.saved import SavedPlan, read_saved_plan
+from renderer.rollout import rollout_summary
 
 
 def _confirmed() -> bool:
@@ -60,7 +61,10 @@ def _apply(plan_inputs: Inputs, saved: SavedPlan | None, options: ApplyOptions, 
     if plan.has_changes or report.failed:
         style = "bold red" if report.exit_code else "bold green"
         stdout.print(f"\n{report.summary()}", style=style, markup=False)
-    return report.exit_code
+    if applied.rollout is not None:
+        stdout.print(rollout_summary(applied.rollout), style="bold red" if applied.rollout.exit_code else "bold green",
+                     markup=False)
+    return applied.exit_code
 
 
 @click.command()
@@ -92,10 +96,16 @@ def _apply(plan_inputs: Inputs, saved: SavedPlan | None, options: ApplyOptions, 
               help="Apply up to N independent tenants at once (output stays in plan order).")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
               help="Seconds to wait for another apply on the same lockfile to finish.")
+@click.option("--rollout-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Seconds the release rollout may wait (default: as long as it takes); a bake that ends "
+                   "later pauses the rollout with exit 4 and the next apply resumes it.")
+@click.option("--rollback-all", is_flag=True,
+              help="When a release fails, roll back every ring it reached, not only the failed one.")
 def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path,
           only: tuple[str, ...], auto_approve: bool, allow_destroy: bool, allow_replace: bool, allow_data_loss: bool,
           allow_mass_destroy: bool, wait: bool, wait_timeout: float, poll_interval: float,
-          lock_timeout: float, skip_backup: bool, backup_timeout: float, tenant_parallelism: int) -> int:
+          lock_timeout: float, skip_backup: bool, backup_timeout: float, tenant_parallelism: int,
+          rollout_timeout: float | None, rollback_all: bool) -> int:
     """Plan, ask for confirmation, then make the changes through Render's API.
 
     With PLAN (a file from `renderer plan --out`), apply exactly that plan without asking, and refuse it
@@ -107,6 +117,9 @@ def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, sche
     Postgres database, Key Value instance or disk destroys its data: it needs --allow-data-loss as well
     as --allow-destroy or --allow-replace. Reads RENDER_API_URL, RENDER_API_KEY,
     RENDER_OWNER_ID, RENDERER_FINGERPRINT_KEY and the environment variables tenant secrets name.
+
+    With a releases.yaml, apply then rolls the release out ring by ring (docs/releases.md): exit 1 when
+    it fails (the failed ring rolled back), 4 when a bake outlasts --rollout-timeout.
     """
     saved = None
     plan_inputs = inputs(tenants_dir, blueprints_dir, schema, lockfile, only)
@@ -118,5 +131,6 @@ def apply(saved_plan: Path | None, tenants_dir: Path, blueprints_dir: Path, sche
     options = ApplyOptions(allow_destroy=allow_destroy, allow_replace=allow_replace, allow_data_loss=allow_data_loss,
                            allow_mass_destroy=allow_mass_destroy, wait=wait, wait_timeout=wait_timeout,
                            poll=poll_interval, skip_backup=skip_backup, backup_timeout=backup_timeout,
-                           tenant_parallelism=tenant_parallelism, lock_timeout=lock_timeout)
+                           tenant_parallelism=tenant_parallelism, lock_timeout=lock_timeout,
+                           rollout_timeout=rollout_timeout, rollout_poll=poll_interval, rollback_all=rollback_all)
     return _apply(plan_inputs, saved, options, auto_approve=auto_approve)

@@ -82,8 +82,12 @@ def plan(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile:
                    "marks its tenant failed and records the outcome `failed`, not `complete`).")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=DEFAULT_WAIT_TIMEOUT, show_default=True,
               help="Seconds to wait for deploys.")
+@click.option("--rollout-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Seconds the release rollout may wait in this job; a bake that ends later pauses the rollout "
+                   "(exit 4, progress committed) and the scheduled run resumes it.")
 def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile: Path, out_dir: Path | None,
-          branch: str, remote: str, push_mode: str, lock_timeout: float, wait: bool, wait_timeout: float) -> int:
+          branch: str, remote: str, push_mode: str, lock_timeout: float, wait: bool, wait_timeout: float,
+          rollout_timeout: float | None) -> int:
     """Plan every tenant, apply, and commit render.lock.json back to the deploy branch.
 
     First, under the apply lock, an apply interrupted earlier is recovered from its journal (kept on
@@ -98,11 +102,12 @@ def apply(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, lockfile
     Reads GITHUB_EVENT_PATH (push, schedule or workflow_dispatch), GITHUB_REPOSITORY, GITHUB_TOKEN,
     GITHUB_API_URL, GITHUB_STEP_SUMMARY, GITHUB_SHA, RENDER_API_URL, RENDER_API_KEY, RENDER_OWNER_ID,
     RENDERER_FINGERPRINT_KEY, RENDERER_TENANT_SECRETS. Exit 0 when applied (or nothing to resume), 1 on
-    error or a refused plan, 4 when apply stopped with work left (progress committed; resumed later).
+    error, a refused plan or a failed release (its ring rolled back), 4 when apply stopped with work left
+    or the release rollout paused in a bake (progress committed; resumed later).
     """
     run = ApplyRun(inputs=inputs(tenants_dir, blueprints_dir, schema, lockfile), out_dir=out_dir, branch=branch,
                    remote=remote, push_mode=PushMode(push_mode), lock_timeout=lock_timeout, wait=wait,
-                   wait_timeout=wait_timeout)
+                   wait_timeout=wait_timeout, rollout_timeout=rollout_timeout)
     return run_apply(run, GitHubEnv.from_environ(), _emit)
 
 

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from renderer.release import release_schema
 from renderer.tenant import Tenant
 
 
@@ -25,4 +26,11 @@ def schema() -> None:
 def tenant() -> int:
     """The JSON Schema of tenants/<slug>.yaml (docs/tenant.schema.json holds a copy)."""
     click.echo(json.dumps(tenant_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+@schema.command("release")
+def release() -> int:
+    """The JSON Schema of releases.yaml (docs/release.schema.json holds a copy)."""
+    click.echo(json.dumps(release_schema(), indent=2, sort_keys=True))
     return 0

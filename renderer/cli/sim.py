@@ -130,9 +130,11 @@ def sim() -> None:
               help="Create N services directly at start (with --seed-env-vars env vars each).")
 @click.option("--seed-env-vars", type=click.IntRange(min=0), default=0, metavar="K",
               help="Env vars per seeded service.")
+@click.option("--frozen-clock", is_flag=True,
+              help="The simulated clock moves only through /_sim/clock/advance, not with real time (benchmarks).")
 @fault_options
 def serve(host: str, port: int, state: Path, api_key: str | None, openapi: Path | None, record: Path | None,
-          rate_scale: float | None, deploy_outcome: str, seed_services: int, seed_env_vars: int,
+          rate_scale: float | None, deploy_outcome: str, seed_services: int, seed_env_vars: int, frozen_clock: bool,
           faults_file: Path | None, latency_ms: float | None, error_rate: float | None, error_status: int,
           burst_429: int | None, drop_rate: float | None, lose_create_response: int | None, fail: tuple[str, ...],
           fault_seed: int | None) -> int:
@@ -144,7 +146,7 @@ def serve(host: str, port: int, state: Path, api_key: str | None, openapi: Path 
                          lose_create_response, fail, fault_seed)
     seed = {"services": seed_services, "envVarsPerService": seed_env_vars} if seed_services else None
     run_server(host, port, state, api_key=api_key, openapi=openapi, record=record, faults=faults,
-               rate_scale=rate_scale, deploy_outcome=deploy_outcome, seed=seed)
+               rate_scale=rate_scale, deploy_outcome=deploy_outcome, seed=seed, frozen_clock=frozen_clock)
     return 0
 
 

@@ -13,7 +13,13 @@ from renderer import lockfile as lockfile_io
 from renderer.blueprint.report import ValidationReport, render_github, render_json, render_text
 from renderer.cli.options import configuration_options
 from renderer.cli.output import stderr, stdout
-from renderer.configuration import blueprint_schema, check_blueprint_files, check_tenants, no_tenant_files
+from renderer.configuration import (
+    blueprint_schema,
+    check_blueprint_files,
+    check_release_file,
+    check_tenants,
+    no_tenant_files,
+)
 from renderer.errors import RendererError
 from renderer.tenant import discover
 
@@ -77,7 +83,9 @@ def validate(tenants_dir: Path, blueprints_dir: Path, schema: Path | None, stric
         if not files:
             stderr.print(no_tenant_files(tenants_dir, lockfile, lockfile_io.load(lockfile).tenants, "validate"),
                          markup=False)
-        findings, _ = check_tenants(files, blueprints_dir, validator, strict=strict)
+        findings, rendered = check_tenants(files, blueprints_dir, validator, strict=strict)
+        if not paths:  # the release file is checked against the whole fleet only
+            findings += check_release_file(tenants_dir, rendered)[0]
         report = ValidationReport(findings, checked=len(files), subject="tenant")
     if output_format == "json":
         click.echo(render_json(report), nl=False)

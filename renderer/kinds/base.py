@@ -149,6 +149,11 @@ class ApplyContext(ABC):
         None."""
 
     @abstractmethod
+    def release_version(self, slug: str, address: str) -> str | None:
+        """The version the fleet release (releases.yaml) brought tenant `slug`'s service `address` to (the
+        lockfile's `release.achieved`), or None when no release manages it."""
+
+    @abstractmethod
     def planned(self, slug: str) -> Iterable[DesiredResource]:
         """The desired resources of tenant `slug`'s changes in the plan being applied."""
 

@@ -571,10 +571,12 @@ class ServiceOps(KindOps):
                 continue
             key = fc.path.removeprefix("envVars.")
             await self._env_write(ctx, change, sid, key, None if not fc.after_set else by_key[key])
-        # A deploy that did not go live is retried at its version; otherwise Render deploys the service's
+        # A deploy that did not go live is retried at its version; a service of the fleet release deploys the
+        # version the release brought it to (the rollout moves it on); otherwise Render deploys the service's
         # source (its branch head or its image).
         pin = deploy_pin(desired, ctx.deploy_target(change.tenant, change.address)) if any(
-            f.path == DEPLOY_FIELD for f in change.fields) else {}
+            f.path == DEPLOY_FIELD for f in change.fields) else deploy_pin(
+            desired, ctx.release_version(change.tenant, change.address))
 
         async def trigger() -> JSON | None:
             return await client.trigger_deploy(sid, commit_id=pin.get("commit_id"), image_url=pin.get("image_url"))

@@ -42,6 +42,7 @@ from renderer.plan.checks import check_allowed, check_identity, check_secrets
 from renderer.plan.model import Plan
 from renderer.plan.saved import MAKE_A_NEW_ONE, SavedPlan, saved_plan_differences
 from renderer.render_api.client import RenderClient
+from renderer.rollout import DEFAULT_POLL, RolloutReport, run_rollout
 
 Emit = Callable[[str], None]
 
@@ -72,6 +73,13 @@ class ApplyOptions:
     # Lockfiles the change cannot have edited, for deletion protection (`make_plan`'s `last_applied`);
     # None: the local rule (the lockfile as committed at HEAD when the working copy has changes).
     last_applied: tuple[Lockfile, ...] | None = None
+    # The fleet release (`renderer.rollout`): run it after the infrastructure changes (whole fleet only);
+    # `rollout_timeout` seconds this run may wait (a longer bake pauses it, exit 4); `rollback_all`
+    # rolls every wave of a failed release back, not only the failed one.
+    rollout: bool = True
+    rollout_timeout: float | None = None
+    rollout_poll: float = DEFAULT_POLL
+    rollback_all: bool = False
 
 
 @dataclass
@@ -84,11 +92,16 @@ class Applied:
     planned: Planned | None = None
     started: bool = False
     report: ApplyReport | None = None
+    rollout: RolloutReport | None = None
 
     @property
     def exit_code(self) -> int:
-        """The report's (0 done, 1 failed or cancelled, 4 stopped early with work left); 0 without one."""
-        return self.report.exit_code if self.report is not None else ExitCode.OK
+        """The report's (0 done, 1 failed or cancelled, 4 stopped early with work left), then the
+        rollout's (1 failed, 4 paused); 0 without either."""
+        code = self.report.exit_code if self.report is not None else ExitCode.OK
+        if code == ExitCode.OK and self.rollout is not None:
+            return self.rollout.exit_code
+        return code
 
 
 def protection_lifted(planned: Planned) -> bool:
@@ -145,6 +158,7 @@ async def apply_run(
                     applied.report = ApplyReport(cancelled=True)
                     return applied
             elif not options.apply_unchanged and not protection_lifted(planned):
+                applied.rollout = await _rollout(inputs, options, planned, api, emit)
                 return applied
             applied.started = True
             applied.report = await apply_plan(
@@ -152,4 +166,17 @@ async def apply_run(
                 fingerprints=planned.fingerprints, wait=options.wait, console=console,
                 wait_timeout=options.wait_timeout, poll=options.poll, skip_backup=options.skip_backup,
                 backup_timeout=options.backup_timeout, tenant_parallelism=options.tenant_parallelism)
+            if applied.report.exit_code == ExitCode.OK:
+                applied.rollout = await _rollout(inputs, options, planned, api, emit)
     return applied
+
+
+async def _rollout(inputs: Inputs, options: ApplyOptions, planned: Planned, api: RenderClient,
+                   emit: Emit) -> RolloutReport | None:
+    """The fleet release after the infrastructure (`renderer.rollout`), when there is a releases.yaml and
+    the run covers the whole fleet; None otherwise."""
+    if not options.rollout or inputs.only or planned.configuration.release is None:
+        return None
+    return await run_rollout(api, planned.configuration, planned.lockfile, inputs.lockfile, emit=emit,
+                             poll=options.rollout_poll, timeout=options.rollout_timeout,
+                             rollback_all=options.rollback_all, pending={v.tenant for v in planned.plan.versions})

@@ -5,6 +5,7 @@ No write to Render or to any file. `renderer plan`, `renderer ci plan`, apply an
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,10 +21,13 @@ from renderer.operations.scope import Inputs, load, plan_scope, refresh_scope, t
 from renderer.plan.cost import plan_cost
 from renderer.plan.diff import TenantInput, build_plan
 from renderer.plan.model import Notice, Plan, TenantSource
+from renderer.plan.versions import version_plan
 from renderer.pricing.model import Usage
 from renderer.pricing.table import load_price_table
 from renderer.refresh import LiveState, refresh_deploys
+from renderer.release import deploy_version, versioned_services
 from renderer.render_api.client import RenderClient
+from renderer.render_api.errors import RenderAPIError
 
 
 @dataclass(frozen=True, repr=False)
@@ -68,6 +72,36 @@ def tenant_usage(configuration: Configuration) -> dict[str, Usage]:
             result[slug] = Usage(cron_minutes=dict(stated.cron_minutes), bandwidth_gb=stated.bandwidth_gb,
                                  build_minutes=stated.build_minutes)
     return result
+
+
+async def live_versions(client: RenderClient, configuration: Configuration, lockfile: Lockfile,
+                        slugs: Iterable[str]) -> dict[tuple[str, str], str | None]:
+    """(tenant, address) -> the version (commit SHA or image digest) of each versioned service's live
+    deploy (GET /services/{id}/deploys?status=live, newest first), for the tenants in `slugs` that have a
+    tenant file; read only with a releases.yaml. None: no live deploy."""
+    if configuration.release is None:
+        return {}
+    wanted: list[tuple[str, str, str]] = []
+    for slug in slugs:
+        tenant, locked = configuration.tenants.get(slug), lockfile.tenants.get(slug)
+        if tenant is None or locked is None:
+            continue
+        for resource in versioned_services(tenant.resources):
+            entry = locked.resources.get(resource.address)
+            if entry is not None:
+                wanted.append((slug, resource.address, entry.id))
+
+    async def one(service_id: str) -> str | None:
+        try:
+            deploys = await client.list_deploys(service_id, statuses=["live"])
+        except RenderAPIError as exc:
+            if exc.status == 404:  # deleted outside renderer: the plan shows it missing
+                return None
+            raise
+        return deploy_version(deploys[0]) if deploys else None
+
+    found = await asyncio.gather(*(one(sid) for _, _, sid in wanted))
+    return {(slug, address): version for (slug, address, _), version in zip(wanted, found, strict=True)}
 
 
 async def make_plan(
@@ -115,6 +149,10 @@ async def make_plan(
                                                   "which first records what it created") from None
         raise
     plan = plan.model_copy(update={"cost": plan_cost(plan, live, load_price_table(), tenant_usage(configuration))})
+    running = await live_versions(client, configuration, lockfile, slugs)
+    versions, rollout = version_plan(configuration, lockfile, running, slugs)
+    if rollout is not None:
+        plan = plan.model_copy(update={"versions": versions, "rollout": rollout})
     budgets = budget_notices(plan, client, lockfile.service_create_window, client.clock.epoch())
     if budgets:
         plan = plan.model_copy(update={"notices": [*plan.notices, *(Notice(tenant="", kind="rate_budget",

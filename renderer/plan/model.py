@@ -184,6 +184,50 @@ class TenantSource(BaseModel):
     deletion_protection: bool = False
 
 
+class VersionChange(BaseModel):
+    """A service whose application version changes (the fleet release, docs/releases.md): an update of
+    the service that apply carries out as a deploy at `after`, in wave `wave` (ring `ring`). `before`
+    is the version of its live deploy (None: unknown, e.g. not created yet). Versions are full SHAs or
+    `sha256:` digests."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    address: str
+    name: str
+    id: str | None = None
+    before: str | None = None
+    after: str
+    ring: str
+    wave: int
+
+
+class RolloutWave(BaseModel):
+    """One wave of the release's rollout: its ring, tenants, how many at once and the bake in seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ring: str
+    tenants: list[str]
+    max_parallel: int
+    bake: int
+
+
+class RolloutPlan(BaseModel):
+    """The fleet release as planned: the `release` digest, the waves in order, today's version skew
+    (version -> tenants running it on at least one service), `failed` (why the release is not deployed
+    again: it failed before, and releases.yaml has not changed since) and `unpinned` (tenant/address of
+    Git-backed cron jobs, which no deploy pins to a commit)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    release: str
+    waves: list[RolloutWave] = Field(default_factory=list)
+    skew: dict[str, list[str]] = Field(default_factory=dict)
+    failed: str | None = None
+    unpinned: list[str] = Field(default_factory=list)
+
+
 class Plan(BaseModel):
     """Every change for the tenants in scope, ordered by tenant then dependency order.
 
@@ -203,6 +247,13 @@ class Plan(BaseModel):
     locked_tenants: int = 0
     tenant_files: int = 0
     cost: PlanCost | None = None
+    # The fleet release (format and rules: docs/releases.md): the version changes and the rollout.
+    versions: list[VersionChange] = Field(default_factory=list)
+    rollout: RolloutPlan | None = None
+
+    def pending_versions(self) -> list[VersionChange]:
+        """Version changes apply will deploy (none while the release is recorded as failed)."""
+        return [] if self.rollout is not None and self.rollout.failed else list(self.versions)
 
     def actionable(self) -> list[Change]:
         return [c for c in self.changes if c.action is not Action.NO_OP]
@@ -212,7 +263,7 @@ class Plan(BaseModel):
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.actionable())
+        return bool(self.actionable()) or bool(self.pending_versions())
 
     @property
     def is_destructive(self) -> bool:

@@ -6,7 +6,11 @@ Shape (`format_version` "1"): `{"format_version": "1", "tenants": [slug...], "su
 "fields": [{"path",
 "before", "after", "before_set", "after_set", "sensitive", "after_known", "forces_replace", "drift"}]}],
 "manual_actions": [{"tenant", "address", "name", "key", "message"}], "notices": [{"tenant", "kind",
-"message"}], "cost": {...} or null}`. Keys are sorted; no-op changes are included with empty `fields`.
+"message"}], "cost": {...} or null, "versions": [{"tenant", "address", "name", "id", "before", "after",
+"ring", "wave"}], "rollout": {"release", "waves": [{"ring", "tenants", "max_parallel", "bake"}], "skew":
+{version: [tenant...]}, "failed", "unpinned"} or null}`. `versions` are the services whose application
+version changes (releases.yaml): an update of the service, carried out as a deploy. Keys are sorted;
+no-op changes are included with empty `fields`.
 Sensitive values are never present: the plan model does not hold them. `cost` (`render_cost.cost_document`)
 holds money as whole cents (`*_cents`) beside the exact decimal amount in dollars (`*_exact`), with the
 price table's version.
@@ -42,6 +46,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "manual_actions": [m.model_dump(mode="json") for m in plan.manual_actions],
         "notices": [n.model_dump(mode="json") for n in plan.notices],
         "cost": cost_document(plan.cost),
+        "versions": [v.model_dump(mode="json") for v in plan.pending_versions()],
+        "rollout": plan.rollout.model_dump(mode="json") if plan.rollout is not None else None,
     }
 
 

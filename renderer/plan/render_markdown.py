@@ -19,7 +19,16 @@ from renderer.plan.render_cost import (
     tenant_lines,
     unknown_lines,
 )
-from renderer.plan.render_text import change_header, manual_lines, notice_lines, summary_line, value_text
+from renderer.plan.render_text import (
+    change_header,
+    manual_lines,
+    notice_lines,
+    short,
+    summary_line,
+    value_text,
+    version_header,
+    version_line,
+)
 
 # Tenants listed by name in the fleet's cost summary; the others' costs stay in their sections (GitHub
 # rejects comments over 65,536 characters).
@@ -48,7 +57,7 @@ class MarkdownPlan:
 def tenant_status(plan: Plan, slug: str) -> str:
     changes = [c for c in plan.changes if c.tenant == slug and c.action is not Action.NO_OP]
     if not changes:
-        return "unchanged"
+        return "update" if any(v.tenant == slug for v in plan.pending_versions()) else "unchanged"
     if slug not in plan.sources:
         return "delete"
     if all(c.action is Action.CREATE for c in changes) and not any(
@@ -88,10 +97,15 @@ def _section(plan: Plan, slug: str, changes: list[Change]) -> str:
     counts = ", ".join(f"{sum(1 for c in changes if c.action is a)} {a.name.lower()}"
                        for a in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE))
     lines: list[str] = []
+    mine = {v.address: v for v in plan.pending_versions() if v.tenant == slug}
     for change in changes:
         lines.append(diff_header(change))
         for field in change.fields:
             lines += diff_field_lines(change, field)
+        if change.address in mine:
+            lines.append(f"!     {version_line(mine.pop(change.address))}")
+    for version in mine.values():
+        lines += [f"! ~ {version_header(version)}", f"!     {version_line(version)}"]
     body = "\n".join(lines)
     costs = tenant_lines(plan.cost, slug)
     cost = f"{money_escape(costs[0])}\n\n" if costs else ""
@@ -156,11 +170,43 @@ def markdown_parts(plan: Plan) -> MarkdownPlan:
                           + (" — data loss" if c.data_loss else "")
                           for c in destructive_changes)
         destructive = f"> [!WARNING]\n> This plan deletes or replaces {len(destructive_changes)} resources:\n\n{items}"
+    rollout = rollout_markdown(plan)
+    if rollout:
+        summary += "\n\n" + rollout
     by_tenant: dict[str, list[Change]] = {}
     for change in plan.actionable():
         by_tenant.setdefault(change.tenant, []).append(change)
+    for version in plan.pending_versions():
+        by_tenant.setdefault(version.tenant, [])
     sections = [(slug, _section(plan, slug, changes)) for slug, changes in by_tenant.items()]
     return MarkdownPlan(summary=summary, destructive=destructive, sections=sections)
+
+
+def rollout_markdown(plan: Plan) -> str:
+    """The rollout section of a PR comment: the waves in order with their tenants, and today's version
+    skew across the fleet ("" without a releases.yaml)."""
+    rollout = plan.rollout
+    if rollout is None:
+        return ""
+    pending = {v.tenant for v in plan.pending_versions()}
+    rows = ["| wave | ring | tenants | at once | bake | deploys |", "|---|---|---|---|---|---|"]
+    for index, wave in enumerate(rollout.waves, start=1):
+        more = len(wave.tenants) - 20
+        listed = ", ".join(wave.tenants[:20]) + (f" and {more} more" if more > 0 else "")
+        deploying = sum(1 for t in wave.tenants if t in pending)
+        rows.append(f"| {index} | {wave.ring} | {listed} | {wave.max_parallel} | {wave.bake} s | "
+                    f"{deploying} tenant(s) |")
+    parts = ["**Rollout** (releases.yaml): waves in order; a wave starts once the one before is live on the "
+             "target and baked", "\n".join(rows)]
+    if rollout.skew:
+        parts.append("Version skew today: " + "; ".join(
+            f"`{short(version)}` on {len(tenants)} tenant(s)" for version, tenants in rollout.skew.items()))
+    if rollout.failed:
+        parts.append(f"> [!CAUTION]\n> Release not deployed: {_escape(rollout.failed)}.")
+    if rollout.unpinned:
+        parts.append("Unpinned (a Git-backed cron job follows its branch): "
+                     + ", ".join(f"`{u}`" for u in rollout.unpinned))
+    return "\n\n".join(parts)
 
 
 def render_markdown(plan: Plan) -> str:

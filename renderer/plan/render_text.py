@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-from renderer.plan.model import Action, Change, FieldChange, Plan
+from renderer.plan.model import Action, Change, FieldChange, Plan, VersionChange
 from renderer.plan.render_cost import caveat_lines, fleet_line, rate_lines, tenant_lines, unknown_lines
 
 STYLES = {
@@ -83,12 +83,54 @@ def notice_lines(plan: Plan) -> list[str]:
     return [f"- {n.tenant + ': ' if n.tenant else ''}{n.message}" for n in plan.notices]
 
 
+def short(version: str | None) -> str:
+    """7 hex digits of a commit SHA or image digest; `(unknown)` for none."""
+    if not version:
+        return "(unknown)"
+    return version.removeprefix("sha256:")[:7]
+
+
+def version_line(change: VersionChange) -> str:
+    """`version 2f1c3a9 -> 8d0e4b1  # ring canary, wave 1` (without indent or symbol)."""
+    return f"version {short(change.before)} -> {short(change.after)}  # ring {change.ring}, wave {change.wave}"
+
+
+def version_header(change: VersionChange) -> str:
+    """The header of a service whose only change is its version, like `change_header`'s."""
+    ident = f" {change.id}" if change.id else ""
+    return f"{change.address}  {json.dumps(change.name)}{ident}  (version)"
+
+
+def release_lines(plan: Plan) -> list[str]:
+    """The release's lines after the resources: the waves in order, today's skew, what the rollout
+    leaves alone; [] without a releases.yaml."""
+    rollout = plan.rollout
+    if rollout is None:
+        return []
+    lines = []
+    if rollout.failed:
+        lines.append(f"Release not deployed: {rollout.failed}.")
+    pending = {v.tenant for v in plan.pending_versions()}
+    for index, wave in enumerate(rollout.waves, start=1):
+        deploying = [t for t in wave.tenants if t in pending]
+        lines.append(f"Wave {index}: ring {wave.ring}, {len(wave.tenants)} tenant(s), {wave.max_parallel} at once, "
+                     f"bake {wave.bake} s; deploys {', '.join(deploying) if deploying else 'nothing'}")
+    if rollout.skew:
+        lines.append("Versions running today: " + "; ".join(
+            f"{short(version)} on {len(tenants)} tenant(s)" for version, tenants in rollout.skew.items()))
+    if rollout.unpinned:
+        lines.append("Unpinned (a Git-backed cron job follows its branch): " + ", ".join(rollout.unpinned))
+    return lines
+
+
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         n = len(plan.tenants)
         return (f"No changes. Render matches the configuration of {n} tenant{'s' if n != 1 else ''}.")
+    versions = plan.pending_versions()
+    deploys = f" {len(versions)} to deploy at a new version." if versions else ""
     return (f"Plan: {plan.count(Action.CREATE)} to create, {plan.count(Action.UPDATE)} to update, "
-            f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to delete.")
+            f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to delete.{deploys}")
 
 
 def render_text(plan: Plan) -> Text:
@@ -97,10 +139,15 @@ def render_text(plan: Plan) -> Text:
     by_tenant: dict[str, list[Change]] = {}
     for change in plan.actionable():
         by_tenant.setdefault(change.tenant, []).append(change)
+    versions: dict[str, dict[str, VersionChange]] = {}
+    for version in plan.pending_versions():
+        versions.setdefault(version.tenant, {})[version.address] = version
+        by_tenant.setdefault(version.tenant, [])
     for slug, changes in by_tenant.items():
         source = plan.sources.get(slug)
         origin = f"blueprint {source.blueprint}, {source.tenant_file}" if source else "tenant file removed"
         out.append(f"Tenant {slug} ({origin})\n", style="bold")
+        mine = dict(versions.get(slug, {}))
         for change in changes:
             out.append(f"\n  {change.action.value} ", style=STYLES[change.action])
             out.append(change_header(change) + "\n", style="bold")
@@ -108,6 +155,12 @@ def render_text(plan: Plan) -> Text:
             for field in change.fields:
                 line, style = field_line(change, field, width)
                 out.append(line + "\n", style=style)
+            if change.address in mine:
+                out.append(f"      ~ {version_line(mine.pop(change.address))}\n", style="yellow")
+        for version in mine.values():
+            out.append(f"\n  {Action.UPDATE.value} ", style=STYLES[Action.UPDATE])
+            out.append(version_header(version) + "\n", style="bold")
+            out.append(f"      ~ {version_line(version)}\n", style="yellow")
         costs = tenant_lines(plan.cost, slug)
         if costs:
             out.append("\n" + "".join(f"  {line}\n" for line in costs), style="cyan")
@@ -119,6 +172,11 @@ def render_text(plan: Plan) -> Text:
     if plan.notices:
         out.append("Warnings:\n", style="bold yellow")
         out.append("".join(f"  {line}\n" for line in notice_lines(plan)), style="yellow")
+        out.append("\n")
+    release = release_lines(plan)
+    if release and (plan.pending_versions() or (plan.rollout is not None and plan.rollout.failed)):
+        out.append("Release (releases.yaml):\n", style="bold")
+        out.append("".join(f"  {line}\n" for line in release))
         out.append("\n")
     if plan.cost is not None and plan.has_changes:
         out.append(cost_text(plan))

@@ -1,4 +1,6 @@
-"""The simulator's clock: real time plus an offset that tests can advance (`POST /_sim/clock/advance`)."""
+"""The simulator's clock: real time plus an offset that tests can advance (`POST /_sim/clock/advance`).
+A frozen clock (`renderer sim serve --frozen-clock`) does not move with real time: only an advance
+moves it, so a benchmark's simulated time holds no processing time."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ from datetime import UTC, datetime
 
 
 class Clock:
-    def __init__(self) -> None:
+    def __init__(self, *, frozen: bool = False) -> None:
         self.offset = 0.0
+        self.frozen_at = time.time() if frozen else None
 
     def now(self) -> float:
         """Seconds since the epoch, simulated."""
-        return time.time() + self.offset
+        return (self.frozen_at if self.frozen_at is not None else time.time()) + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds

@@ -42,20 +42,21 @@ class _DroppedOnPurpose(logging.Filter):
 
 def serve(host: str, port: int, state: Path, *, api_key: str | None, openapi: Path | None,
           record: Path | None = None, faults: dict[str, Any] | None = None, rate_scale: float | None = 1.0,
-          deploy_outcome: str = "live", seed: dict[str, Any] | None = None) -> None:
+          deploy_outcome: str = "live", seed: dict[str, Any] | None = None, frozen_clock: bool = False) -> None:
     """Serve until interrupted. The workspace ID and state path are printed first.
 
     `faults` is a `/_sim/faults` body, `rate_scale` multiplies Render's budgets (None: no limits),
     `deploy_outcome` is how every deploy ends unless told otherwise, `seed` a `/_sim/seed` body applied
-    once at start. Raises `RendererError` when the OpenAPI path given explicitly is missing; without any
-    OpenAPI description the simulator still serves but does not check request bodies (a warning says so).
+    once at start; `frozen_clock`: the clock moves only when advanced (`renderer.sim.clock`). Raises
+    `RendererError` when the OpenAPI path given explicitly is missing; without any OpenAPI description the
+    simulator still serves but does not check request bodies (a warning says so).
     """
     document = refdata.load_json(refdata.OPENAPI, openapi)
     contract = Contract(document) if document is not None else None
     if contract is None:
         log.warning("Render's OpenAPI description is not available: request bodies will not be checked "
                     "(use --openapi PATH or %s)", refdata.OPENAPI.env_var)
-    store = Store(state, Clock(), default_outcome=deploy_outcome)
+    store = Store(state, Clock(frozen=frozen_clock), default_outcome=deploy_outcome)
     if seed:
         store.seed(seed)
     app = SimApp(store, api_key=api_key, contract=contract, record=record, faults=faults,
