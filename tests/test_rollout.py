@@ -79,7 +79,9 @@ def _deploys(sim: Sim, service_id: str) -> list[dict[str, Any]]:
 
 def _services(root: Path) -> dict[str, dict[str, str]]:
     lock = json.loads((root / "render.lock.json").read_text())
-    return {slug: {a: r["id"] for a, r in t["resources"].items()} for slug, t in lock["tenants"].items()}
+    # A tenant's services (its project and environment are recorded beside them since issue 14).
+    return {slug: {a: r["id"] for a, r in t["resources"].items() if r["kind"] not in ("project", "environment")}
+            for slug, t in lock["tenants"].items()}
 
 
 def _at(text: str) -> float:
@@ -298,8 +300,13 @@ def test_status_shows_each_tenants_live_version_target_and_rollout_state(fleet: 
     document = json.loads(run("status", "--format", "json").out)
     tenants = {t["slug"]: t for t in document["tenants"]}
     assert tenants["t1"]["release_state"] == "done" and tenants["t2"]["release_state"] == "pending"
-    assert {(r["version"], r["target"]) for r in tenants["t1"]["resources"]} == {(V2, V2)}
-    assert {(r["version"], r["target"]) for r in tenants["t2"]["resources"]} == {(V1, V2)}
+    grouping = ("project.", "environment.")
+    services = {slug: [r for r in tenants[slug]["resources"] if not r["address"].startswith(grouping)]
+                for slug in ("t1", "t2")}
+    assert {(r["version"], r["target"]) for r in services["t1"]} == {(V2, V2)}
+    assert {(r["version"], r["target"]) for r in services["t2"]} == {(V1, V2)}
+    assert {(r["version"], r["target"]) for r in tenants["t1"]["resources"] if r not in services["t1"]} == {
+        (None, None)}  # a project and an environment run no code
     assert "1111111 -> 2222222" in text.out and "2222222  " in text.out
 
 
