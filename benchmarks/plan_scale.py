@@ -52,6 +52,7 @@ from simproc import launch  # noqa: E402 (benchmarks/ is on sys.path when a benc
 
 from renderer import lockfile as lockfile_io  # noqa: E402
 from renderer.kind import Kind  # noqa: E402
+from renderer.kinds.project import DEFAULT_ENVIRONMENT, DEFAULT_PROJECT  # noqa: E402
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile  # noqa: E402
 from renderer.operations.plan import make_plan  # noqa: E402
 from renderer.operations.scope import Inputs  # noqa: E402
@@ -116,26 +117,48 @@ def admin(url: str, method: str, path: str, body: Any = None) -> Any:
 
 
 def seed(url: str, tenants: int) -> None:
+    """Seed what an apply of the fleet leaves: each tenant's project `bench-<slug>` with its environment
+    `production` (network isolation on, unprotected: `renderer.kinds.project.tenant_project`), and its
+    services and Postgres inside that environment."""
     slugs = [slug_of(n) for n in range(tenants)]
+    environment = {"name": DEFAULT_ENVIRONMENT, "networkIsolationEnabled": True, "protectedStatus": "unprotected"}
+    projects = admin(url, "POST", "/_sim/seed", {"projects": [{"name": f"bench-{s}", "environments": [environment]}
+                                                              for s in slugs]})["projects"]
+    environments = [p["environments"][0]["id"] for p in projects]
     for name, _, kind in SERVICES:
         admin(url, "POST", "/_sim/seed", {"type": kind.value, "envVarsPerService": ENV_VARS,
-                                          "serviceNames": [f"{name}-{s}" for s in slugs]})
-    admin(url, "POST", "/_sim/seed", {"postgresNames": [f"db-{s}" for s in slugs]})
+                                          "autoDeployTrigger": "off",  # as renderer creates services
+                                          "serviceNames": [f"{name}-{s}" for s in slugs],
+                                          "serviceEnvironments": environments})
+    admin(url, "POST", "/_sim/seed", {"postgresNames": [f"db-{s}" for s in slugs],
+                                      "postgresEnvironments": environments})
 
 
 async def write_lockfile(settings: Settings, path: Path, tenants: int) -> None:
+    """Write the lockfile an apply of the fleet writes: per tenant its project (`project.tenant`), its
+    environment (`environment.tenant/production`, parent the project) and its resources, each recorded
+    in that environment."""
     async with RenderClient(settings) as client:
+        projects = {p["name"]: p for p in await client.list_projects()}
         services = {s["name"]: s for s in await client.list_services()}
         databases = {p["name"]: p for p in await client.list_postgres()}
     lock = Lockfile()
     keys = [f"SEED_VAR_{i}" for i in range(ENV_VARS)]
+    project_address = f"{Kind.PROJECT.value}.{DEFAULT_PROJECT}"
+    environment_address = f"{Kind.ENVIRONMENT.value}.{DEFAULT_PROJECT}/{DEFAULT_ENVIRONMENT}"
     for n in range(tenants):
         slug = slug_of(n)
-        resources = {f"{kind.value}.{name}": LockedResource(kind=kind, name=f"{name}-{slug}",
-                                                            id=services[f"{name}-{slug}"]["id"], env_vars=keys)
-                     for name, _, kind in SERVICES}
+        project = projects[f"bench-{slug}"]
+        resources = {
+            project_address: LockedResource(kind=Kind.PROJECT, name=project["name"], id=project["id"]),
+            environment_address: LockedResource(kind=Kind.ENVIRONMENT, name=DEFAULT_ENVIRONMENT,
+                                                id=project["environmentIds"][0], parent=project_address)}
+        for name, _, kind in SERVICES:
+            resources[f"{kind.value}.{name}"] = LockedResource(
+                kind=kind, name=f"{name}-{slug}", id=services[f"{name}-{slug}"]["id"], env_vars=keys,
+                environment=environment_address)
         resources["postgres.db"] = LockedResource(kind=Kind.POSTGRES, name=f"db-{slug}",
-                                                  id=databases[f"db-{slug}"]["id"])
+                                                  id=databases[f"db-{slug}"]["id"], environment=environment_address)
         lock.tenants[slug] = LockedTenant(blueprint="bench", tenant_file=f"tenants/{slug}.yaml", status="active",
                                           resources=resources)
     lockfile_io.write(path, lock)

@@ -230,7 +230,8 @@ def test_the_name_filter_takes_several_names(sim: Sim) -> None:
 def test_a_scoped_plan_refuses_a_project_name_that_exists_live_but_is_not_recorded(sim: Sim, fleet: Path) -> None:
     """Issues 14 and 15 together: a new tenant's Render project is looked up by name (GET /projects with
     the `name` filter), so a project made by hand under that name stops the plan as a service would."""
-    (fleet / "tenants" / "umbrella.yaml").write_text("name: Umbrella Corporation\nslug: umbrella\nblueprint: base_crm\n")
+    (fleet / "tenants" / "umbrella.yaml").write_text(
+        "name: Umbrella Corporation\nslug: umbrella\nblueprint: base_crm\n")
     with sim.http() as http:
         answer = http.post("/projects", json={"name": "base_crm-umbrella", "ownerId": sim.owner_id,
                                               "environments": [{"name": "production"}]})

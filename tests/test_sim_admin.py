@@ -172,7 +172,7 @@ def test_seed_puts_resources_in_projects_environments(sim: Sim) -> None:
     assert [p["name"] for p in seeded["projects"]] == ["bench-a", "bench-b"]
     assert seeded["created"]["projects"] == 2
     envs = [p["environments"][0]["id"] for p in seeded["projects"]]
-    sim.admin("/_sim/seed", {"type": "background_worker", "envVarsPerService": 1,
+    sim.admin("/_sim/seed", {"type": "background_worker", "envVarsPerService": 1, "autoDeployTrigger": "off",
                              "serviceNames": ["worker-a", "worker-b"], "serviceEnvironments": envs,
                              "postgresNames": ["db-a", "db-b"], "postgresEnvironments": envs})
     unknown = sim.admin("/_sim/seed", {"serviceNames": ["web-c"], "serviceEnvironments": ["evm-nope"]})
@@ -188,6 +188,7 @@ def test_seed_puts_resources_in_projects_environments(sim: Sim) -> None:
     assert environment["protectedStatus"] == "unprotected" and environment["projectId"] == project["id"]
     assert len(environment["serviceIds"]) == 1 and len(environment["databasesIds"]) == 1
     assert [(w["service"]["name"], w["service"]["environmentId"]) for w in workers] == [("worker-b", envs[1])]
+    assert (workers[0]["service"]["autoDeploy"], workers[0]["service"]["autoDeployTrigger"]) == ("no", "off")
     assert [(d["postgres"]["name"], d["postgres"]["environmentId"]) for d in databases] == [("db-a", envs[0])]
     assert unknown.status_code == 400 and "evm-nope" in unknown.text
     assert mismatched.status_code == 400

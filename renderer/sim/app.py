@@ -29,8 +29,9 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
     DELETE /_sim/stats              zero the counts
     POST   /_sim/seed               {"services", "envVarsPerService", "type", "prefix", "postgres",
                                     "keyValue", "envGroups", "serviceNames", "postgresNames", "projects",
-                                    "serviceEnvironments", "postgresEnvironments"}: create resources
-                                    directly (projects with their environments; resources in them)
+                                    "serviceEnvironments", "postgresEnvironments", "autoDeployTrigger"}:
+                                    create resources directly (projects with their environments;
+                                    resources in them)
     GET    /_sim/rate-limits        {"scale": N | "off", "budgets": {...}}
     POST   /_sim/rate-limits        {"scale": N | "off", "budgets"?: {"create_postgres": 20}}: every
                                     budget times N, those named set outright; {"spend": {"get": 380}}

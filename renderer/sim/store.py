@@ -1923,8 +1923,9 @@ class Store:
         `envVarsPerService` env vars each (`SEED_VAR_<i>` = `value-<n>-<i>`), plus `postgres`,
         `keyValue` and `envGroups` instances. `serviceNames` / `postgresNames` (lists) name the services /
         Postgres instances instead (their counts are then the lists' lengths; `<n>` is the position in
-        the list). `projects` (a list of {"name", "environments": [{"name", "networkIsolationEnabled",
-        "protectedStatus"}]}) creates projects with their environments first, as POST /projects does;
+        the list). `autoDeployTrigger` sets the services' as a create does (default `commit`). `projects`
+        (a list of {"name", "environments": [{"name", "networkIsolationEnabled", "protectedStatus"}]})
+        creates projects with their environments first, as POST /projects does;
         `serviceEnvironments` / `postgresEnvironments` (environment IDs, one per name in `serviceNames` /
         `postgresNames`, in order) put each of those resources in that environment, as a create with
         `environmentId` does. Saves once. Returns the counts created, and with `projects` each project's
@@ -1957,6 +1958,10 @@ class Store:
                                                 "startCommand": "python main.py"}}
         if kind == "cron_job":
             details["schedule"] = "0 * * * *"
+        deploys: JSON = {}
+        if body.get("autoDeployTrigger") is not None:
+            deploys["autoDeployTrigger"] = body["autoDeployTrigger"]
+            self._auto_deploy(deploys)  # a 400 for an unknown trigger, before anything is made
         with self.lock:
             for key in ("serviceEnvironments", "postgresEnvironments"):
                 for eid in set(names[key] or []):
@@ -1981,7 +1986,7 @@ class Store:
                     envs = [{"key": f"SEED_VAR_{i}", "value": f"value-{n}-{i}"}
                             for i in range(counts["envVarsPerService"])]
                     view, _ = self.create_service({"type": kind, "name": name, "ownerId": owner,
-                                                   "serviceDetails": details, "envVars": envs})
+                                                   "serviceDetails": details, "envVars": envs, **deploys})
                     if names["serviceEnvironments"]:
                         self._seed_into(names["serviceEnvironments"][n], "services", str(view["id"]))
                 for n in range(counts["postgres"]):
