@@ -3,14 +3,18 @@
 Builds a temporary project: a `bench` blueprint (a web service, a background worker, a private service,
 each with three env vars from the tenant file, and a Postgres database) and `--tenants` tenant files.
 Starts `renderer sim serve` (rate limits off, so the figures are about renderer, not Render's budgets)
-and seeds it through `/_sim/seed` with exactly those resources, then writes the matching lockfile. Then
-it runs the plan as `renderer plan` does (`renderer.operations.plan.make_plan`) and prints:
+and seeds it through `/_sim/seed` with what an apply leaves: each tenant's project (`bench-<slug>`) with
+its environment (`production`, network isolation on) and the tenant's four resources inside it (services
+with auto-deploy off, as renderer creates them). Then it writes the matching lockfile (per tenant
+`project.tenant`, `environment.tenant/production` and the resources recorded in that environment), runs
+the plan as `renderer plan` does (`renderer.operations.plan.make_plan`) and prints:
 
 - the API calls the plan made, by endpoint (the simulator's `/_sim/stats`), against the target: no more
-  than the list pages (`GET /services`, `GET /postgres`, 100 a page; `GET /key-value` and `GET /env-groups`,
-  one page each here, as the seeded workspace has none), one env-var read per service and
-  one connection-info read per Postgres. A cursor-paged list ends at the first page shorter than the
-  limit, so N items take floor(N / 100) + 1 pages (the last one empty when N is a multiple of 100:
+  than the list pages (`GET /services`, `GET /postgres`, `GET /projects`, 100 a page; `GET /environments`
+  of every listed project, as it needs their IDs (`projectId`); `GET /key-value` and `GET /env-groups`,
+  one page each here, as the seeded workspace has none), one env-var read per service and one
+  connection-info read per Postgres. A cursor-paged list ends at the first page shorter than the limit,
+  so N items take floor(N / 100) + 1 pages (the last one empty when N is a multiple of 100:
   Render's lists carry no total);
 - the wall time, and the time spent in renderer's own code outside waiting on the API: the wall time
   during which no request was in flight (measured on the client's transport), and the CPU time of this
@@ -22,8 +26,9 @@ given), each against a fresh simulator, and prints the calls by endpoint and the
 by side. Each plan runs in a fresh process, as a `renderer plan` run does; the times are the median of
 `--runs` such processes (default 3), so that a busy machine moves them less, and the least CPU time of
 `--repeat` more plans in one process (imports and caches warm) is shown too. Targets for `--scope 1`: at
-most 10 calls at every fleet size (the tenant's recorded resources read by ID, its 3 env-var reads and its
-connection-info read), and the CPU time at the largest fleet at most 1.5 x that at the smallest.
+most 10 calls at every fleet size (the tenant's recorded resources read by ID, including
+`GET /projects/{id}` and `GET /environments/{id}`, its 3 env-var reads and its connection-info read), and
+the CPU time at the largest fleet at most 1.5 x that at the smallest.
 
     .venv/bin/python benchmarks/plan_scale.py [--tenants 1000] [--latency-ms 0]
     .venv/bin/python benchmarks/plan_scale.py --scope 1 [--tenants 100 1000] [--runs 3] [--repeat 3]
@@ -52,6 +57,7 @@ from simproc import launch  # noqa: E402 (benchmarks/ is on sys.path when a benc
 
 from renderer import lockfile as lockfile_io  # noqa: E402
 from renderer.kind import Kind  # noqa: E402
+from renderer.kinds.project import DEFAULT_ENVIRONMENT, DEFAULT_PROJECT  # noqa: E402
 from renderer.lockfile import LockedResource, LockedTenant, Lockfile  # noqa: E402
 from renderer.operations.plan import make_plan  # noqa: E402
 from renderer.operations.scope import Inputs  # noqa: E402
@@ -116,26 +122,48 @@ def admin(url: str, method: str, path: str, body: Any = None) -> Any:
 
 
 def seed(url: str, tenants: int) -> None:
+    """Seed what an apply of the fleet leaves: each tenant's project `bench-<slug>` with its environment
+    `production` (network isolation on, unprotected: `renderer.kinds.project.tenant_project`), and its
+    services and Postgres inside that environment."""
     slugs = [slug_of(n) for n in range(tenants)]
+    environment = {"name": DEFAULT_ENVIRONMENT, "networkIsolationEnabled": True, "protectedStatus": "unprotected"}
+    projects = admin(url, "POST", "/_sim/seed", {"projects": [{"name": f"bench-{s}", "environments": [environment]}
+                                                              for s in slugs]})["projects"]
+    environments = [p["environments"][0]["id"] for p in projects]
     for name, _, kind in SERVICES:
         admin(url, "POST", "/_sim/seed", {"type": kind.value, "envVarsPerService": ENV_VARS,
-                                          "serviceNames": [f"{name}-{s}" for s in slugs]})
-    admin(url, "POST", "/_sim/seed", {"postgresNames": [f"db-{s}" for s in slugs]})
+                                          "autoDeployTrigger": "off",  # as renderer creates services
+                                          "serviceNames": [f"{name}-{s}" for s in slugs],
+                                          "serviceEnvironments": environments})
+    admin(url, "POST", "/_sim/seed", {"postgresNames": [f"db-{s}" for s in slugs],
+                                      "postgresEnvironments": environments})
 
 
 async def write_lockfile(settings: Settings, path: Path, tenants: int) -> None:
+    """Write the lockfile an apply of the fleet writes: per tenant its project (`project.tenant`), its
+    environment (`environment.tenant/production`, parent the project) and its resources, each recorded
+    in that environment."""
     async with RenderClient(settings) as client:
+        projects = {p["name"]: p for p in await client.list_projects()}
         services = {s["name"]: s for s in await client.list_services()}
         databases = {p["name"]: p for p in await client.list_postgres()}
     lock = Lockfile()
     keys = [f"SEED_VAR_{i}" for i in range(ENV_VARS)]
+    project_address = f"{Kind.PROJECT.value}.{DEFAULT_PROJECT}"
+    environment_address = f"{Kind.ENVIRONMENT.value}.{DEFAULT_PROJECT}/{DEFAULT_ENVIRONMENT}"
     for n in range(tenants):
         slug = slug_of(n)
-        resources = {f"{kind.value}.{name}": LockedResource(kind=kind, name=f"{name}-{slug}",
-                                                            id=services[f"{name}-{slug}"]["id"], env_vars=keys)
-                     for name, _, kind in SERVICES}
+        project = projects[f"bench-{slug}"]
+        resources = {
+            project_address: LockedResource(kind=Kind.PROJECT, name=project["name"], id=project["id"]),
+            environment_address: LockedResource(kind=Kind.ENVIRONMENT, name=DEFAULT_ENVIRONMENT,
+                                                id=project["environmentIds"][0], parent=project_address)}
+        for name, _, kind in SERVICES:
+            resources[f"{kind.value}.{name}"] = LockedResource(
+                kind=kind, name=f"{name}-{slug}", id=services[f"{name}-{slug}"]["id"], env_vars=keys,
+                environment=environment_address)
         resources["postgres.db"] = LockedResource(kind=Kind.POSTGRES, name=f"db-{slug}",
-                                                  id=databases[f"db-{slug}"]["id"])
+                                                  id=databases[f"db-{slug}"]["id"], environment=environment_address)
         lock.tenants[slug] = LockedTenant(blueprint="bench", tenant_file=f"tenants/{slug}.yaml", status="active",
                                           resources=resources)
     lockfile_io.write(path, lock)
@@ -240,8 +268,9 @@ def measure(tenants: int, scope: int, latency_ms: float, repeat: int, runs: int)
 def report_full(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     tenants = figures["tenants"]
     services, databases = tenants * len(SERVICES), tenants
-    # Key Value and env group lists: one (empty) page each, the seeded workspace has none of either.
-    pages = services // PAGE_LIMIT + 1 + databases // PAGE_LIMIT + 1 + 2
+    # Key Value and env group lists: one (empty) page each, the seeded workspace has none of either; one
+    # project and one environment per tenant.
+    pages = services // PAGE_LIMIT + 1 + databases // PAGE_LIMIT + 1 + 2 + 2 * (tenants // PAGE_LIMIT + 1)
     target = pages + services + databases
     print(f"plan_scale: {tenants} tenants x {len(SERVICES) + 1} resources ({services} services with "
           f"{ENV_VARS} env vars each, {databases} Postgres); simulator latency {args.latency_ms:g} ms; rate "

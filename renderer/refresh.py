@@ -109,8 +109,17 @@ async def refresh(
         pages = await asyncio.gather(*(ops.list_named(client, chunk) for chunk in _chunks(_names_of(ops, wanted))))
         return [obj for page in pages for obj in page]
 
-    answers = await asyncio.gather(*(ops.list_live(client) if names is None else list_named(ops, names)
-                                     for ops in MODULES))
+    if names is None:
+        lists = {ops: asyncio.ensure_future(ops.list_live(client)) for ops in MODULES if ops.listed_within is None}
+
+        async def within(ops: KindOps, parent: Kind) -> list[JSON]:  # the parents' kind is listed once
+            return await ops.list_live_within(client, await lists[ops_for(parent)])
+
+        lists |= {ops: asyncio.ensure_future(within(ops, ops.listed_within))
+                  for ops in MODULES if ops.listed_within is not None}
+        answers = await asyncio.gather(*(lists[ops] for ops in MODULES))
+    else:
+        answers = await asyncio.gather(*(list_named(ops, names) for ops in MODULES))
     listed = sorted(zip(MODULES, answers, strict=True), key=lambda pair: not pair[0].informs_others)
     for ops, objects in listed:
         for obj in objects:

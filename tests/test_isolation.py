@@ -81,6 +81,19 @@ def test_each_tenant_gets_its_own_isolated_environment_and_no_private_path_to_an
     assert plan().code == 0
 
 
+def test_a_full_plan_lists_projects_once_and_their_environments_once(sim: Sim, project: Path) -> None:
+    """GET /environments needs the projects' IDs (`projectId`): the refresh takes them from its own
+    listing of the projects rather than listing the projects a second time."""
+    assert apply().code == 0
+    httpx.delete(sim.url + "/_sim/stats", headers={"Authorization": f"Bearer {sim.api_key}"})
+    result = plan()
+    assert result.code == 0, result.output
+    stats = sim.admin_get("/_sim/stats")["endpoints"]
+    assert sum(stats["GET /v1/projects"].values()) == 1
+    assert sum(stats["GET /v1/environments"].values()) == 1
+    assert "GET /v1/environments/{environmentId}" not in stats
+
+
 def test_plan_shows_the_project_environment_and_allow_list(sim: Sim, project: Path) -> None:
     only_tenant(project, "globex")
     result = plan()

@@ -165,6 +165,36 @@ def test_seed_creates_thousands_directly(sim: Sim) -> None:
     assert sim.admin_get("/_sim/stats")["total"] == 4  # seeding made no API requests
 
 
+def test_seed_puts_resources_in_projects_environments(sim: Sim) -> None:
+    isolated = {"name": "production", "networkIsolationEnabled": True, "protectedStatus": "unprotected"}
+    seeded = sim.admin("/_sim/seed", {"projects": [{"name": "bench-a", "environments": [isolated]},
+                                                   {"name": "bench-b", "environments": [isolated]}]}).json()
+    assert [p["name"] for p in seeded["projects"]] == ["bench-a", "bench-b"]
+    assert seeded["created"]["projects"] == 2
+    envs = [p["environments"][0]["id"] for p in seeded["projects"]]
+    sim.admin("/_sim/seed", {"type": "background_worker", "envVarsPerService": 1, "autoDeployTrigger": "off",
+                             "serviceNames": ["worker-a", "worker-b"], "serviceEnvironments": envs,
+                             "postgresNames": ["db-a", "db-b"], "postgresEnvironments": envs})
+    unknown = sim.admin("/_sim/seed", {"serviceNames": ["web-c"], "serviceEnvironments": ["evm-nope"]})
+    mismatched = sim.admin("/_sim/seed", {"serviceNames": ["web-c", "web-d"], "serviceEnvironments": envs[:1]})
+    with sim.http() as http:
+        project = http.get(f"/projects/{seeded['projects'][0]['id']}").json()
+        environment = http.get(f"/environments/{envs[0]}").json()
+        workers = http.get("/services", params={"environmentId": envs[1]}).json()
+        databases = http.get("/postgres", params={"environmentId": envs[0]}).json()
+        services = http.get("/services", params={"limit": 100}).json()
+    assert project["name"] == "bench-a" and project["environmentIds"] == [envs[0]]
+    assert environment["name"] == "production" and environment["networkIsolationEnabled"] is True
+    assert environment["protectedStatus"] == "unprotected" and environment["projectId"] == project["id"]
+    assert len(environment["serviceIds"]) == 1 and len(environment["databasesIds"]) == 1
+    assert [(w["service"]["name"], w["service"]["environmentId"]) for w in workers] == [("worker-b", envs[1])]
+    assert (workers[0]["service"]["autoDeploy"], workers[0]["service"]["autoDeployTrigger"]) == ("no", "off")
+    assert [(d["postgres"]["name"], d["postgres"]["environmentId"]) for d in databases] == [("db-a", envs[0])]
+    assert unknown.status_code == 400 and "evm-nope" in unknown.text
+    assert mismatched.status_code == 400
+    assert len(services) == 2  # the refused seeds made nothing
+
+
 def test_serve_flags(tmp_path: Path) -> None:
     flags = ["--rate-scale", "off", "--seed-services", "3", "--seed-env-vars", "2", "--latency-ms", "1",
              "--fail", "POST /v1/postgres 1 503", "--lose-create-response", "2", "--deploy-outcome", "build_failed"]

@@ -246,6 +246,14 @@ class KindOps(ABC):
         """Every resource of this kind in the workspace (list endpoints); [] for a kind listed per parent."""
         return []
 
+    # A kind listed within another kind's objects (environments: GET /environments needs `projectId`): a
+    # full refresh lists that kind once and passes its objects to `list_live_within`, not `list_live`.
+    listed_within: ClassVar[Kind | None] = None
+
+    async def list_live_within(self, client: RenderClient, parents: list[JSON]) -> list[JSON]:
+        """Every resource of this kind in `parents` (the listed objects of kind `listed_within`)."""
+        return []
+
     async def list_named(self, client: RenderClient, names: Sequence[str]) -> list[JSON]:
         """The resources of this kind in the workspace named one of `names` (the list endpoint's `name`
         filter, one request for all of them, paged); [] for a kind listed per parent or not listed. Used

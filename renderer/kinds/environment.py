@@ -98,9 +98,15 @@ class EnvironmentOps(KindOps):
                                 isolation=networking.get("isolation", "disabled") == "enabled",
                                 protected=permissions.get("protection", "disabled") == "enabled")
 
+    listed_within: ClassVar[Kind | None] = Kind.PROJECT
+
     async def list_live(self, client: RenderClient) -> list[JSON]:
         """GET /environments of every project in the workspace (it needs `projectId`)."""
-        return await client.list_environments([str(p["id"]) for p in await client.list_projects()])
+        return await self.list_live_within(client, await client.list_projects())
+
+    async def list_live_within(self, client: RenderClient, parents: list[JSON]) -> list[JSON]:
+        """GET /environments of the listed projects `parents` (a refresh's own project listing)."""
+        return await client.list_environments([str(p["id"]) for p in parents])
 
     async def find_by_id(self, client: RenderClient, kind: Kind, rid: str, parent_id: str | None) -> JSON | None:
         return await client.find_environment(rid)

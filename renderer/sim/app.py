@@ -28,8 +28,10 @@ Admin API (Bearer token as for `/v1`; JSON bodies):
     GET    /_sim/stats              {"total", "byStatus", "endpoints": {"GET /v1/services": {"200": n}}}
     DELETE /_sim/stats              zero the counts
     POST   /_sim/seed               {"services", "envVarsPerService", "type", "prefix", "postgres",
-                                    "keyValue", "envGroups", "serviceNames", "postgresNames"}: create
-                                    resources directly
+                                    "keyValue", "envGroups", "serviceNames", "postgresNames", "projects",
+                                    "serviceEnvironments", "postgresEnvironments", "autoDeployTrigger"}:
+                                    create resources directly (projects with their environments;
+                                    resources in them)
     GET    /_sim/rate-limits        {"scale": N | "off", "budgets": {...}}
     POST   /_sim/rate-limits        {"scale": N | "off", "budgets"?: {"create_postgres": 20}}: every
                                     budget times N, those named set outright; {"spend": {"get": 380}}

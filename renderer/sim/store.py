@@ -1923,11 +1923,23 @@ class Store:
         `envVarsPerService` env vars each (`SEED_VAR_<i>` = `value-<n>-<i>`), plus `postgres`,
         `keyValue` and `envGroups` instances. `serviceNames` / `postgresNames` (lists) name the services /
         Postgres instances instead (their counts are then the lists' lengths; `<n>` is the position in
-        the list). Saves once. Returns the counts created."""
-        names = {key: body.get(key) for key in ("serviceNames", "postgresNames")}
+        the list). `autoDeployTrigger` sets the services' as a create does (default `commit`). `projects`
+        (a list of {"name", "environments": [{"name", "networkIsolationEnabled", "protectedStatus"}]})
+        creates projects with their environments first, as POST /projects does;
+        `serviceEnvironments` / `postgresEnvironments` (environment IDs, one per name in `serviceNames` /
+        `postgresNames`, in order) put each of those resources in that environment, as a create with
+        `environmentId` does. Saves once. Returns the counts created, and with `projects` each project's
+        {"id", "name", "environments": [{"id", "name"}]} in the order given. Raises `SimError` (400) for a
+        malformed body or an unknown environment ID, before anything is made."""
+        names = {key: body.get(key) for key in ("serviceNames", "postgresNames", "serviceEnvironments",
+                                                 "postgresEnvironments")}
         for key, value in names.items():
             if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
-                raise SimError(400, f"{key} must be a list of names")
+                raise SimError(400, f"{key} must be a list of {'environment IDs' if 'Env' in key else 'names'}")
+        for key, listed in (("serviceEnvironments", "serviceNames"), ("postgresEnvironments", "postgresNames")):
+            if names[key] is not None and len(names[key] or []) != len(names[listed] or []):
+                raise SimError(400, f"{key} must give one environment ID for each of {listed}")
+        projects = self._seed_projects(body.get("projects"))
         if names["serviceNames"] is not None:
             body = {**body, "services": len(names["serviceNames"])}
         if names["postgresNames"] is not None:
@@ -1946,23 +1958,43 @@ class Store:
                                                 "startCommand": "python main.py"}}
         if kind == "cron_job":
             details["schedule"] = "0 * * * *"
+        deploys: JSON = {}
+        if body.get("autoDeployTrigger") is not None:
+            deploys["autoDeployTrigger"] = body["autoDeployTrigger"]
+            self._auto_deploy(deploys)  # a 400 for an unknown trigger, before anything is made
         with self.lock:
+            for key in ("serviceEnvironments", "postgresEnvironments"):
+                for eid in set(names[key] or []):
+                    if eid not in self.state["environments"]:
+                        raise SimError(400, f"{key}: environment {eid} not found")
             self._batch = True
             self._seen = {(c, item["name"]) for c in ("services", "postgres", "keyValue", "envGroups")
                           for item in self.state[c].values()}
             self._seen |= {("slug", item["slug"]) for item in self.state["services"].values()}
             try:
+                made = []
+                for project in projects:
+                    now = self.clock.iso()
+                    item: JSON = {"id": new_id("prj"), "name": project["name"], "createdAt": now, "updatedAt": now}
+                    self.state["projects"][item["id"]] = item
+                    made.append({"id": item["id"], "name": item["name"], "environments": [
+                        {"id": e["id"], "name": e["name"]}
+                        for e in (self._new_environment(item["id"], env) for env in project["environments"])]})
                 start = len(self.state["services"])
                 for n in range(counts["services"]):
                     name = names["serviceNames"][n] if names["serviceNames"] else f"{prefix}-{start + n:05d}"
                     envs = [{"key": f"SEED_VAR_{i}", "value": f"value-{n}-{i}"}
                             for i in range(counts["envVarsPerService"])]
-                    self.create_service({"type": kind, "name": name, "ownerId": owner, "serviceDetails": details,
-                                         "envVars": envs})
+                    view, _ = self.create_service({"type": kind, "name": name, "ownerId": owner,
+                                                   "serviceDetails": details, "envVars": envs, **deploys})
+                    if names["serviceEnvironments"]:
+                        self._seed_into(names["serviceEnvironments"][n], "services", str(view["id"]))
                 for n in range(counts["postgres"]):
                     pg_name = names["postgresNames"][n] if names["postgresNames"] else f"{prefix}-db-{n:05d}"
-                    self.create_postgres({"name": pg_name, "ownerId": owner, "plan": "basic_256mb",
-                                          "version": "16"})
+                    view = self.create_postgres({"name": pg_name, "ownerId": owner, "plan": "basic_256mb",
+                                                 "version": "16"})
+                    if names["postgresEnvironments"]:
+                        self._seed_into(names["postgresEnvironments"][n], "postgres", str(view["id"]))
                 for n in range(counts["keyValue"]):
                     self.create_key_value({"name": f"{prefix}-kv-{n:05d}", "ownerId": owner, "plan": "starter"})
                 for n in range(counts["envGroups"]):
@@ -1972,6 +2004,34 @@ class Store:
                 self._batch = False
                 self._seen = None
             self.save()
-        return {"created": {k: counts[k] for k in ("services", "postgres", "keyValue", "envGroups")},
-                "envVars": counts["services"] * counts["envVarsPerService"]}
+        result: JSON = {"created": {k: counts[k] for k in ("services", "postgres", "keyValue", "envGroups")},
+                        "envVars": counts["services"] * counts["envVarsPerService"]}
+        if projects:
+            result["created"]["projects"] = len(made)
+            result["projects"] = made
+        return result
+
+    def _seed_projects(self, given: Any) -> list[JSON]:
+        """The `projects` of a seed body, checked: each {"name", "environments": [...]} with the environment
+        settings POST /projects takes (schemas.projectPOSTEnvironmentInput)."""
+        if given is None:
+            return []
+        if not isinstance(given, list):
+            raise SimError(400, "projects must be a list of {name, environments}")
+        projects = []
+        for item in given:
+            environments = item.get("environments") if isinstance(item, dict) else None
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(
+                    environments, list) or not all(isinstance(e, dict) and isinstance(e.get("name"), str)
+                                                   for e in environments):
+                raise SimError(400, "each of projects must be {name, environments: [{name, ...}]}")
+            for environment in environments:
+                self._check_environment_settings(environment)
+            projects.append({"name": item["name"], "environments": environments})
+        return projects
+
+    def _seed_into(self, environment_id: str, collection: str, rid: str) -> None:
+        """Put a resource seeding just made in an environment (no scan of the others: it is in none)."""
+        self.state["environments"][environment_id]["_resources"].append(rid)
+        self.state[collection][rid]["environmentId"] = environment_id
 
