@@ -125,6 +125,16 @@ class ApplyContext(ABC):
     def record(self, change: Change, rid: str) -> None:
         """Record a created resource's ID in the lockfile (written at once)."""
 
+    async def create(self, change: Change, call: Callable[[], Awaitable[JSON]], **extra: Any) -> str:
+        """Send the create `call` for `change` through `write` (journalled as `create` with `extra`, the new
+        ID taken from the answer's `id`: POST /postgres, /key-value, /env-groups, /disks, /projects and
+        /environments answer the object itself; POST /services nests it and records its own), record that
+        ID in the lockfile and return it. Raises what `call` raises (`RenderAPIError`), recording nothing."""
+        created = await self.write("create", change, call, lambda r: {"id": r["id"]}, **extra)
+        rid = str(created["id"])
+        self.record(change, rid)
+        return rid
+
     @abstractmethod
     def env_value(self, slug: str, env: EnvVar) -> str:
         """The value to send for a managed, non-generated env var. Raises `RendererError`."""

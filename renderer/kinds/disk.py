@@ -65,12 +65,9 @@ class DiskOps(KindOps):
         assert desired is not None
         parent = ctx.parent_id(change)
         f = desired.fields
-        created = await ctx.write(
-            "create", change, lambda: ctx.client.create_disk(parent, f["name"], int(f["sizeGB"]), f["mountPath"]),
-            lambda r: {"id": r["id"]}, parent_id=parent)
-        rid = str(created["id"])
-        ctx.record(change, rid)
-        return rid
+        return await ctx.create(
+            change, lambda: ctx.client.create_disk(parent, f["name"], int(f["sizeGB"]), f["mountPath"]),
+            parent_id=parent)
 
     async def update(self, ctx: ApplyContext, change: Change) -> None:
         """PATCH /disks/{id} with the changed name, mount path and (larger) size."""

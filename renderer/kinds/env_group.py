@@ -61,11 +61,7 @@ class EnvGroupOps(KindOps):
         body: JSON = {"name": desired.name, "ownerId": owner, "envVars": ctx.env_body(change.tenant, desired)}
         if (environment_id := ctx.environment_id(change)) is not None:
             body["environmentId"] = environment_id
-        created = await ctx.write("create", change, lambda: ctx.client.create_env_group(body),
-                                  lambda r: {"id": r["id"]})
-        rid = str(created["id"])
-        ctx.record(change, rid)
-        return rid
+        return await ctx.create(change, lambda: ctx.client.create_env_group(body))
 
     async def update(self, ctx: ApplyContext, change: Change) -> None:
         """One PUT or DELETE per changed env var key."""

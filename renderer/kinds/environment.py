@@ -136,13 +136,9 @@ class EnvironmentOps(KindOps):
             return made
         body: JSON = {**environment_body(desired), "projectId": ctx.parent_id(change)}
         try:
-            created = await ctx.write("create", change, lambda: ctx.client.create_environment(body),
-                                      lambda r: {"id": r["id"]}, parent_id=body["projectId"])
+            return await ctx.create(change, lambda: ctx.client.create_environment(body), parent_id=body["projectId"])
         except RenderAPIError as exc:
             raise refused(exc, f"to create environment {desired.name!r}", [desired]) from None
-        rid = str(created["id"])
-        ctx.record(change, rid)
-        return rid
 
     async def update(self, ctx: ApplyContext, change: Change) -> None:
         """PATCH /environments/{id} with the changed name, network isolation and protection."""

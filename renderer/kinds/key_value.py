@@ -100,10 +100,7 @@ class KeyValueOps(KindOps):
         body: JSON = {"name": desired.name, "ownerId": owner, **desired.fields}
         if (environment_id := ctx.environment_id(change)) is not None:
             body["environmentId"] = environment_id
-        created = await ctx.write("create", change, lambda: ctx.client.create_key_value(body),
-                                  lambda r: {"id": r["id"]})
-        rid = str(created["id"])
-        ctx.record(change, rid)
+        rid = await ctx.create(change, lambda: ctx.client.create_key_value(body))
         info = await ctx.client.key_value_connection_info(rid)
         ctx.references[(change.tenant, change.address)] = References(
             {k: v.get_secret_value() for k, v in key_value_properties(info).items()})

@@ -149,10 +149,7 @@ class PostgresOps(KindOps):
         body = postgres_create_body(change.desired, owner)
         if (environment_id := ctx.environment_id(change)) is not None:
             body["environmentId"] = environment_id
-        created = await ctx.write("create", change, lambda: ctx.client.create_postgres(body),
-                                  lambda r: {"id": r["id"]})
-        rid = str(created["id"])
-        ctx.record(change, rid)
+        rid = await ctx.create(change, lambda: ctx.client.create_postgres(body))
         info = await ctx.client.postgres_connection_info(rid)
         ctx.connections[(change.tenant, change.address)] = connection_info(info)
         return rid

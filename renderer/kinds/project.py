@@ -92,12 +92,9 @@ class ProjectOps(KindOps):
         also = [{"address": r.address, "kind": r.kind.value, "name": r.name, "parent": desired.address}
                 for r in environments]
         try:
-            created = await ctx.write("create", change, lambda: ctx.client.create_project(body),
-                                      lambda r: {"id": r["id"]}, also=also)
+            rid = await ctx.create(change, lambda: ctx.client.create_project(body), also=also)
         except RenderAPIError as exc:
             raise refused(exc, f"to create project {desired.name!r}", environments) from None
-        rid = str(created["id"])
-        ctx.record(change, rid)
         by_name = {str(e["name"]): str(e["id"]) for e in await ctx.client.list_environments([rid])}
         for env in environments:
             if env.name in by_name:
