@@ -121,3 +121,16 @@ def test_schema_release_matches_committed_copy_and_accepts_the_example() -> None
     schema = json.loads(result.out)
     jsonschema.validate(YAML(typ="safe").load((ROOT / "releases.yaml").read_text()), schema)
     jsonschema.validate(YAML(typ="safe").load(GOOD), schema)
+
+
+def test_a_broken_tenant_file_in_a_ring_is_not_also_called_missing(project: Path) -> None:
+    """A tenant whose file fails validation still exists: the release file's ring naming it is not an
+    `unknown-tenant` error besides the tenant file's own (found by a newcomer trying a short SHA pin)."""
+    _write(project, GOOD)
+    _label(project, "acme-corp", "version:\n  commit: abc1234\n")
+    result = run("validate")
+    assert result.code == 1
+    assert "commit 'abc1234' is not a full Git commit SHA" in result.out
+    assert "unknown-tenant" not in result.out and "which is not a tenant" not in result.out
+    planned = run("plan")
+    assert planned.code == 1 and "which is not a tenant" not in planned.output
