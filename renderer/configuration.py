@@ -217,11 +217,13 @@ def release_path(tenants_dir: Path) -> Path:
     return tenants_dir.parent / "releases.yaml"
 
 
-def check_release_file(tenants_dir: Path, rendered: dict[str, RenderedTenant],
-                       known: Collection[str] | None = None) -> tuple[list[Finding], LoadedRelease | None]:
-    """Load releases.yaml (beside `tenants_dir`) and check it against the tenants that loaded; `known`
-    (a scoped load: every tenant file's slug) names the tenants that exist when not all were loaded.
+def check_release_file(tenants_dir: Path, rendered: dict[str, RenderedTenant]) -> tuple[list[Finding],
+                                                                                        LoadedRelease | None]:
+    """Load releases.yaml (beside `tenants_dir`) and check it against the tenants that loaded: their
+    labels and pins; ring and pin names against every tenant file's name, so a tenant that was not loaded
+    (a scoped plan) or did not load (a broken tenant file, reported on its own) still exists.
     Returns its findings and the loaded file (None when there is none or it does not parse)."""
+    known = {name.removesuffix(".yaml") for name in tenant_file_names(tenants_dir)}
     try:
         loaded = load_release(release_path(tenants_dir))
     except ValidationFailed as exc:
@@ -243,10 +245,7 @@ def load_configuration(
     `RendererError` from translation for Blueprint features renderer does not manage yet.
     """
     findings, rendered = check_tenants(discover(tenants_dir, only), blueprints_dir, schema, strict=strict, taken=taken)
-    # A scoped load checks the release file against its own tenants; ring and pin names are checked
-    # against every tenant file's name (`renderer validate` checks the whole fleet's labels).
-    known = None if only is None else {name.removesuffix(".yaml") for name in tenant_file_names(tenants_dir)}
-    release_findings, release = check_release_file(tenants_dir, rendered, known)
+    release_findings, release = check_release_file(tenants_dir, rendered)
     findings += release_findings
     if errors_in(findings):
         raise ValidationFailed(findings)

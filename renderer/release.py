@@ -55,19 +55,30 @@ RING_LABEL = "ring"
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
 
+# The longest bake: a week. A bake is watched by runs that resume it; one longer than this is a typo
+# (and a number of seconds too large for a timestamp once added to the clock).
+MAX_DURATION = 7 * 24 * 3600
+
+
 def parse_duration(value: Any) -> int:
-    """Seconds from a number of seconds or a duration text (`90s`, `10m`, `1h30m`). Raises ValueError."""
+    """Seconds from a number of seconds or a duration text (`90s`, `10m`, `1h30m`), at most
+    `MAX_DURATION` (a week). Raises ValueError."""
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a text such as `10m`")
+    seconds: int | None = None
     if isinstance(value, int):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return value
-    if isinstance(value, str):
+        seconds = value
+    elif isinstance(value, str):
         found = _DURATION.fullmatch(value.strip())
         if found and value.strip():
-            return int(found["h"] or 0) * 3600 + int(found["m"] or 0) * 60 + int(found["s"] or 0)
-    raise ValueError(f"{value!r} is not a duration: use seconds (`600`) or `30s`, `10m`, `1h`, `1h30m`")
+            seconds = int(found["h"] or 0) * 3600 + int(found["m"] or 0) * 60 + int(found["s"] or 0)
+    if seconds is None:
+        raise ValueError(f"{value!r} is not a duration: use seconds (`600`) or `30s`, `10m`, `1h`, `1h30m`")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value!r} is longer than a week ({MAX_DURATION} s), the longest bake")
+    return seconds
 
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]

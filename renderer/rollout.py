@@ -439,7 +439,20 @@ class RolloutRunner:
         if failed is not None:
             self.report.skipped = (f"this release failed before ({failed.tenant}: {failed.service}: {failed.reason}); "
                                    "it is not deployed again until releases.yaml changes")
-            self.emit(f"Rollout: {self.report.skipped}.")
+            # A tenant file's own pin is a person's decision for that tenant (often the way back after this
+            # failure): it is deployed and gated, the failed release's version is not.
+            for slug in sorted(self.config.tenants):
+                versions = self._targets(slug)
+                if (self.config.tenants[slug].file.tenant.version is None or slug not in self.lock.tenants
+                        or self._settled(slug, versions)):
+                    continue
+                try:
+                    await self._deploy_tenant(slug, versions, self._start([slug], {slug: versions})[slug])
+                except _Failed as exc:
+                    self.report.skipped = None
+                    self.report.failure = exc.failure
+                    return self.report
+                self.save()
             return self.report
         all_waves = waves(self.release.release, {s: t.file for s, t in self.config.tenants.items()})
         targets = {slug: self._targets(slug) for slug in self.config.tenants}

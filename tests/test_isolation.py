@@ -6,15 +6,18 @@ half-made. Real CLI over real HTTP against the simulator, whose admin API models
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
+from renderer.render_api.client import JSON, PROJECT_IDS_PER_REQUEST, RenderClient, Settings
 from tests.conftest import Sim, run
-from tests.helpers import LOCK, apply, change_lines, lock, lock_id, only_tenant, plan
+from tests.helpers import LOCK, apply, change_lines, exchanges_since, lock, lock_id, only_tenant, plan
 
 PROJECT = "project.tenant"
 ENV = "environment.tenant/production"
@@ -403,3 +406,26 @@ def test_tenant_environment_settings_are_refused_for_a_projects_blueprint(sim: S
     assert result.code == 1
     assert "environment-setting-in-projects-blueprint" in result.output
     assert "networking.isolation" in result.output
+
+
+def test_environments_of_many_projects_are_listed_in_short_requests(sim: Sim) -> None:
+    """GET /environments takes the project IDs in its query (`projectId=a,b,...`): a workspace of 200
+    tenants' projects is read in requests of at most PROJECT_IDS_PER_REQUEST IDs, each answered in one
+    page, so no URL grows with the fleet and every environment is found."""
+    env = {"name": "production", "networkIsolationEnabled": True, "protectedStatus": "unprotected"}
+    seeded = sim.admin("/_sim/seed", {"projects": [{"name": f"p-{n:03d}", "environments": [env]}
+                                                   for n in range(200)]}).json()
+    ids = [p["id"] for p in seeded["projects"]]
+    start = sim.exchanges()
+
+    async def scenario() -> list[JSON]:
+        async with RenderClient(Settings(base_url=sim.api_url, api_key=sim.api_key, owner_id=sim.owner_id)) as client:
+            return await client.list_environments(ids)
+
+    found = asyncio.run(scenario())
+    assert sorted(e["projectId"] for e in found) == sorted(ids)
+    asked = [parse_qs(e["query"])["projectId"][0].split(",") for e in exchanges_since(sim, start)
+             if e["path"] == "/v1/environments"]
+    assert [len(a) for a in asked] == [PROJECT_IDS_PER_REQUEST, PROJECT_IDS_PER_REQUEST,
+                                       200 - 2 * PROJECT_IDS_PER_REQUEST]
+    assert sorted(i for a in asked for i in a) == sorted(ids)

@@ -112,6 +112,19 @@ def test_tenant_file_version_and_labels_are_checked(project: Path) -> None:
 
 def test_durations() -> None:
     assert [parse_duration(v) for v in (0, 90, "30s", "10m", "1h", "1h30m")] == [0, 90, 30, 600, 3600, 5400]
+    assert parse_duration("168h") == 7 * 24 * 3600
+
+
+def test_a_bake_longer_than_a_week_is_refused_before_any_write(sim: Sim, project: Path) -> None:
+    """Found by an attack: `bake: 99999999999999999999h` validated, deployed the wave, then crashed on a
+    timestamp out of range. Now the file is refused with its line, and nothing is sent."""
+    _write(project, GOOD.replace("bake: 10m", "bake: 99999999999999999999h"))
+    result = run("validate")
+    assert result.code == 1 and "Traceback" not in result.output
+    assert "releases.yaml:6:" in result.out and "longer than a week" in result.out
+    before = sim.exchanges()
+    assert run("apply", "--auto-approve").code == 1
+    assert sim.exchanges() == before
 
 
 def test_schema_release_matches_committed_copy_and_accepts_the_example() -> None:
@@ -121,3 +134,16 @@ def test_schema_release_matches_committed_copy_and_accepts_the_example() -> None
     schema = json.loads(result.out)
     jsonschema.validate(YAML(typ="safe").load((ROOT / "releases.yaml").read_text()), schema)
     jsonschema.validate(YAML(typ="safe").load(GOOD), schema)
+
+
+def test_a_broken_tenant_file_in_a_ring_is_not_also_called_missing(project: Path) -> None:
+    """A tenant whose file fails validation still exists: the release file's ring naming it is not an
+    `unknown-tenant` error besides the tenant file's own (found by a newcomer trying a short SHA pin)."""
+    _write(project, GOOD)
+    _label(project, "acme-corp", "version:\n  commit: abc1234\n")
+    result = run("validate")
+    assert result.code == 1
+    assert "commit 'abc1234' is not a full Git commit SHA" in result.out
+    assert "unknown-tenant" not in result.out and "which is not a tenant" not in result.out
+    planned = run("plan")
+    assert planned.code == 1 and "which is not a tenant" not in planned.output

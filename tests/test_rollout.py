@@ -384,3 +384,26 @@ def test_a_tenant_onboarded_during_a_rollout_starts_on_the_version_its_ring_has_
     assert {_live_version(sim, sid) for sid in services["t10"].values()} == {V2}
     assert {_live_version(sim, sid) for sid in services["t11"].values()} == {V1}
     assert {_live_version(sim, sid) for sid in services["t5"].values()} == {V1}
+
+
+def test_a_tenant_file_pin_is_deployed_while_the_release_stays_failed(fleet: Path, sim: Sim) -> None:
+    """After a failed release, pinning one tenant in its own file (docs/releases.md: hold back or run
+    ahead) deploys that tenant at its pin, gated as usual, while the failed version goes nowhere."""
+    assert _apply().code == 0
+    services = _services(fleet)
+    (fleet / "releases.yaml").write_text(_release(V2))
+    assert sim.admin("/_sim/deploy-outcomes", {"outcome": "build_failed", "commit": V2}).status_code == 200
+    assert _apply().code == 1
+    tenant = fleet / "tenants" / "t4.yaml"
+    tenant.write_text(tenant.read_text() + f"version:\n  commit: \"{V3}\"\n")
+    pinned = _apply()
+    assert pinned.code == 0, pinned.output
+    assert "it is not deployed again until releases.yaml changes" in pinned.out
+    for address, sid in services["t4"].items():
+        assert _live_version(sim, sid) == V3, address
+    for slug in [s for s in services if s != "t4"]:
+        for sid in services[slug].values():
+            assert _live_version(sim, sid) == V1
+            assert [d["status"] for d in _of(_deploys(sim, sid), V2)] in ([], ["build_failed"])
+    assert json.loads((fleet / "render.lock.json").read_text())["tenants"]["t4"]["release"]["achieved"] == {
+        address: V3 for address in services["t4"]}

@@ -57,6 +57,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.render.com/v1"
 PAGE_LIMIT = 100  # the largest page Render serves (openapi.json: components.parameters.limitParam)
+# Project IDs per GET /environments (`projectId=a,b,...`): about 2.3 KB of query string, well under the
+# URL lengths servers commonly accept, and with one environment per project (as renderer makes them) a
+# request's environments fit one page of PAGE_LIMIT.
+PROJECT_IDS_PER_REQUEST = 90
 
 
 def rfc3339(moment: datetime | str) -> str:
@@ -873,14 +877,15 @@ class RenderClient:
 
     async def list_environments(self, project_ids: list[str], *, name: str | None = None) -> list[JSON]:
         """GET /environments of the given projects (`projectId` is required: openapi.json
-        components.parameters.projectIdParam); [] for no projects. Empty ID lists are answered as `null`
-        (recorded: project_resource__project)."""
-        if not project_ids:
-            return []
-        params: dict[str, Any] = {"projectId": ",".join(project_ids)}
-        if name is not None:
-            params["name"] = name
-        return await self._list("/environments", "environment", params)
+        components.parameters.projectIdParam), `PROJECT_IDS_PER_REQUEST` projects a request; [] for no
+        projects. Empty ID lists are answered as `null` (recorded: project_resource__project)."""
+        found: list[JSON] = []
+        for start in range(0, len(project_ids), PROJECT_IDS_PER_REQUEST):
+            params: dict[str, Any] = {"projectId": ",".join(project_ids[start:start + PROJECT_IDS_PER_REQUEST])}
+            if name is not None:
+                params["name"] = name
+            found += await self._list("/environments", "environment", params)
+        return found
 
     async def get_environment(self, environment_id: str) -> JSON:
         return await self._json("GET", f"/environments/{environment_id}")
