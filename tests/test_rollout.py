@@ -407,3 +407,16 @@ def test_a_tenant_file_pin_is_deployed_while_the_release_stays_failed(fleet: Pat
             assert [d["status"] for d in _of(_deploys(sim, sid), V2)] in ([], ["build_failed"])
     assert json.loads((fleet / "render.lock.json").read_text())["tenants"]["t4"]["release"]["achieved"] == {
         address: V3 for address in services["t4"]}
+
+
+def test_an_apply_of_one_tenant_says_the_release_waits_for_a_whole_fleet_apply(fleet: Path, sim: Sim) -> None:
+    """A release rolls out on whole-fleet applies only; `apply --tenant` says so instead of ending
+    "Apply complete!" over a plan that listed version changes (found by a fresh-user trial)."""
+    assert _apply().code == 0
+    services = _services(fleet)
+    (fleet / "releases.yaml").write_text(_release(V2, bake=0))
+    result = _apply("--tenant", "t1")
+    assert result.code == 0, result.output
+    assert ("Rollout not run: releases roll out on whole-fleet applies only (without --tenant); 2 service(s) stay "
+            "on their version until one runs.") in result.out
+    assert all(_live_version(sim, sid) == V1 for sid in services["t1"].values())

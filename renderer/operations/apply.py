@@ -175,7 +175,12 @@ async def _rollout(inputs: Inputs, options: ApplyOptions, planned: Planned, api:
                    emit: Emit) -> RolloutReport | None:
     """The fleet release after the infrastructure (`renderer.rollout`), when there is a releases.yaml and
     the run covers the whole fleet; None otherwise."""
-    if not options.rollout or inputs.only or planned.configuration.release is None:
+    if not options.rollout or planned.configuration.release is None:
+        return None
+    if inputs.only:
+        if planned.plan.versions:
+            emit(f"Rollout not run: releases roll out on whole-fleet applies only (without --tenant); "
+                 f"{len(planned.plan.versions)} service(s) stay on their version until one runs.")
         return None
     return await run_rollout(api, planned.configuration, planned.lockfile, inputs.lockfile, emit=emit,
                              poll=options.rollout_poll, timeout=options.rollout_timeout,
